@@ -1,0 +1,148 @@
+"""The one exception tree and the error kinds every failure maps to.
+
+A user never sees a traceback or a raw JSON body: whatever goes wrong ends as a
+``RouteDeskError`` with a kind from DESIGN.md, a plain-language ``message`` that
+names the provider and model, and a ``fix`` the user can act on now. The engine
+decides retries and fallbacks from the kind alone (``RETRYABLE``/``FALLBACK``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+__all__ = [
+    "ErrorKind",
+    "RouteDeskError",
+    "ErrorInfo",
+    "RETRYABLE",
+    "RETRY_LIMIT",
+    "FALLBACK",
+]
+
+
+class ErrorKind(str, Enum):
+    AUTH_INVALID = "auth_invalid"
+    QUOTA_EXHAUSTED = "quota_exhausted"
+    RATE_LIMITED = "rate_limited"
+    OVERLOADED = "overloaded"
+    SERVER_ERROR = "server_error"
+    MODEL_NOT_FOUND = "model_not_found"
+    CONTEXT_TOO_LONG = "context_too_long"
+    CONTENT_FILTERED = "content_filtered"
+    UNREACHABLE = "unreachable"
+    TIMEOUT = "timeout"
+    INTERRUPTED = "interrupted"
+    BAD_RESPONSE = "bad_response"
+    MISCONFIGURED = "misconfigured"
+
+    def __str__(self) -> str:  # so f-strings print "rate_limited", not "ErrorKind.RATE_LIMITED"
+        return self.value
+
+
+#: Kinds worth trying again on the same model, and how many extra tries each gets.
+RETRY_LIMIT: dict[ErrorKind, int] = {
+    ErrorKind.RATE_LIMITED: 2,
+    ErrorKind.OVERLOADED: 2,
+    ErrorKind.SERVER_ERROR: 2,
+    ErrorKind.UNREACHABLE: 1,
+    ErrorKind.TIMEOUT: 1,
+}
+RETRYABLE = frozenset(RETRY_LIMIT)
+
+#: Kinds after which the engine moves on to the next candidate model.
+#: content_filtered is absent on purpose: another model would only hide the refusal.
+#: interrupted is absent: the partial answer is kept and the user is offered a retry.
+FALLBACK = frozenset(
+    {
+        ErrorKind.AUTH_INVALID,
+        ErrorKind.QUOTA_EXHAUSTED,
+        ErrorKind.RATE_LIMITED,
+        ErrorKind.OVERLOADED,
+        ErrorKind.SERVER_ERROR,
+        ErrorKind.MODEL_NOT_FOUND,
+        ErrorKind.CONTEXT_TOO_LONG,
+        ErrorKind.UNREACHABLE,
+        ErrorKind.TIMEOUT,
+        ErrorKind.BAD_RESPONSE,
+        ErrorKind.MISCONFIGURED,
+    }
+)
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    """The serialisable face of an error: what the CLI prints and the database keeps."""
+
+    kind: str
+    message: str
+    fix: str
+    provider: str | None = None
+    model: str | None = None
+    status: int | None = None
+    code: str | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "message": self.message,
+            "fix": self.fix,
+            "provider": self.provider,
+            "model": self.model,
+            "status": self.status,
+            "code": self.code,
+        }
+
+
+class RouteDeskError(Exception):
+    """Every failure a user can meet.
+
+    ``detail`` holds a short, redacted technical excerpt (an error code, the first
+    line of a body) for logs and the "details" expander; it never holds headers or keys.
+    """
+
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        fix: str = "",
+        *,
+        provider: str | None = None,
+        model: str | None = None,
+        status: int | None = None,
+        code: str | None = None,
+        retry_after: float | None = None,
+        detail: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.kind = ErrorKind(kind)
+        self.message = message
+        self.fix = fix
+        self.provider = provider
+        self.model = model
+        self.status = status
+        self.code = code
+        self.retry_after = retry_after
+        self.detail = detail
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind in RETRYABLE
+
+    @property
+    def falls_back(self) -> bool:
+        return self.kind in FALLBACK
+
+    def info(self) -> ErrorInfo:
+        return ErrorInfo(
+            kind=self.kind.value,
+            message=self.message,
+            fix=self.fix,
+            provider=self.provider,
+            model=self.model,
+            status=self.status,
+            code=self.code,
+        )
+
+    def __repr__(self) -> str:
+        return f"RouteDeskError({self.kind.value!r}, {self.message!r})"

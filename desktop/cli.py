@@ -1,0 +1,121 @@
+"""The command line (a contract: DESIGN.md lists it and acceptance checks drive it).
+
+With no arguments it starts the window. Every failure ends in a plain sentence and
+a fix on stderr and a non-zero exit; ``--json`` variants print one JSON object.
+Tracebacks appear only with ROUTEDESK_DEBUG=1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from typing import Sequence
+
+from desktop.core.errors import ErrorKind, RouteDeskError
+
+__all__ = ["main", "build_parser"]
+
+KINDS = ("openai", "anthropic", "openrouter", "ollama", "openai-compatible", "lmstudio", "groq", "together", "deepseek", "mistral")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="routedesk", description="RouteDesk: chat with LLMs, routed by cost.")
+    p.add_argument("--self-test", action="store_true", help="load everything offscreen and exit 0 if it all works")
+    sub = p.add_subparsers(dest="command")
+
+    prov = sub.add_parser("providers", help="add, list or remove providers")
+    psub = prov.add_subparsers(dest="action", required=True)
+    add = psub.add_parser("add", help="add a provider (its key goes to the OS keyring)")
+    add.add_argument("name")
+    add.add_argument("--kind", required=True, choices=KINDS)
+    add.add_argument("--base-url")
+    add.add_argument("--key-stdin", action="store_true", help="read the API key from standard input")
+    lst = psub.add_parser("list")
+    lst.add_argument("--json", action="store_true")
+    rm = psub.add_parser("remove")
+    rm.add_argument("name")
+    rm.add_argument("--json", action="store_true")
+
+    models = sub.add_parser("models", help="every model known, with its price and where the price comes from")
+    models.add_argument("--json", action="store_true")
+
+    use = sub.add_parser("use", help="set the strong/weak pair")
+    use.add_argument("--strong")
+    use.add_argument("--weak")
+
+    ask = sub.add_parser("ask", help="send a message (routed unless you pick a model)")
+    g = ask.add_mutually_exclusive_group()
+    g.add_argument("--model")
+    g.add_argument("--strong", action="store_true")
+    g.add_argument("--weak", action="store_true")
+    ask.add_argument("--json", action="store_true")
+    ask.add_argument("--continue", dest="cont", action="store_true", help="continue the last conversation")
+    ask.add_argument("--conversation", type=int)
+    ask.add_argument("prompt", nargs="*")
+
+    route = sub.add_parser("route", help="show how a prompt would be routed")
+    route.add_argument("--json", action="store_true")
+    route.add_argument("--batch", action="store_true", help='JSON lines {"prompt": ...} on stdin -> {"score": ...}')
+    route.add_argument("prompt", nargs="*")
+
+    probe = sub.add_parser("probe", help="check providers now")
+    probe.add_argument("name", nargs="?")
+    probe.add_argument("--json", action="store_true")
+    probe.add_argument("--deep", action="store_true", help="also send one tiny completion (costs a fraction of a cent)")
+
+    pull = sub.add_parser("pull", help="download a local model: routedesk pull ollama/NAME")
+    pull.add_argument("ref")
+
+    pricing = sub.add_parser("pricing", help="override a model's price")
+    prsub = pricing.add_subparsers(dest="action", required=True)
+    pset = prsub.add_parser("set")
+    pset.add_argument("ref")
+    pset.add_argument("--input", required=True, help="USD per million input tokens")
+    pset.add_argument("--output", required=True, help="USD per million output tokens")
+    punset = prsub.add_parser("unset")
+    punset.add_argument("ref")
+    plist = prsub.add_parser("list")
+    plist.add_argument("--json", action="store_true")
+
+    spend = sub.add_parser("spend", help="what you have spent, and what always-strong would have cost")
+    spend.add_argument("--json", action="store_true")
+
+    hist = sub.add_parser("history", help="conversations and answers")
+    hist.add_argument("--json", action="store_true")
+    hist.add_argument("--limit", type=int, default=20)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.self_test:
+        from desktop.selftest import run_self_test
+
+        return run_self_test()
+    if args.command is None:
+        from desktop.ui.app import run_app
+
+        return run_app(argv)
+    from desktop import commands
+
+    want_json = bool(getattr(args, "json", False))
+    try:
+        return commands.dispatch(args)
+    except RouteDeskError as err:
+        return commands.report_error(err, want_json)
+    except KeyboardInterrupt:
+        print("\nStopped.", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the last line of defence: a sentence, not a traceback
+        if os.environ.get("ROUTEDESK_DEBUG"):
+            raise
+        err = RouteDeskError(
+            ErrorKind.BAD_RESPONSE,
+            f"RouteDesk hit an unexpected problem ({type(exc).__name__}).",
+            "Run the command again with ROUTEDESK_DEBUG=1 to see the details, and report them.",
+        )
+        return commands.report_error(err, want_json)

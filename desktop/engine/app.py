@@ -1,0 +1,492 @@
+"""The embedded routing engine: one object per app that runs a message end to end.
+
+It saves the user's message before anything is sent, asks the router (or the
+user's mode) for an ordered list of candidate models, streams from the first one,
+retries what is retryable, falls back to the next candidate for what is not,
+cools failing models down, prices the reported usage, and writes the answer, its
+attempts and the ledger entry. Listeners (the CLI printer, the window) get events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Awaitable, Callable, Sequence
+
+import httpx
+
+from desktop.core.errors import RETRY_LIMIT, ErrorKind, RouteDeskError
+from desktop.core.paths import database_path, ollama_base_url
+from desktop.core.types import ChatMessage, ModelRef, RouteDecision, StreamEnd, TextDelta, Usage, UsageReport
+from desktop.engine.cooldown import Cooldowns
+from desktop.engine.events import (
+    AnswerDelta,
+    AnswerFinished,
+    AnswerResult,
+    AnswerStarted,
+    Attempt,
+    AttemptFailed,
+    AttemptStarted,
+    Listener,
+)
+from desktop.engine.explain import explain
+from desktop.engine.pricing import PriceBook
+from desktop.engine.routing import Pair, plan_route
+from desktop.providers import PRESETS, Provider, Timeouts, make_provider, normalize_base_url
+from desktop.storage import KeyStore, Store
+
+__all__ = ["Engine", "ProviderSettings", "PAIR_SETTING", "ROUTING_SETTING"]
+
+PAIR_SETTING = "routing.pair"
+ROUTING_SETTING = "routing.policy"
+_PARTIAL_EVERY = 0.2  # seconds between checkpoints of a streaming answer
+_MAX_BACKOFF = 30.0
+
+#: Providers that exist without set-up: found on this computer at their usual address.
+_IMPLICIT = {"ollama": "ollama", "lmstudio": "lmstudio"}
+
+
+class ProviderSettings:
+    """A provider as the engine sees it: name, kind, base URL, whether it is local."""
+
+    def __init__(self, name: str, kind: str, base_url: str, implicit: bool = False) -> None:
+        self.name = name
+        self.kind = kind
+        self.base_url = base_url
+        self.implicit = implicit
+
+    @property
+    def preset(self):
+        return PRESETS[self.kind]
+
+    @property
+    def local(self) -> bool:
+        return bool(self.preset.local)
+
+
+class Engine:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        client: httpx.AsyncClient,
+        keystore: KeyStore | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.time,
+        timeouts: Timeouts | None = None,
+        router=None,
+        owns_client: bool = False,
+    ) -> None:
+        self.store = store
+        self.client = client
+        self.keystore = keystore if keystore is not None else KeyStore()
+        self.prices = PriceBook(store)
+        self.cooldowns = Cooldowns(store, clock)
+        self._sleep = sleep
+        self._timeouts = timeouts or Timeouts()
+        self._providers: dict[str, Provider] = {}
+        self._owns_client = owns_client
+        self._router = router
+        self._router_loaded = router is not None
+
+    # --- construction ---------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        home: Path | None = None,
+        *,
+        client: httpx.AsyncClient | None = None,
+        keystore: KeyStore | None = None,
+        **kwargs,
+    ) -> "Engine":
+        path = (Path(home) / "routedesk.sqlite3") if home is not None else database_path()
+        store = Store(path)
+        store.recover_interrupted()
+        owns = client is None
+        if client is None:
+            client = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=5.0), follow_redirects=False)
+        return cls(store, client=client, keystore=keystore, owns_client=owns, **kwargs)
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self.client.aclose()
+        self.store.close()
+
+    # --- providers ------------------------------------------------------------------
+
+    def provider_settings(self, name: str) -> ProviderSettings:
+        rec = self.store.get_provider(name)
+        if rec is not None:
+            return ProviderSettings(rec.name, rec.kind, rec.base_url)
+        if name in _IMPLICIT:
+            kind = _IMPLICIT[name]
+            url = ollama_base_url() if kind == "ollama" else PRESETS[kind].base_url
+            return ProviderSettings(name, kind, normalize_base_url(kind, url), implicit=True)
+        raise RouteDeskError(
+            ErrorKind.MISCONFIGURED,
+            f"There is no provider called {name!r}.",
+            f"Add it with `routedesk providers add {name} --kind KIND --key-stdin`, "
+            "or pick one from `routedesk providers list`.",
+            provider=name,
+        )
+
+    def list_provider_settings(self) -> list[ProviderSettings]:
+        found = [ProviderSettings(r.name, r.kind, r.base_url) for r in self.store.list_providers()]
+        return found
+
+    def provider(self, name: str) -> Provider:
+        cached = self._providers.get(name)
+        if cached is not None:
+            return cached
+        cfg = self.provider_settings(name)
+        key = None
+        if cfg.preset.needs_key or not cfg.local:
+            key = self.keystore.get(name)
+            if key is None and cfg.preset.needs_key:
+                raise RouteDeskError(
+                    ErrorKind.MISCONFIGURED,
+                    f"No API key is stored for {name} ({cfg.preset.display_name}).",
+                    f"Add it with `echo $KEY | routedesk providers add {name} --kind {cfg.kind} --key-stdin`, "
+                    "or in Settings → Providers.",
+                    provider=name,
+                )
+        provider = make_provider(cfg.kind, name, cfg.base_url, key, self.client, self._timeouts)
+        self._providers[name] = provider
+        return provider
+
+    def forget_provider(self, name: str) -> None:
+        """Call after a provider's settings or key change."""
+        self._providers.pop(name, None)
+        self.cooldowns.clear_provider(name)
+
+    # --- routing --------------------------------------------------------------------
+
+    def pair(self) -> Pair:
+        raw = self.store.get_setting(PAIR_SETTING, {}) or {}
+        parse = lambda v: ModelRef.parse(v) if v else None  # noqa: E731
+        return Pair(parse(raw.get("strong")), parse(raw.get("weak")))
+
+    def set_pair(self, strong: ModelRef | None, weak: ModelRef | None) -> None:
+        self.store.set_setting(PAIR_SETTING, Pair(strong, weak).to_dict())
+
+    @property
+    def router(self):
+        if not self._router_loaded:
+            self._router_loaded = True
+            try:
+                from desktop.router import load_router
+
+                self._router = load_router()
+            except Exception:  # no weights shipped yet: the placeholder policy answers
+                self._router = None
+        return self._router
+
+    def decide(self, messages: Sequence[ChatMessage]) -> RouteDecision:
+        from desktop.engine.routing import placeholder_decision
+
+        return placeholder_decision(messages)
+
+    # --- running a message ------------------------------------------------------------
+
+    def context_for(self, conversation_id: int) -> list[ChatMessage]:
+        """The conversation as the model should see it: user turns and the text of
+        earlier answers (complete, or the partial text the user already read)."""
+        out: list[ChatMessage] = []
+        for m in self.store.messages(conversation_id):
+            if m.role == "user":
+                out.append(ChatMessage("user", m.text))
+            elif m.role == "assistant" and m.text and m.status in ("complete", "interrupted", "stopped"):
+                out.append(ChatMessage("assistant", m.text))
+        return out
+
+    async def send(
+        self,
+        conversation_id: int | None,
+        text: str,
+        *,
+        mode: str | ModelRef = "auto",
+        on_event: Listener | None = None,
+    ) -> AnswerResult:
+        if not text.strip():
+            raise RouteDeskError(ErrorKind.MISCONFIGURED, "The message is empty.", "Type a message first.")
+        if conversation_id is None:
+            conversation_id = self.store.create_conversation(_title(text))
+        user_id = self.store.add_user_message(conversation_id, text)
+        return await self._answer(conversation_id, user_id, mode, on_event)
+
+    async def regenerate(
+        self, conversation_id: int, *, mode: str | ModelRef = "auto", on_event: Listener | None = None
+    ) -> AnswerResult:
+        """Answer the conversation's last user message again (retry, retry with strong)."""
+        user_msgs = [m for m in self.store.messages(conversation_id) if m.role == "user"]
+        if not user_msgs:
+            raise RouteDeskError(ErrorKind.MISCONFIGURED, "This conversation has no message to answer.", "Type a message first.")
+        return await self._answer(conversation_id, user_msgs[-1].id, mode, on_event)
+
+    async def _answer(self, conversation_id: int, user_id: int, mode, on_event: Listener | None) -> AnswerResult:
+        emit = on_event or (lambda _e: None)
+        context = self.context_for(conversation_id)
+        try:
+            plan = plan_route(mode, self.pair(), lambda: self.decide(context))
+        except RouteDeskError as err:
+            decision = RouteDecision("fixed", None, None, "no model to send to", "none")
+            msg_id = self.store.start_answer(conversation_id, route=decision, model=None)
+            emit(AnswerStarted(conversation_id, user_id, msg_id, decision))
+            result = AnswerResult(conversation_id, user_id, msg_id, "error", "", None, decision, None, None, None, error=err.info())
+            self._finish(result)
+            emit(AnswerFinished(result))
+            return result
+
+        msg_id = self.store.start_answer(conversation_id, route=plan.decision, model=plan.candidates[0])
+        emit(AnswerStarted(conversation_id, user_id, msg_id, plan.decision))
+        run = _Run(self, conversation_id, user_id, msg_id, plan, context, emit)
+        try:
+            result = await run.go()
+        except asyncio.CancelledError:
+            result = run.stopped_result()
+            self._finish(result)
+            emit(AnswerFinished(result))
+            raise
+        self._finish(result)
+        emit(AnswerFinished(result))
+        return result
+
+    def _finish(self, r: AnswerResult) -> None:
+        self.store.finish_answer(
+            r.message_id,
+            text=r.text,
+            status=r.status,
+            model=r.model,
+            usage=r.usage,
+            cost_usd=r.cost_usd,
+            error=r.error,
+            ttft_ms=r.ttft_ms,
+            fallback_used=r.fallback_used,
+            route=r.route,
+        )
+
+
+class _Run:
+    """One message's journey through its candidates; holds the partial state so a
+    cancellation at any await can still store what the user saw."""
+
+    def __init__(self, engine: Engine, conv: int, user_id: int, msg_id: int, plan, context, emit) -> None:
+        self.e = engine
+        self.conv = conv
+        self.user_id = user_id
+        self.msg_id = msg_id
+        self.plan = plan
+        self.context = context
+        self.emit = emit
+        self.attempts: list[Attempt] = []
+        self.text_parts: list[str] = []
+        self.current: ModelRef | None = None
+        self.ttft_ms: float | None = None
+        self.usage: Usage | None = None
+
+    def _add(self, attempt: Attempt) -> None:
+        self.attempts.append(attempt)
+        self.e.store.add_attempt(
+            self.msg_id, attempt.model, ok=attempt.error is None, error=attempt.error, usage=None
+        )
+
+    def _result(self, status: str, *, model=None, error=None, usage=None, cost=None, price_source=None) -> AnswerResult:
+        answered_by = model
+        return AnswerResult(
+            conversation_id=self.conv,
+            user_message_id=self.user_id,
+            message_id=self.msg_id,
+            status=status,
+            text="".join(self.text_parts),
+            model=answered_by,
+            route=self.plan.decision,
+            usage=usage,
+            cost_usd=cost,
+            price_source=price_source,
+            attempts=list(self.attempts),
+            fallback_used=answered_by is not None and answered_by != self.plan.candidates[0],
+            error=error,
+            ttft_ms=self.ttft_ms,
+        )
+
+    def stopped_result(self) -> AnswerResult:
+        model = self.current
+        usage, cost, source = self._bill(model, self.usage) if model is not None else (None, None, None)
+        if model is not None:
+            self._add(Attempt(model, None))
+        return self._result("stopped", model=model, usage=usage, cost=cost, price_source=source)
+
+    async def go(self) -> AnswerResult:
+        e = self.e
+        candidates = list(self.plan.candidates)
+        cooling_all = all(e.cooldowns.check(ref) for ref in candidates)
+        first_error = None
+        for index, ref in enumerate(candidates):
+            next_ref = candidates[index + 1] if index + 1 < len(candidates) else None
+            cooling = None if cooling_all else e.cooldowns.check(ref)
+            if cooling is not None:
+                left = int(e.cooldowns.seconds_left(cooling) + 0.5)
+                info = cooling.error
+                skipped_info = type(info)(
+                    kind=info.kind,
+                    message=f"Skipped {ref}: it failed moments ago ({info.kind}). {info.message}",
+                    fix=info.fix or f"RouteDesk will try it again in about {left} s.",
+                    provider=info.provider,
+                    model=info.model,
+                    status=info.status,
+                    code=info.code,
+                )
+                self._add(Attempt(ref, skipped_info, skipped=True))
+                self.emit(AttemptFailed(self.msg_id, ref, skipped_info, will_retry=False))
+                first_error = first_error or skipped_info
+                continue
+            outcome = await self._try_model(ref, next_ref)
+            if isinstance(outcome, AnswerResult):
+                return outcome
+            err: RouteDeskError = outcome
+            first_error = first_error or err.info()
+            if self.text_parts:
+                # The user already saw part of an answer: keep it, mark it, offer a retry.
+                usage, cost, source = self._bill(ref, self.usage)
+                return self._result("interrupted", model=ref, error=err.info(), usage=usage, cost=cost, price_source=source)
+            if not err.falls_back:
+                return self._result("error", error=err.info())
+        return self._result("error", error=_all_failed(first_error, self.attempts))
+
+    async def _try_model(self, ref: ModelRef, next_ref: ModelRef | None):
+        e = self.e
+        retries = 0
+        while True:
+            self.current = ref
+            self.emit(AttemptStarted(self.msg_id, ref))
+            try:
+                provider = e.provider(ref.provider)
+                result = await self._stream(provider, ref)
+                e.cooldowns.clear(ref)
+                self._add(Attempt(ref, None, retries=retries))
+                return result
+            except RouteDeskError as raw:
+                kind_of = _kind_of(e, ref)
+                err = explain(
+                    _with_context(raw, ref),
+                    provider_kind=kind_of[0],
+                    base_url=kind_of[1],
+                    fallback=None if next_ref is None else str(next_ref),
+                )
+                limit = RETRY_LIMIT.get(err.kind, 0)
+                will_retry = not self.text_parts and retries < limit
+                self.emit(AttemptFailed(self.msg_id, ref, err.info(), will_retry=will_retry))
+                if will_retry:
+                    retries += 1
+                    await e._sleep(_backoff(err, retries))
+                    continue
+                self.current = None
+                self._add(Attempt(ref, err.info(), retries=retries))
+                if err.kind is not ErrorKind.INTERRUPTED and err.kind is not ErrorKind.CONTENT_FILTERED and err.kind is not ErrorKind.CONTEXT_TOO_LONG:
+                    e.cooldowns.mark(ref, err)
+                if self.text_parts:
+                    self.current = ref
+                return err
+
+    async def _stream(self, provider: Provider, ref: ModelRef) -> AnswerResult:
+        e = self.e
+        started = time.perf_counter()
+        last_save = started
+        self.usage = None
+        ended = False
+        async for event in provider.stream_chat(ref.model, self.context):
+            if isinstance(event, TextDelta):
+                if not event.text:
+                    continue
+                if self.ttft_ms is None:
+                    self.ttft_ms = round((time.perf_counter() - started) * 1000, 1)
+                self.text_parts.append(event.text)
+                self.emit(AnswerDelta(self.msg_id, event.text))
+                now = time.perf_counter()
+                if now - last_save >= _PARTIAL_EVERY:
+                    e.store.save_partial(self.msg_id, "".join(self.text_parts))
+                    last_save = now
+            elif isinstance(event, UsageReport):
+                self.usage = event.usage
+            elif isinstance(event, StreamEnd):
+                ended = True
+        if not ended:
+            raise RouteDeskError(ErrorKind.INTERRUPTED, "The answer stopped before it was finished.", provider=ref.provider, model=ref.model)
+        usage, cost, source = self._bill(ref, self.usage)
+        return self._result("complete", model=ref, usage=usage, cost=cost, price_source=source)
+
+    def _bill(self, ref: ModelRef, usage: Usage | None):
+        """Price the usage the provider reported and write the ledger entry."""
+        if usage is None:
+            return None, None, None
+        e = self.e
+        try:
+            settings = e.provider_settings(ref.provider)
+            kind, local = settings.kind, settings.local
+        except RouteDeskError:
+            kind, local = None, False
+        cost, price = e.prices.cost(ref, usage, provider_kind=kind, local=local)
+        strong = e.pair().strong
+        strong_cost = None
+        if strong is not None:
+            if strong == ref:
+                strong_cost = cost
+            else:
+                try:
+                    s = e.provider_settings(strong.provider)
+                    strong_cost, _ = e.prices.cost(strong, usage, provider_kind=s.kind, local=s.local)
+                except RouteDeskError:
+                    strong_cost = None
+        e.store.add_ledger_entry(
+            self.msg_id, ref, usage, cost, price.source, strong_cost, self.plan.decision.choice
+        )
+        return usage, cost, price.source
+
+
+def _kind_of(engine: Engine, ref: ModelRef) -> tuple[str | None, str | None]:
+    try:
+        s = engine.provider_settings(ref.provider)
+        return s.kind, s.base_url
+    except RouteDeskError:
+        return None, None
+
+
+def _with_context(err: RouteDeskError, ref: ModelRef) -> RouteDeskError:
+    if err.provider is None:
+        err.provider = ref.provider
+    if err.model is None:
+        err.model = ref.model
+    return err
+
+
+def _backoff(err: RouteDeskError, attempt: int) -> float:
+    if err.retry_after is not None and err.retry_after >= 0:
+        return min(float(err.retry_after), _MAX_BACKOFF)
+    return min(0.5 * (2 ** (attempt - 1)), 8.0)
+
+
+def _all_failed(first, attempts: list[Attempt]):
+    from desktop.core.errors import ErrorInfo
+
+    if first is None:
+        return ErrorInfo("misconfigured", "No model could be tried.", "Set a model pair with `routedesk use`.")
+    tried = [a for a in attempts if a.error is not None]
+    if len(tried) <= 1:
+        return first
+    lines = "; ".join(f"{a.model}: {a.error.kind}" for a in tried)
+    return ErrorInfo(
+        kind=first.kind,
+        message=f"No model could answer ({lines}). {first.message}",
+        fix=first.fix,
+        provider=first.provider,
+        model=first.model,
+        status=first.status,
+        code=first.code,
+    )
+
+
+def _title(text: str) -> str:
+    line = " ".join(text.split())
+    return line[:60] + ("…" if len(line) > 60 else "")

@@ -1,0 +1,123 @@
+"""What the engine tells its listeners (the CLI's printer, the window's controller)
+while a message runs, and the result it returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Callable, Union
+
+from desktop.core.errors import ErrorInfo
+from desktop.core.types import ModelRef, RouteDecision, Usage
+
+__all__ = [
+    "Attempt",
+    "AnswerResult",
+    "AnswerStarted",
+    "AttemptStarted",
+    "AnswerDelta",
+    "AttemptFailed",
+    "AnswerFinished",
+    "EngineEvent",
+    "Listener",
+]
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One try at one model. ``error`` is None for the attempt that answered;
+    ``skipped`` is True when the model was not called (cooling down after a failure)."""
+
+    model: ModelRef
+    error: ErrorInfo | None = None
+    skipped: bool = False
+    retries: int = 0
+
+    def to_dict(self) -> dict:
+        d: dict = {"model": str(self.model)}
+        if self.error is not None:
+            d["error"] = self.error.to_dict()
+        if self.skipped:
+            d["skipped"] = True
+        if self.retries:
+            d["retries"] = self.retries
+        return d
+
+
+@dataclass
+class AnswerResult:
+    conversation_id: int
+    user_message_id: int
+    message_id: int
+    status: str  # complete | interrupted | stopped | error
+    text: str
+    model: ModelRef | None
+    route: RouteDecision
+    usage: Usage | None
+    cost_usd: Decimal | None
+    price_source: str | None
+    attempts: list[Attempt] = field(default_factory=list)
+    fallback_used: bool = False
+    error: ErrorInfo | None = None
+    ttft_ms: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "complete"
+
+    def to_dict(self) -> dict:
+        d = {
+            "text": self.text,
+            "model": None if self.model is None else str(self.model),
+            "status": self.status,
+            "route": self.route.to_dict(),
+            "usage": None if self.usage is None else self.usage.to_dict(),
+            "cost_usd": None if self.cost_usd is None else float(self.cost_usd),
+            "cost_usd_exact": None if self.cost_usd is None else str(self.cost_usd),
+            "price_source": self.price_source,
+            "attempts": [a.to_dict() for a in self.attempts],
+            "fallback_used": self.fallback_used,
+            "ttft_ms": self.ttft_ms,
+            "conversation_id": self.conversation_id,
+            "message_id": self.message_id,
+        }
+        if self.error is not None:
+            d["error"] = self.error.to_dict()
+        return d
+
+
+@dataclass(frozen=True)
+class AnswerStarted:
+    conversation_id: int
+    user_message_id: int
+    message_id: int
+    route: RouteDecision
+
+
+@dataclass(frozen=True)
+class AttemptStarted:
+    message_id: int
+    model: ModelRef
+
+
+@dataclass(frozen=True)
+class AnswerDelta:
+    message_id: int
+    text: str
+
+
+@dataclass(frozen=True)
+class AttemptFailed:
+    message_id: int
+    model: ModelRef
+    error: ErrorInfo
+    will_retry: bool
+
+
+@dataclass(frozen=True)
+class AnswerFinished:
+    result: AnswerResult
+
+
+EngineEvent = Union[AnswerStarted, AttemptStarted, AnswerDelta, AttemptFailed, AnswerFinished]
+Listener = Callable[[EngineEvent], None]

@@ -1,0 +1,373 @@
+"""Fault descriptions and the providers' literal error bodies.
+
+Everything here is pure data: given a fault kind and a wire protocol it returns the HTTP status,
+headers and body that the real cloud service sends (or the in-stream error it emits).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+__all__ = [
+    "Fault",
+    "FAULT_KINDS",
+    "HTTP_FAULT_KINDS",
+    "STREAM_FAULT_KINDS",
+    "ErrorResponse",
+    "error_response",
+    "mask_key",
+    "midstream_error_payload",
+]
+
+#: Kinds answered with an HTTP error status before any byte of a normal response.
+HTTP_FAULT_KINDS = (
+    "auth_invalid",
+    "quota_exhausted",
+    "rate_limited",
+    "overloaded",
+    "server_error",
+    "server_error_html",
+    "gateway_timeout",
+    "model_not_found",
+    "context_too_long",
+    "content_filtered",
+)
+#: Kinds that shape the body (mostly streams) rather than the status.
+STREAM_FAULT_KINDS = (
+    "slow_first_token",
+    "stall",
+    "cut",
+    "malformed_sse",
+    "error_in_200",
+    "midstream_error",
+)
+FAULT_KINDS = HTTP_FAULT_KINDS + STREAM_FAULT_KINDS
+
+#: Fault.endpoint values: which requests a fault may hit.
+ENDPOINTS = ("chat", "models", "pull", "any")
+
+
+@dataclass
+class Fault:
+    """One queued fault.
+
+    kind:          one of FAULT_KINDS.
+    protocol:      "openai", "openrouter", "lmstudio", "anthropic", "ollama" or None (any).
+                   "openai", "openrouter" and "lmstudio" all speak the OpenAI wire protocol and a
+                   fault for any of them hits any OpenAI-wire request; protocol="openrouter" also
+                   selects OpenRouter's error bodies (e.g. 402 for quota_exhausted).
+    model:         only requests for this model (None: any).
+    times:         how many matching requests get it (None: every matching request, forever).
+    after_chunks:  for stream kinds: number of content chunks sent before the fault hits
+                   (the protocol's preamble - OpenAI role chunk, Anthropic message_start /
+                   content_block_start / ping - is sent first). None: before any byte.
+    retry_after:   seconds for the Retry-After header (rate_limited, overloaded, ...).
+    delay:         slow_first_token: wait before the first content chunk (default 1 s);
+                   stall: give up stalling after this many seconds (None: until
+                   Simulator.release_stalls(), the client going away, or stop()).
+    status:        overrides the HTTP status (e.g. 403 for moderation, 503, 402).
+    endpoint:      "chat" (default: chat/messages endpoints), "models" (model listings,
+                   /api/tags, /api/show, /api/version), "pull" (/api/pull) or "any".
+    """
+
+    kind: str
+    protocol: str | None = None
+    model: str | None = None
+    times: int | None = 1
+    after_chunks: int | None = None
+    retry_after: float | None = None
+    delay: float | None = None
+    status: int | None = None
+    endpoint: str = "chat"
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}; expected one of {FAULT_KINDS}")
+        if self.endpoint not in ENDPOINTS:
+            raise ValueError(f"unknown endpoint {self.endpoint!r}; expected one of {ENDPOINTS}")
+
+
+@dataclass
+class ErrorResponse:
+    status: int
+    body: bytes
+    content_type: str
+    headers: dict[str, str]
+
+
+def mask_key(key: str | None) -> str:
+    """What OpenAI echoes of a wrong key: never more than the first five characters."""
+    if not key:
+        return ""
+    return key[:5] + "****"
+
+
+def _j(obj) -> bytes:
+    return json.dumps(obj).encode()
+
+
+def _openai_err(message: str, type_: str, code, param=None) -> dict:
+    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+
+
+def _anthropic_err(type_: str, message: str) -> dict:
+    return {"type": "error", "error": {"type": type_, "message": message}}
+
+
+def _openrouter_err(code: int, message: str, metadata: dict | None = None) -> dict:
+    err: dict = {"code": code, "message": message}
+    if metadata is not None:
+        err["metadata"] = metadata
+    return {"error": err}
+
+
+HTML_502 = (
+    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>cloudflare</center>\r\n"
+    "</body>\r\n</html>\r\n"
+)
+HTML_504 = (
+    "<html>\r\n<head><title>504 Gateway Time-out</title></head>\r\n<body>\r\n"
+    "<center><h1>504 Gateway Time-out</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    "</body>\r\n</html>\r\n"
+)
+
+OPENAI_QUOTA = (
+    "You exceeded your current quota, please check your plan and billing details. For more "
+    "information on this error, read the docs: "
+    "https://platform.openai.com/docs/guides/error-codes/api-errors."
+)
+ANTHROPIC_CREDIT = (
+    "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing "
+    "to upgrade or purchase credits."
+)
+OPENROUTER_CREDITS = "Insufficient credits. Add more using https://openrouter.ai/settings/credits"
+
+
+def openai_bad_key(key: str | None) -> dict:
+    if not key:
+        return _openai_err(
+            "You didn't provide an API key. You need to provide your API key in an Authorization "
+            "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password "
+            "field (with blank username) if you're accessing the API from your browser and are "
+            "prompted for a username and password. You can obtain an API key from "
+            "https://platform.openai.com/account/api-keys.",
+            "invalid_request_error",
+            None,
+        )
+    return _openai_err(
+        f"Incorrect API key provided: {mask_key(key)}. You can find your API key at "
+        "https://platform.openai.com/account/api-keys.",
+        "invalid_request_error",
+        "invalid_api_key",
+    )
+
+
+def openai_model_not_found(model: str) -> dict:
+    return _openai_err(
+        f"The model `{model}` does not exist or you do not have access to it.",
+        "invalid_request_error",
+        "model_not_found",
+    )
+
+
+def anthropic_model_not_found(model: str) -> dict:
+    return _anthropic_err("not_found_error", f"model: {model}")
+
+
+def ollama_model_not_found(model: str) -> dict:
+    return {"error": f'model "{model}" not found, try pulling it first'}
+
+
+def error_response(
+    kind: str,
+    protocol: str,
+    *,
+    model: str = "",
+    key: str | None = None,
+    status: int | None = None,
+    retry_after: float | None = None,
+) -> ErrorResponse:
+    """The status, headers and literal body a provider sends for an HTTP-level fault.
+
+    `protocol` is the body style: "openai" (also lmstudio), "openrouter", "anthropic", "ollama".
+    """
+    headers: dict[str, str] = {}
+    ctype = "application/json"
+    wire = "openai" if protocol in ("openai", "lmstudio") else protocol
+    forced_openrouter = wire == "openai" and status == 402 and kind == "quota_exhausted"
+    if forced_openrouter:
+        wire = "openrouter"
+    code: int
+    body: object
+
+    if kind == "auth_invalid":
+        code = 401
+        body = {
+            "openai": lambda: openai_bad_key(key or "sk-invalid"),
+            "openrouter": lambda: _openrouter_err(401, "User not found."),
+            "anthropic": lambda: _anthropic_err("authentication_error", "invalid x-api-key"),
+            "ollama": lambda: {"error": "unauthorized"},
+        }[wire]()
+    elif kind == "quota_exhausted":
+        if wire == "openai":
+            code, body = 429, _openai_err(OPENAI_QUOTA, "insufficient_quota", "insufficient_quota")
+        elif wire == "openrouter":
+            code, body = 402, _openrouter_err(402, OPENROUTER_CREDITS)
+        elif wire == "anthropic":
+            code, body = 400, _anthropic_err("invalid_request_error", ANTHROPIC_CREDIT)
+        else:
+            code, body = 429, {"error": "you have reached your usage limit"}
+    elif kind == "rate_limited":
+        code = 429
+        if wire == "openai":
+            body = _openai_err(
+                f"Rate limit reached for {model or 'gpt-4o-mini'} in organization org-simulator "
+                "on requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in "
+                f"{retry_after if retry_after is not None else 20}s. Visit "
+                "https://platform.openai.com/account/rate-limits to learn more.",
+                "requests",
+                "rate_limit_exceeded",
+            )
+            headers.update({
+                "x-ratelimit-limit-requests": "3",
+                "x-ratelimit-remaining-requests": "0",
+                "x-ratelimit-reset-requests": f"{retry_after if retry_after is not None else 20}s",
+            })
+        elif wire == "openrouter":
+            body = _openrouter_err(429, "Rate limit exceeded: free-models-per-min.")
+        elif wire == "anthropic":
+            body = _anthropic_err(
+                "rate_limit_error",
+                "This request would exceed the rate limit for your organization of 50 requests "
+                "per minute. For details, refer to: "
+                "https://docs.claude.com/en/api/rate-limits. You can see the response headers "
+                "for current usage.",
+            )
+            headers["anthropic-ratelimit-requests-remaining"] = "0"
+        else:
+            body = {"error": "too many requests"}
+    elif kind == "overloaded":
+        if wire == "anthropic":
+            code, body = 529, _anthropic_err("overloaded_error", "Overloaded")
+        elif wire == "openai":
+            code, body = 503, _openai_err(
+                "The engine is currently overloaded, please try again later.", "server_error", None
+            )
+        elif wire == "openrouter":
+            code, body = 503, _openrouter_err(
+                503, "No instances available", {"provider_name": "OpenAI"}
+            )
+        else:
+            code, body = 503, {"error": "server busy, please try again.  maximum pending requests exceeded"}
+    elif kind == "server_error":
+        code = 500
+        body = {
+            "openai": lambda: _openai_err(
+                "The server had an error while processing your request. Sorry about that!",
+                "server_error",
+                None,
+            ),
+            "openrouter": lambda: _openrouter_err(500, "Internal Server Error"),
+            "anthropic": lambda: _anthropic_err("api_error", "Internal server error"),
+            "ollama": lambda: {"error": "llama runner process has terminated: exit status 2"},
+        }[wire]()
+    elif kind == "server_error_html":
+        code, body, ctype = 502, HTML_502, "text/html"
+    elif kind == "gateway_timeout":
+        code, body, ctype = 504, HTML_504, "text/html"
+    elif kind == "model_not_found":
+        code = 404
+        body = {
+            "openai": lambda: openai_model_not_found(model),
+            "openrouter": lambda: _openrouter_err(404, f"No endpoints found for {model}."),
+            "anthropic": lambda: anthropic_model_not_found(model),
+            "ollama": lambda: ollama_model_not_found(model),
+        }[wire]()
+    elif kind == "context_too_long":
+        code = 400
+        if wire in ("openai", "openrouter"):
+            body = _openai_err(
+                "This model's maximum context length is 128000 tokens. However, your messages "
+                "resulted in 130000 tokens. Please reduce the length of the messages.",
+                "invalid_request_error",
+                "context_length_exceeded",
+                param="messages",
+            )
+        elif wire == "anthropic":
+            body = _anthropic_err(
+                "invalid_request_error", "prompt is too long: 210000 tokens > 200000 maximum"
+            )
+        else:
+            body = {"error": "the input length exceeds the context length"}
+    elif kind == "content_filtered":
+        if wire == "openai":
+            code, body = 400, _openai_err(
+                "Your request was rejected as a result of our safety system. Your prompt may "
+                "contain text that is not allowed by our safety system.",
+                "invalid_request_error",
+                "content_policy_violation",
+            )
+        elif wire == "openrouter":
+            code, body = 403, _openrouter_err(
+                403,
+                f"{model or 'openai/gpt-4o-mini'} requires moderation on OpenAI. Your input was "
+                "flagged for \"violence\". No credits were charged.",
+                {"reasons": ["violence"], "flagged_input": "...", "provider_name": "OpenAI"},
+            )
+        elif wire == "anthropic":
+            code, body = 400, _anthropic_err(
+                "invalid_request_error", "Output blocked by content filtering policy"
+            )
+        else:
+            code, body = 400, {"error": "content filtered"}
+    else:
+        raise ValueError(f"{kind!r} is not an HTTP-level fault kind")
+
+    if status is not None:
+        code = status
+    if retry_after is not None:
+        r = retry_after
+        headers["retry-after"] = str(int(r)) if float(r).is_integer() else str(r)
+        if wire == "openai":
+            headers["retry-after-ms"] = str(int(float(r) * 1000))
+    raw = body.encode() if isinstance(body, str) else _j(body)
+    if ctype == "application/json":
+        ctype = "application/json; charset=utf-8"
+    else:
+        ctype = "text/html; charset=utf-8"
+    return ErrorResponse(code, raw, ctype, headers)
+
+
+def error_in_200_body(protocol: str) -> bytes:
+    if protocol == "anthropic":
+        return _j(_anthropic_err("api_error", "Internal server error"))
+    if protocol == "ollama":
+        return _j({"error": "an error was encountered while running the model: unexpected EOF"})
+    if protocol == "openrouter":
+        return _j(_openrouter_err(502, "Provider returned error", {"provider_name": "OpenAI"}))
+    return _j(
+        _openai_err(
+            "The server had an error processing your request. Sorry about that! You can retry "
+            "your request, or contact us through our help center at help.openai.com if you keep "
+            "seeing this error.",
+            "server_error",
+            None,
+        )
+    )
+
+
+def midstream_error_payload(protocol: str) -> dict:
+    """The in-stream error object (serialised by the protocol's framing)."""
+    if protocol == "anthropic":
+        return _anthropic_err("overloaded_error", "Overloaded")
+    if protocol == "ollama":
+        return {"error": "an error was encountered while running the model: unexpected EOF"}
+    if protocol == "openrouter":
+        return {"error": {"code": 502, "message": "Provider returned error"}, "choices": []}
+    return _openai_err(
+        "The server had an error while processing your request. Sorry about that!",
+        "server_error",
+        None,
+    )

@@ -14,12 +14,14 @@ from desktop.storage.records import (
     SearchHit,
 )
 from desktop.storage.redact import redact
+from desktop.storage.secrets import KeyStore
 
 __all__ = [
     "ANSWER_STATUSES",
     "AttemptRecord",
     "ConversationRecord",
     "FeedbackRecord",
+    "KeyStore",
     "LedgerEntry",
     "MessageRecord",
     "PriceOverride",

@@ -565,7 +565,7 @@ class Store:
         usage: Usage | None = None,
         cost_usd: Decimal | None = None,
         error: ErrorInfo | None = None,
-        ttft_ms: int | None = None,
+        ttft_ms: float | None = None,
         fallback_used: bool = False,
         route: RouteDecision | None = None,
     ) -> None:
@@ -585,7 +585,7 @@ class Store:
             usage.output_tokens if usage else None,
             _money(cost_usd, "cost_usd"),
             _error_json(error),
-            None if ttft_ms is None else int(ttft_ms),
+            None if ttft_ms is None else float(ttft_ms),
             int(bool(fallback_used)),
             now,
         ]
@@ -749,7 +749,7 @@ class Store:
             usage=_usage(row["input_tokens"], row["output_tokens"]),
             cost_usd=_dec(row["cost_usd"]),
             error=_error(row["error"]),
-            ttft_ms=row["ttft_ms"],
+            ttft_ms=None if row["ttft_ms"] is None else float(row["ttft_ms"]),
             fallback_used=bool(row["fallback_used"]),
             attempts=attempts,
             created_at=_dt(row["created_at"]),  # type: ignore[arg-type]

@@ -86,7 +86,7 @@ class MessageRecord:
     usage: Usage | None
     cost_usd: Decimal | None
     error: ErrorInfo | None
-    ttft_ms: int | None
+    ttft_ms: float | None  # milliseconds to the first token
     fallback_used: bool
     attempts: tuple[AttemptRecord, ...]
     created_at: datetime

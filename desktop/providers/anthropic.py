@@ -1,0 +1,189 @@
+"""Anthropic's native Messages API over SSE."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from httpx_sse import aconnect_sse
+
+from desktop.core.types import (
+    ChatMessage,
+    ModelInfo,
+    ModelRef,
+    StreamEnd,
+    StreamEvent,
+    TextDelta,
+    Usage,
+    UsageReport,
+)
+from desktop.providers.base import Provider, StreamState
+from desktop.providers.classify import bad_response, classify_error_payload, classify_http_error
+
+__all__ = ["AnthropicProvider", "AnthropicStreamParser", "ANTHROPIC_VERSION", "DEFAULT_MAX_TOKENS"]
+
+ANTHROPIC_VERSION = "2023-06-01"
+#: The Messages API requires max_tokens; this is used when the caller gives none.
+DEFAULT_MAX_TOKENS = 4096
+
+
+def _int(x: Any) -> int | None:
+    if isinstance(x, bool) or not isinstance(x, int) or x < 0:
+        return None
+    return x
+
+
+class AnthropicStreamParser:
+    """Turns Messages API SSE events into StreamEvents.
+
+    message_start carries the input usage, content_block_delta/text_delta the text,
+    message_delta the output usage and stop_reason, message_stop ends the stream and an
+    ``error`` event (e.g. overloaded_error) is classified like an HTTP error.
+    """
+
+    def __init__(self, *, provider: str | None, kind: str | None, model: str | None) -> None:
+        self.ctx = {"provider": provider, "kind": kind, "model": model}
+        self.input_tokens: int | None = None
+        self.output_tokens: int | None = None
+        self.stop_reason: str | None = None
+        self.done = False
+
+    def feed(self, event: str, data: str) -> list[StreamEvent]:
+        if self.done:
+            return []
+        text = data.strip()
+        if not text:
+            if event in ("ping", "message"):
+                return []
+            if event == "message_stop":
+                return self._finish()
+            if event == "error":
+                raise classify_error_payload({"error": {"message": "error event without a body"}},
+                                             **self.ctx)
+            return []
+        try:
+            obj = json.loads(text)
+        except ValueError:
+            if event == "error":
+                raise classify_error_payload({"error": {"message": text}}, **self.ctx) from None
+            raise bad_response("a malformed stream event", detail=text, **self.ctx) from None
+        if not isinstance(obj, dict):
+            raise bad_response("a stream event that isn't an object", detail=text, **self.ctx)
+        etype = obj.get("type") if isinstance(obj.get("type"), str) else event
+        if event == "error" or etype == "error":
+            raise classify_error_payload(obj if "error" in obj else {"error": obj}, **self.ctx)
+        if etype == "message_start":
+            message = obj.get("message")
+            usage = message.get("usage") if isinstance(message, dict) else None
+            if isinstance(usage, dict):
+                self._usage(usage)
+            return []
+        if etype == "content_block_delta":
+            delta = obj.get("delta")
+            if isinstance(delta, dict) and delta.get("type") == "text_delta":
+                piece = delta.get("text")
+                if isinstance(piece, str) and piece:
+                    return [TextDelta(piece)]
+            return []
+        if etype == "message_delta":
+            delta = obj.get("delta")
+            if isinstance(delta, dict) and isinstance(delta.get("stop_reason"), str):
+                self.stop_reason = delta["stop_reason"]
+            usage = obj.get("usage")
+            if isinstance(usage, dict):
+                self._usage(usage)
+            return []
+        if etype == "message_stop":
+            return self._finish()
+        return []  # ping, content_block_start/stop, thinking deltas, future event types
+
+    def _usage(self, usage: dict) -> None:
+        i = _int(usage.get("input_tokens"))
+        o = _int(usage.get("output_tokens"))
+        if i is not None:
+            self.input_tokens = i
+        if o is not None:
+            self.output_tokens = o
+
+    def _finish(self) -> list[StreamEvent]:
+        self.done = True
+        out: list[StreamEvent] = []
+        if self.input_tokens is not None or self.output_tokens is not None:
+            out.append(UsageReport(Usage(self.input_tokens or 0, self.output_tokens or 0)))
+        out.append(StreamEnd(self.stop_reason))
+        return out
+
+
+class AnthropicProvider(Provider):
+    kind = "anthropic"
+    local = False
+    needs_key = True
+    supports_usage_in_stream = True
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"anthropic-version": ANTHROPIC_VERSION}
+        if self._api_key:
+            headers["x-api-key"] = self._api_key
+        return headers
+
+    @staticmethod
+    def build_body(model: str, messages: list[ChatMessage], max_tokens: int | None) -> dict:
+        """System messages go to the top-level ``system``; the rest keep their order."""
+        system = "\n\n".join(m.content for m in messages if m.role == "system" and m.content)
+        body: dict[str, Any] = {
+            "model": model,
+            "max_tokens": max_tokens if max_tokens is not None else DEFAULT_MAX_TOKENS,
+            "messages": [{"role": m.role, "content": m.content} for m in messages if m.role != "system"],
+            "stream": True,
+        }
+        if system:
+            body["system"] = system
+        return body
+
+    async def _stream(
+        self, model: str, messages: list[ChatMessage], max_tokens: int | None, state: StreamState
+    ) -> AsyncIterator[StreamEvent]:
+        parser = AnthropicStreamParser(provider=self.name, kind=self.kind, model=model)
+        body = self.build_body(model, messages, max_tokens)
+        async with aconnect_sse(
+            self.client, "POST", self._url("v1/messages"), json=body,
+            headers=self._headers(), timeout=self.timeouts.as_httpx(),
+        ) as source:
+            response = source.response
+            await self._raise_for_status(response, model)
+            state.started = True
+            if "text/event-stream" not in response.headers.get("content-type", "").lower():
+                raw = await self._read_limited(response)
+                raise classify_http_error(response.status_code, response.headers, raw, **self._ctx(model))
+            async for sse in source.aiter_sse():
+                events = parser.feed(sse.event, sse.data)
+                state.tick()
+                for event in events:
+                    yield event
+                if parser.done:
+                    return
+            raise self._interrupted(model, state)
+
+    async def list_models(self) -> list[ModelInfo]:
+        out: list[ModelInfo] = []
+        after: str | None = None
+        for _ in range(20):  # pages of 1000; a guard, not a limit anyone meets
+            path = "v1/models?limit=1000" + (f"&after_id={after}" if after else "")
+            data = await self._request_json("GET", path)
+            items = data.get("data") if isinstance(data, dict) else None
+            if not isinstance(items, list):
+                raise self._scrub(bad_response("a model list RouteDesk couldn't read", provider=self.name,
+                                               kind=self.kind, model=None, detail=str(data)[:200]))
+            for item in items:
+                mid = item.get("id") if isinstance(item, dict) else None
+                if isinstance(mid, str) and mid:
+                    out.append(ModelInfo(ModelRef(self.name, mid), local=False))
+            if not (isinstance(data, dict) and data.get("has_more") and data.get("last_id")):
+                break
+            after = str(data["last_id"])
+        return out
+
+    async def check(self) -> str | None:
+        await self._request_json("GET", "v1/models?limit=1")
+        return None

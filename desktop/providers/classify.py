@@ -1,0 +1,639 @@
+"""Turn whatever a provider or the network throws at us into one ``RouteDeskError``.
+
+Both entry points are total: for any input (random bytes, truncated JSON, odd headers,
+any exception) they return a ``RouteDeskError`` and never raise. Messages here are
+already plain and name the provider and model; ``desktop.engine.explain`` refines them
+with per-provider fixes. Nothing here ever sees request headers; response bodies are
+redacted before any excerpt is kept in ``detail``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import ssl
+import time
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from desktop.core.errors import ErrorKind, RouteDeskError
+from desktop.providers.presets import display_name
+
+__all__ = [
+    "classify_http_error",
+    "classify_transport_error",
+    "classify_error_payload",
+    "bad_response",
+    "redact",
+    "parse_retry_after",
+    "RETRY_AFTER_CAP",
+    "who",
+]
+
+#: Longest wait we pass on; a provider asking for more is better left for a fallback.
+RETRY_AFTER_CAP = 60.0
+_DETAIL_LIMIT = 240
+_SCAN_LIMIT = 20_000
+
+_KEY_PATTERNS = [
+    re.compile(r"(?i)\bbearer\s+[^\s\"',;]+"),
+    re.compile(r"\bsk-[A-Za-z0-9_\-\.]{6,}"),
+    re.compile(r"\b(?:gsk|xai|pplx|csk|sess|key|tgp_v1)[-_][A-Za-z0-9_\-]{12,}"),
+    re.compile(r"\bAIza[0-9A-Za-z_\-]{20,}"),
+    re.compile(
+        r"(?i)((?:api[_-]?key|x-api-key|authorization|access[_-]?token|secret)[\"']?\s*[:=]\s*[\"']?)"
+        r"[^\s\"',;}]+"
+    ),
+    re.compile(r"\b[A-Za-z0-9_\-]{40,}\b"),
+]
+
+
+def redact(text: str, secrets: tuple[str, ...] | list[str] = ()) -> str:
+    """Hide anything that looks like a key or token (and the given secrets)."""
+    try:
+        out = str(text)
+        for secret in secrets:
+            if secret and len(secret) >= 4:
+                out = out.replace(secret, "[redacted]")
+        for pat in _KEY_PATTERNS:
+            if pat.groups:
+                out = pat.sub(lambda m: m.group(1) + "[redacted]", out)
+            else:
+                out = pat.sub("[redacted]", out)
+        return out
+    except Exception:  # pragma: no cover - redaction must never be the thing that fails
+        return "[unprintable]"
+
+
+def _excerpt(text: str, limit: int = _DETAIL_LIMIT) -> str:
+    one_line = " ".join(redact(text[: limit * 4]).split())
+    return one_line if len(one_line) <= limit else one_line[: limit - 1] + "…"
+
+
+def who(provider: str | None, kind: str | None) -> str:
+    """How a message names the provider: "OpenAI", or "work (OpenAI)" for a custom name."""
+    shown = display_name(kind)
+    if not provider or provider == kind or provider.lower() == shown.lower():
+        return shown
+    return f"{provider} ({shown})"
+
+
+def _model_part(model: str | None) -> str:
+    return f" for {model}" if model else ""
+
+
+def _as_text(body: Any) -> str:
+    if body is None:
+        return ""
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        return bytes(body[:_SCAN_LIMIT * 4]).decode("utf-8", errors="replace")
+    if isinstance(body, str):
+        return body
+    try:
+        return json.dumps(body)[: _SCAN_LIMIT * 4]
+    except Exception:
+        return repr(body)[: _SCAN_LIMIT]
+
+
+def _headers_dict(headers: Any) -> dict[str, str]:
+    out: dict[str, str] = {}
+    if not headers:
+        return out
+    try:
+        items = headers.items() if hasattr(headers, "items") else headers
+        for item in items:
+            try:
+                k, v = item
+            except Exception:
+                continue
+            try:
+                if isinstance(k, (bytes, bytearray)):
+                    k = bytes(k).decode("latin-1")
+                if isinstance(v, (bytes, bytearray)):
+                    v = bytes(v).decode("latin-1")
+                out[str(k).strip().lower()] = str(v).strip()
+            except Exception:
+                continue
+    except Exception:
+        return out
+    return out
+
+
+def _dur(text: str) -> float | None:
+    """OpenAI's reset format: "1s", "6m0s", "20ms", "1h2m3.5s"."""
+    text = text.strip().lower()
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    total = 0.0
+    matched = False
+    for num, unit in re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", text):
+        matched = True
+        n = float(num)
+        total += {"ms": n / 1000, "s": n, "m": n * 60, "h": n * 3600}[unit]
+    return total if matched else None
+
+
+def _finite(x: float | None) -> float | None:
+    if x is None or x != x or x in (float("inf"), float("-inf")):
+        return None
+    return x
+
+
+def parse_retry_after(headers: Any, body_text: str = "", *, now: float | None = None) -> float | None:
+    """Seconds to wait, from Retry-After (seconds or HTTP date), retry-after-ms,
+    x-ratelimit-reset-* / anthropic-ratelimit-*-reset, or "try again in 20s" in the body;
+    capped at ``RETRY_AFTER_CAP``. None when nothing says."""
+    try:
+        h = _headers_dict(headers)
+        now = time.time() if now is None else now
+        value: float | None = None
+        if "retry-after-ms" in h:
+            try:
+                value = float(h["retry-after-ms"]) / 1000
+            except ValueError:
+                value = None
+        if _finite(value) is None and "retry-after" in h:
+            raw = h["retry-after"]
+            try:
+                value = float(raw)
+            except ValueError:
+                try:
+                    value = parsedate_to_datetime(raw).timestamp() - now
+                except Exception:
+                    value = None
+        if _finite(value) is None:
+            candidates = []
+            for name, raw in h.items():
+                if name.startswith("x-ratelimit-reset") or (
+                    name.startswith("anthropic-ratelimit-") and name.endswith("-reset")
+                ):
+                    d = _dur(raw)
+                    if d is not None and name == "x-ratelimit-reset" and d > 1e9:
+                        # OpenRouter: an epoch timestamp in milliseconds (or seconds).
+                        d = (d / 1000 if d > 1e11 else d) - now
+                    if d is None:
+                        try:
+                            from datetime import datetime
+
+                            d = datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp() - now
+                        except Exception:
+                            d = None
+                    if _finite(d) is not None:
+                        candidates.append(d)
+            if candidates:
+                value = max(candidates)
+        if _finite(value) is None and body_text:
+            m = re.search(r"(?i)try again in\s+(\d+(?:\.\d+)?)\s*(ms|s|sec|seconds?|m|min|minutes?)?\b",
+                          body_text[:_SCAN_LIMIT])
+            if m:
+                n = float(m.group(1))
+                unit = (m.group(2) or "s").lower()
+                value = n / 1000 if unit == "ms" else n * 60 if unit.startswith("m") and unit != "ms" else n
+        value = _finite(value)
+        if value is None:
+            return None
+        return float(min(max(value, 0.0), RETRY_AFTER_CAP))
+    except Exception:
+        return None
+
+
+def _parse_body(text: str) -> tuple[Any, bool]:
+    try:
+        return json.loads(text), True
+    except Exception:
+        return None, False
+
+
+def _str(x: Any) -> str:
+    if x is None:
+        return ""
+    if isinstance(x, str):
+        return x
+    if isinstance(x, (int, float, bool)):
+        return str(x)
+    try:
+        return json.dumps(x)[:2000]
+    except Exception:
+        return ""
+
+
+def _fields(obj: Any) -> tuple[str, str, str, int | None]:
+    """(code, type, message, numeric code) from the error shapes providers use:
+    OpenAI {"error": {message, type, code}}, Anthropic {"type": "error", "error": {type, message}},
+    OpenRouter {"error": {code: 402, message, metadata}}, Ollama {"error": "text"},
+    FastAPI {"detail": ...}, or a bare {"message": ...}."""
+    code = etype = message = ""
+    numeric: int | None = None
+    if isinstance(obj, list) and obj:
+        obj = obj[0]
+    if not isinstance(obj, dict):
+        return code, etype, _str(obj) if obj is not None else "", numeric
+    err = obj.get("error", obj)
+    if isinstance(err, str):
+        message = err
+        etype = _str(obj.get("type")) if obj.get("type") != "error" else ""
+        code = _str(obj.get("code"))
+    elif isinstance(err, dict):
+        raw_code = err.get("code")
+        if isinstance(raw_code, int) and not isinstance(raw_code, bool):
+            numeric = raw_code
+        elif isinstance(raw_code, str) and raw_code.isdigit() and len(raw_code) == 3:
+            numeric = int(raw_code)
+        code = _str(raw_code)
+        etype = _str(err.get("type"))
+        if etype == "error":
+            etype = ""
+        message = _str(err.get("message") or err.get("detail") or err.get("msg"))
+        meta = err.get("metadata")
+        if isinstance(meta, dict) and meta.get("raw"):
+            message = f"{message} {_str(meta.get('raw'))}".strip()
+        if not message and "error" not in obj:
+            message = _str(obj.get("detail") or obj.get("message"))
+    else:
+        message = _str(err)
+    return code, etype, message, numeric
+
+
+def _looks_html(text: str) -> bool:
+    head = text.lstrip()[:512].lower()
+    return head.startswith("<!doctype html") or head.startswith("<html") or "<body" in head or "<title" in head
+
+
+_CONTEXT = re.compile(
+    r"context_length_exceeded|prompt is too long|maximum context length|context length|context window"
+    r"|too many tokens|input is too long|string_above_max_length|reduce the length of the messages"
+    r"|exceeds? the (?:model'?s? )?(?:maximum|context)|request_too_large|prompt too long",
+    re.IGNORECASE,
+)
+_QUOTA = re.compile(
+    r"insufficient_quota|credit balance is too low|exceeded your current quota|insufficient credits"
+    r"|insufficient_balance|insufficient balance|payment required|more credits|out of credits"
+    r"|quota exceeded|no credits",
+    re.IGNORECASE,
+)
+_FILTER = re.compile(
+    r"content_policy_violation|content_filter|content policy|moderation|flagged|safety system"
+    r"|responsible ?ai|prohibited content|violat\w* (?:our|the) (?:usage )?polic",
+    re.IGNORECASE,
+)
+_AUTH = re.compile(
+    r"invalid_api_key|authentication_error|incorrect api key|invalid api key|invalid x-api-key"
+    r"|no auth credentials|unauthori[sz]ed|api key not valid|invalid_authentication|missing api key"
+    r"|permission_error|permission denied|not allowed to|does not have access",
+    re.IGNORECASE,
+)
+_MODEL_MISSING = re.compile(
+    r"model_not_found|try pulling it first|(?:model|deployment)\b[^.]{0,120}\b(?:not found|does not exist|"
+    r"is not a valid model|not available|unknown|no such|not supported|do(?:es)? not have access)"
+    r"|(?:not found|unknown|invalid|no such|no endpoints found for)\b[^.]{0,20}\bmodel"
+    r"|is not a valid model id|no endpoints found",
+    re.IGNORECASE,
+)
+_RATE = re.compile(r"rate_limit|rate limit|too many requests|requests per|tokens per min", re.IGNORECASE)
+_OVERLOAD = re.compile(r"overloaded|over capacity|capacity|temporarily unavailable|service unavailable",
+                       re.IGNORECASE)
+_SERVER = re.compile(r"server_error|internal server error|internal error|api_error|bad gateway|upstream",
+                     re.IGNORECASE)
+_TIMEOUTISH = re.compile(r"timed? ?out|timeout", re.IGNORECASE)
+
+
+def _error(kind: ErrorKind, message: str, fix: str, *, provider, model, status, code, detail,
+           retry_after=None) -> RouteDeskError:
+    return RouteDeskError(
+        kind, message, fix, provider=provider, model=model, status=status,
+        code=code or None, retry_after=retry_after, detail=detail,
+    )
+
+
+def classify_http_error(
+    status: int | None,
+    headers: Any,
+    body: Any,
+    *,
+    provider: str | None,
+    kind: str | None,
+    model: str | None,
+    base_url: str | None = None,
+) -> RouteDeskError:
+    """Map an HTTP error response (or a 200 whose body is an error) to a RouteDeskError."""
+    try:
+        return _classify_http(status, headers, body, provider=provider, kind=kind, model=model,
+                              base_url=base_url)
+    except Exception as exc:  # pragma: no cover - belt and braces: this function is total
+        return RouteDeskError(
+            ErrorKind.BAD_RESPONSE,
+            f"{who(provider, kind)} sent an answer RouteDesk couldn't read.",
+            "Try again; if it keeps happening, check the provider's status page.",
+            provider=provider, model=model, detail=f"classifier: {type(exc).__name__}",
+        )
+
+
+def _classify_http(status, headers, body, *, provider, kind, model, base_url) -> RouteDeskError:
+    try:
+        status = int(status) if status is not None else None
+    except Exception:
+        status = None
+    text = _as_text(body)
+    scan = text[:_SCAN_LIMIT]
+    obj, is_json = _parse_body(scan) if scan.strip()[:1] in ("{", "[", '"') else (None, False)
+    code, etype, message, numeric = _fields(obj) if is_json else ("", "", "", None)
+    if status is None or status == 200:
+        if numeric and 400 <= numeric <= 599:
+            status_for_rules = numeric
+        else:
+            status_for_rules = None
+    else:
+        status_for_rules = status
+    html = not is_json and _looks_html(scan)
+    if is_json:
+        hay = " ".join(x for x in (code, etype, message) if x)
+        if not hay:
+            hay = scan
+    else:
+        hay = scan if not html else _html_title(scan)
+    short = _short_code(code or etype)
+    detail_src = message or hay or ""
+    detail = _excerpt(f"HTTP {status}: " + (f"{short}: " if short else "") + detail_src) if status else _excerpt(
+        (f"{short}: " if short else "") + detail_src
+    )
+    name = who(provider, kind)
+    m = _model_part(model)
+    st = status_for_rules
+    common = dict(provider=provider, model=model, status=status, code=short, detail=detail)
+    code_note = f" ({short})" if short else (f" (HTTP {status})" if status and status != 200 else "")
+
+    def filtered():
+        return _error(ErrorKind.CONTENT_FILTERED,
+                      f"{name} refused to answer{m}: its content filter blocked the request{code_note}.",
+                      "Rephrase the message; another model would only hide the refusal.", **common)
+
+    def too_long():
+        return _error(ErrorKind.CONTEXT_TOO_LONG,
+                      f"The conversation is too long for {model or 'the model'} at {name}{code_note}.",
+                      "Start a new conversation or shorten the message, or use a model with a larger "
+                      "context window.", **common)
+
+    def quota():
+        return _error(ErrorKind.QUOTA_EXHAUSTED,
+                      f"{name} says this account has no credit left{code_note}.",
+                      "Add credit or a payment method in the provider's billing settings.", **common)
+
+    def auth():
+        return _error(ErrorKind.AUTH_INVALID,
+                      f"{name} didn't accept the API key{code_note}.",
+                      "Check the key in Settings → Providers, or create a new one.", **common)
+
+    def missing_model():
+        return _error(ErrorKind.MODEL_NOT_FOUND,
+                      f"{name} doesn't have the model {model or '(unnamed)'}{code_note}.",
+                      "Pick another model, or check the model name for typos.", **common)
+
+    def rate():
+        ra = parse_retry_after(headers, scan)
+        when = f" It asks to wait {ra:.0f}s." if ra else ""
+        return _error(ErrorKind.RATE_LIMITED,
+                      f"{name} is rate-limiting requests{m}{code_note}.{when}",
+                      "Wait a little and try again.", retry_after=ra, **common)
+
+    def overloaded():
+        ra = parse_retry_after(headers, scan)
+        return _error(ErrorKind.OVERLOADED,
+                      f"{name} is overloaded right now{m}{code_note}.",
+                      "Try again in a minute.", retry_after=ra, **common)
+
+    def server():
+        what = " (it sent an error page)" if html else ""
+        return _error(ErrorKind.SERVER_ERROR,
+                      f"{name} had a server error{m}{code_note}{what}.",
+                      "Try again; if it keeps happening, check the provider's status page.", **common)
+
+    # 1. explicit machine-readable codes are the strongest signal
+    codes = {code.lower(), etype.lower()} - {""}
+    if codes & {"content_policy_violation", "content_filter", "moderation_blocked"}:
+        return filtered()
+    if codes & {"context_length_exceeded", "string_above_max_length", "request_too_large"}:
+        return too_long()
+    if codes & {"insufficient_quota", "billing_error", "insufficient_balance", "billing_hard_limit_reached"}:
+        return quota()
+    if codes & {"rate_limit_exceeded", "rate_limit_error", "rate_limited", "tokens_exceeded"}:
+        return rate()
+    if codes & {"overloaded_error", "overloaded"}:
+        return overloaded()
+    if codes & {"model_not_found"} or ("not_found_error" in codes and re.search(r"(?i)model", hay)):
+        return missing_model()
+    if codes & {"invalid_api_key", "authentication_error", "invalid_authentication", "permission_error",
+                "unauthorized", "invalid_key"}:
+        return auth()
+
+    # 2. then the words providers use, guarded by the status where one is known
+    if _FILTER.search(hay) and st in (None, 400, 403, 422, 451):
+        return filtered()
+    if _CONTEXT.search(hay) or st == 413:
+        return too_long()
+    if st == 402 or (_QUOTA.search(hay) and st in (None, 400, 402, 403, 429)):
+        return quota()
+    if st in (401, 403) or (st is None and _AUTH.search(hay)):
+        return auth()
+    if _MODEL_MISSING.search(hay) and st in (None, 400, 404, 422):
+        return missing_model()
+    if st == 404:
+        where = base_url or "the base URL"
+        return _error(ErrorKind.MISCONFIGURED,
+                      f"{name} answered 404 Not Found at {where}: the address is probably wrong.",
+                      "Check the base URL; OpenAI-compatible servers usually end in /v1 "
+                      "(for example http://127.0.0.1:1234/v1).", **common)
+    if st == 429 or (st is None and _RATE.search(hay)):
+        return rate()
+    if st in (503, 529) or (st is None and _OVERLOAD.search(hay)):
+        return overloaded()
+    if st == 408:
+        return _error(ErrorKind.TIMEOUT, f"{name} timed out{m}{code_note}.", "Try again.", **common)
+    if st is not None and 500 <= st <= 599:
+        return server()
+    if st is None and (codes & {"api_error", "server_error", "internal_error"} or _SERVER.search(hay)):
+        return server()
+    if st is None and _TIMEOUTISH.search(hay):
+        return _error(ErrorKind.TIMEOUT, f"{name} timed out{m}{code_note}.", "Try again.", **common)
+    if st is not None and 400 <= st <= 499:
+        return _error(ErrorKind.BAD_RESPONSE,
+                      f"{name} rejected the request{m} (HTTP {status}{', ' + short if short else ''}).",
+                      "Try again; if it keeps happening, the server may not support this request.",
+                      **common)
+    return _error(ErrorKind.BAD_RESPONSE,
+                  f"{name} sent an answer RouteDesk couldn't use{m}"
+                  + (f" (HTTP {status})." if status and status != 200 else "."),
+                  "Try again; if it keeps happening, check the provider's status page.", **common)
+
+
+def _short_code(text: str) -> str:
+    """An error code fit to show: a short identifier, redacted; anything else is dropped."""
+    text = redact(text.strip())
+    if not text or len(text) > 64 or not re.fullmatch(r"[A-Za-z0-9_.\-]+", text):
+        return ""
+    return text
+
+
+def _html_title(text: str) -> str:
+    m = re.search(r"(?is)<title[^>]*>(.*?)</title>", text)
+    title = m.group(1) if m else ""
+    return " ".join(title.split())[:200] or "HTML error page"
+
+
+def classify_error_payload(
+    payload: Any, *, provider: str | None, kind: str | None, model: str | None,
+    base_url: str | None = None,
+) -> RouteDeskError:
+    """An error object seen inside a stream or a 200 body (``{"error": ...}``,
+    Anthropic's ``event: error``, an Ollama ``{"error": "..."}`` line)."""
+    try:
+        status = None
+        if isinstance(payload, dict):
+            err = payload.get("error")
+            if isinstance(err, dict):
+                c = err.get("code")
+                if isinstance(c, int) and not isinstance(c, bool) and 400 <= c <= 599:
+                    status = c
+                elif isinstance(err.get("status"), int) and 400 <= err["status"] <= 599:
+                    status = err["status"]
+        e = classify_http_error(status, None, payload if not isinstance(payload, (bytes, str)) else payload,
+                                provider=provider, kind=kind, model=model, base_url=base_url)
+        return e
+    except Exception:  # pragma: no cover
+        return bad_response("an error it couldn't describe", provider=provider, kind=kind, model=model)
+
+
+def bad_response(what: str, *, provider: str | None, kind: str | None, model: str | None,
+                 detail: str = "", status: int | None = None) -> RouteDeskError:
+    return RouteDeskError(
+        ErrorKind.BAD_RESPONSE,
+        f"{who(provider, kind)} sent {what}{_model_part(model)}.",
+        "Try again; if it keeps happening, check the provider's status page or the server's logs.",
+        provider=provider, model=model, status=status, detail=_excerpt(detail),
+    )
+
+
+def _host(base_url: str | None) -> str:
+    if not base_url:
+        return "its address"
+    try:
+        parts = urlsplit(base_url)
+        return parts.netloc or base_url
+    except Exception:
+        return "its address"
+
+
+def _chain(exc: BaseException) -> str:
+    seen = []
+    cur: BaseException | None = exc
+    for _ in range(6):
+        if cur is None:
+            break
+        seen.append(f"{type(cur).__name__}: {cur}")
+        cur = cur.__cause__ or cur.__context__
+    return " <- ".join(seen)
+
+
+def classify_transport_error(
+    exc: BaseException,
+    *,
+    provider: str | None,
+    kind: str | None,
+    model: str | None,
+    base_url: str | None = None,
+    midstream: bool = True,
+) -> RouteDeskError:
+    """Map a network-level failure to a RouteDeskError.
+
+    ``midstream`` says whether the response had already started (status line received);
+    a connection that breaks after that is ``interrupted``, before it ``unreachable``.
+    """
+    try:
+        return _classify_transport(exc, provider=provider, kind=kind, model=model, base_url=base_url,
+                                   midstream=midstream)
+    except Exception:  # pragma: no cover
+        return RouteDeskError(ErrorKind.BAD_RESPONSE, f"{who(provider, kind)} failed in an unexpected way.",
+                              "Try again.", provider=provider, model=model)
+
+
+def _classify_transport(exc, *, provider, kind, model, base_url, midstream) -> RouteDeskError:
+    if isinstance(exc, RouteDeskError):
+        return exc
+    name = who(provider, kind)
+    host = _host(base_url)
+    m = _model_part(model)
+    try:
+        chain = _chain(exc)
+    except Exception:
+        chain = type(exc).__name__
+    detail = _excerpt(chain)
+    common = dict(provider=provider, model=model, detail=detail)
+    low = chain.lower()
+
+    if isinstance(exc, httpx.ConnectTimeout):
+        return RouteDeskError(ErrorKind.TIMEOUT, f"{name} at {host} didn't accept a connection in time.",
+                              "Check your internet connection or the server, then try again.",
+                              code="connect_timeout", **common)
+    if isinstance(exc, httpx.PoolTimeout):
+        return RouteDeskError(ErrorKind.TIMEOUT, f"Too many requests to {name} were waiting at once.",
+                              "Try again in a moment.", code="pool_timeout", **common)
+    if isinstance(exc, (httpx.TimeoutException, TimeoutError)):
+        what = "stopped sending the answer" if midstream else "didn't start answering in time"
+        return RouteDeskError(ErrorKind.TIMEOUT, f"{name}{m} {what}.",
+                              "Try again; the provider may be slow right now.",
+                              code="read_timeout", **common)
+    if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.LocalProtocolError)):
+        return RouteDeskError(ErrorKind.MISCONFIGURED, f"RouteDesk can't use the address set for {name} ({host}).",
+                              "Check the base URL in Settings → Providers; it should start with http:// or https://.",
+                              **common)
+    if isinstance(exc, httpx.ConnectError) or (
+        isinstance(exc, (ConnectionRefusedError, ssl.SSLError, OSError)) and not isinstance(
+            exc, (httpx.ReadError, httpx.RemoteProtocolError))
+        and not midstream
+    ):
+        if "certificate" in low or "ssl" in low or "tls" in low:
+            why, code = "a secure (TLS) connection couldn't be set up", "tls"
+        elif ("name or service not known" in low or "nodename nor servname" in low or "getaddrinfo" in low
+              or "name resolution" in low or "no address associated" in low or "errno -2" in low
+              or "errno -3" in low or "errno 11001" in low):
+            why, code = "the host name couldn't be found", "dns"
+        elif "refused" in low or "errno 111" in low or "errno 61" in low or "10061" in low:
+            why, code = "connection refused", "connection_refused"
+        elif "unreachable" in low:
+            why, code = "network unreachable", "network_unreachable"
+        else:
+            why, code = "couldn't connect", "connect_error"
+        if kind == "ollama" and code == "connection_refused":
+            msg = f"Ollama isn't running on {host}."
+        else:
+            msg = f"Can't reach {name} at {host} ({why})."
+        return RouteDeskError(ErrorKind.UNREACHABLE, msg,
+                              "Check that the server is running and the address is right, then try again.",
+                              code=code, **common)
+    if isinstance(exc, httpx.WriteError):
+        return RouteDeskError(ErrorKind.UNREACHABLE, f"The connection to {name} at {host} dropped while sending.",
+                              "Check your connection and try again.", code="write_error", **common)
+    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.StreamError, ConnectionError)):
+        if midstream:
+            return RouteDeskError(ErrorKind.INTERRUPTED, f"The answer from {name}{m} broke off before it was finished.",
+                                  "The partial answer is kept; retry to get a complete one.",
+                                  code="interrupted", **common)
+        return RouteDeskError(ErrorKind.UNREACHABLE,
+                              f"{name} at {host} closed the connection without answering.",
+                              "Try again; if it keeps happening, check the server.", code="disconnected", **common)
+    if isinstance(exc, httpx.DecodingError):
+        return RouteDeskError(ErrorKind.BAD_RESPONSE, f"{name} sent an answer that couldn't be decoded{m}.",
+                              "Try again; if it keeps happening, check the server.", code="decoding", **common)
+    if isinstance(exc, OSError):
+        return RouteDeskError(ErrorKind.UNREACHABLE, f"Can't reach {name} at {host}.",
+                              "Check your connection and try again.", code="os_error", **common)
+    return RouteDeskError(ErrorKind.BAD_RESPONSE, f"{name} sent an answer RouteDesk couldn't read{m}.",
+                          "Try again; if it keeps happening, check the provider's status page.",
+                          code=type(exc).__name__, **common)

@@ -1,0 +1,289 @@
+"""OpenAI Chat Completions over SSE: OpenAI, OpenRouter, LM Studio and any compatible server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from httpx_sse import aconnect_sse
+
+from desktop.core.types import (
+    ChatMessage,
+    ModelInfo,
+    ModelRef,
+    StreamEnd,
+    StreamEvent,
+    TextDelta,
+    Usage,
+    UsageReport,
+)
+from desktop.providers.base import Provider, StreamState
+from desktop.providers.classify import bad_response, classify_error_payload, classify_http_error
+
+__all__ = [
+    "OpenAICompatProvider",
+    "OpenAIProvider",
+    "OpenRouterProvider",
+    "LMStudioProvider",
+    "OpenAIStreamParser",
+    "compatible_provider_class",
+]
+
+#: Sent to OpenRouter so requests show up as RouteDesk in its activity list.
+APP_URL = "https://github.com/routedesk/routedesk"
+APP_TITLE = "RouteDesk"
+
+
+def _int(x: Any) -> int | None:
+    if isinstance(x, bool):
+        return None
+    if isinstance(x, int) and x >= 0:
+        return x
+    if isinstance(x, float) and x >= 0 and x == x and x != float("inf"):
+        return int(x)
+    return None
+
+
+class OpenAIStreamParser:
+    """Turns the SSE events of one chat/completions stream into StreamEvents.
+
+    ``feed(event, data)`` returns the events to yield (raising RouteDeskError for an error
+    object or a malformed chunk); after ``[DONE]`` it has returned UsageReport (if usage
+    was seen) and StreamEnd, and ``done`` is True.
+    """
+
+    def __init__(self, *, provider: str | None, kind: str | None, model: str | None) -> None:
+        self.ctx = {"provider": provider, "kind": kind, "model": model}
+        self.usage: Usage | None = None
+        self.finish_reason: str | None = None
+        self.done = False
+
+    def _bad(self, what: str, data: str):
+        return bad_response(what, detail=data, **self.ctx)
+
+    def feed(self, event: str, data: str) -> list[StreamEvent]:
+        if self.done:
+            return []
+        text = data.strip()
+        if event == "error":
+            try:
+                payload = json.loads(text)
+            except ValueError:
+                payload = {"error": {"message": text}}
+            if not isinstance(payload, dict) or "error" not in payload:
+                payload = {"error": payload}
+            raise classify_error_payload(payload, **self.ctx)
+        if not text:
+            return []
+        if text == "[DONE]":
+            self.done = True
+            out: list[StreamEvent] = []
+            if self.usage is not None:
+                out.append(UsageReport(self.usage))
+            out.append(StreamEnd(self.finish_reason))
+            return out
+        try:
+            obj = json.loads(text)
+        except ValueError:
+            raise self._bad("a malformed stream chunk", text) from None
+        if not isinstance(obj, dict):
+            raise self._bad("a stream chunk that isn't an object", text)
+        if obj.get("error"):
+            raise classify_error_payload(obj, **self.ctx)
+        out = []
+        usage = obj.get("usage")
+        if isinstance(usage, dict):
+            i = _int(usage.get("prompt_tokens"))
+            o = _int(usage.get("completion_tokens"))
+            if i is not None or o is not None:
+                self.usage = Usage(i or 0, o or 0)
+        choices = obj.get("choices")
+        if isinstance(choices, list):
+            for choice in choices[:1]:
+                if not isinstance(choice, dict):
+                    continue
+                delta = choice.get("delta")
+                if not isinstance(delta, dict):
+                    delta = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+                content = delta.get("content")
+                if content is None and isinstance(choice.get("text"), str):
+                    content = choice["text"]
+                if isinstance(content, str) and content:
+                    out.append(TextDelta(content))
+                reason = choice.get("finish_reason")
+                if isinstance(reason, str) and reason:
+                    self.finish_reason = reason  # "content_filter" reaches the engine via StreamEnd
+        elif choices is not None:
+            raise self._bad("a stream chunk with unreadable choices", text)
+        return out
+
+    def complete(self, obj: Any) -> list[StreamEvent]:
+        """A non-streaming body (some servers ignore ``stream``): one text, usage, end."""
+        if not isinstance(obj, dict):
+            raise self._bad("an answer that isn't an object", str(obj)[:200])
+        if obj.get("error"):
+            raise classify_error_payload(obj, **self.ctx)
+        choices = obj.get("choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            raise self._bad("an answer with no choices", json.dumps(obj)[:200])
+        msg = choices[0].get("message")
+        content = msg.get("content") if isinstance(msg, dict) else choices[0].get("text")
+        out: list[StreamEvent] = []
+        if isinstance(content, str) and content:
+            out.append(TextDelta(content))
+        reason = choices[0].get("finish_reason")
+        usage = obj.get("usage")
+        if isinstance(usage, dict):
+            i, o = _int(usage.get("prompt_tokens")), _int(usage.get("completion_tokens"))
+            if i is not None or o is not None:
+                out.append(UsageReport(Usage(i or 0, o or 0)))
+        out.append(StreamEnd(reason if isinstance(reason, str) else None))
+        self.done = True
+        return out
+
+
+class OpenAICompatProvider(Provider):
+    kind = "openai-compatible"
+    local = False
+    needs_key = False
+    supports_usage_in_stream = True
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        #: Cleared after a server rejects ``stream_options``; remembered for this provider.
+        self.stream_options_ok = True
+
+    def _headers(self) -> dict[str, str]:
+        headers = {}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        return headers
+
+    def _body(self, model: str, messages: list[ChatMessage], max_tokens: int | None) -> dict:
+        body: dict[str, Any] = {
+            "model": model,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "stream": True,
+        }
+        if max_tokens is not None:
+            body["max_tokens"] = max_tokens
+        if self.stream_options_ok:
+            body["stream_options"] = {"include_usage": True}
+        return body
+
+    async def _stream(
+        self, model: str, messages: list[ChatMessage], max_tokens: int | None, state: StreamState
+    ) -> AsyncIterator[StreamEvent]:
+        parser = OpenAIStreamParser(provider=self.name, kind=self.kind, model=model)
+        for attempt in range(2):
+            body = self._body(model, messages, max_tokens)
+            async with aconnect_sse(
+                self.client, "POST", self._url("chat/completions"), json=body,
+                headers=self._headers(), timeout=self.timeouts.as_httpx(),
+            ) as source:
+                response = source.response
+                if response.status_code == 400 and "stream_options" in body and attempt == 0:
+                    raw = await self._read_limited(response)
+                    if b"stream_options" in raw.lower():
+                        self.stream_options_ok = False
+                        continue
+                    raise classify_http_error(400, response.headers, raw, **self._ctx(model))
+                await self._raise_for_status(response, model)
+                state.started = True
+                ctype = response.headers.get("content-type", "").lower()
+                if "text/event-stream" not in ctype:
+                    raw = await response.aread()
+                    try:
+                        obj = json.loads(raw)
+                    except ValueError:
+                        raise classify_http_error(
+                            response.status_code, response.headers, raw, **self._ctx(model)
+                        ) from None
+                    for event in parser.complete(obj):
+                        yield event
+                    return
+                async for sse in source.aiter_sse():
+                    events = parser.feed(sse.event, sse.data)
+                    state.tick()
+                    for event in events:
+                        yield event
+                    if parser.done:
+                        return
+                raise self._interrupted(model, state)
+            return
+
+    async def list_models(self) -> list[ModelInfo]:
+        data = await self._request_json("GET", "models")
+        items = data.get("data") if isinstance(data, dict) else data
+        if isinstance(data, dict) and items is None:
+            items = data.get("models")
+        if not isinstance(items, list):
+            raise self._scrub(bad_response("a model list RouteDesk couldn't read",
+                                           provider=self.name, kind=self.kind, model=None,
+                                           detail=json.dumps(data)[:200]))
+        out: list[ModelInfo] = []
+        for item in items:
+            mid = item.get("id") if isinstance(item, dict) else item if isinstance(item, str) else None
+            if not isinstance(mid, str) or not mid:
+                continue
+            ctx = None
+            if isinstance(item, dict):
+                ctx = _int(item.get("context_length") or item.get("context_window")
+                           or item.get("max_context_length"))
+            out.append(ModelInfo(ModelRef(self.name, mid), local=self.local, context_length=ctx))
+        return out
+
+    async def check(self) -> str | None:
+        await self._request_json("GET", "models")
+        return None
+
+
+class OpenAIProvider(OpenAICompatProvider):
+    kind = "openai"
+    needs_key = True
+
+
+class OpenRouterProvider(OpenAICompatProvider):
+    kind = "openrouter"
+    needs_key = True
+
+    def _headers(self) -> dict[str, str]:
+        headers = super()._headers()
+        headers["HTTP-Referer"] = APP_URL
+        headers["X-Title"] = APP_TITLE
+        return headers
+
+
+class LMStudioProvider(OpenAICompatProvider):
+    kind = "lmstudio"
+    local = True
+    needs_key = False
+
+
+_COMPAT_CLASSES: dict[str, type[OpenAICompatProvider]] = {
+    "openai-compatible": OpenAICompatProvider,
+    "openai": OpenAIProvider,
+    "openrouter": OpenRouterProvider,
+    "lmstudio": LMStudioProvider,
+}
+
+
+def compatible_provider_class(kind: str) -> type[OpenAICompatProvider]:
+    """The class for an OpenAI-compatible preset (groq, together, ... get a small subclass
+    so ``kind`` names the preset and explanations can point at its pages)."""
+    from desktop.providers.presets import PRESETS
+
+    cls = _COMPAT_CLASSES.get(kind)
+    if cls is None:
+        preset = PRESETS[kind]
+        cls = type(
+            f"{preset.display_name.replace(' ', '')}Provider",
+            (OpenAICompatProvider,),
+            {"kind": kind, "needs_key": preset.needs_key, "local": preset.local,
+             "supports_usage_in_stream": preset.supports_usage_in_stream,
+             "__module__": __name__},
+        )
+        _COMPAT_CLASSES[kind] = cls
+    return cls
+

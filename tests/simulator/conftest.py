@@ -1,0 +1,1 @@
+from tests.simulator.fixtures import sim  # noqa: F401

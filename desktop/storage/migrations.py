@@ -248,6 +248,7 @@ def m005_messages_fts(conn: sqlite3.Connection) -> None:
         CREATE TRIGGER messages_fts_au_new AFTER UPDATE OF text, status ON messages
         WHEN new.status != 'streaming' BEGIN
             INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
-        END
+        END;
+        INSERT INTO messages_fts (rowid, text) SELECT id, text FROM messages WHERE status != 'streaming'
         """,
     )

@@ -1,0 +1,92 @@
+"""Migrations are named, applied once, in order, and append-only."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from desktop.storage import Store
+from desktop.storage.migrations import MIGRATIONS, migrate
+
+# Every migration that has shipped, with a fingerprint of its source. A migration is
+# never edited once shipped: add a new one at the end (and a line here).
+SHIPPED = [
+    ("m001_providers_settings_prices", "7571862417b645ec"),
+    ("m002_conversations_messages", "dd83f14e4fa5eb10"),
+    ("m003_ledger", "ddd580ef3f0f9f48"),
+    ("m004_router_scores_feedback", "b3a71de3505f45ec"),
+    ("m005_messages_fts", "1721c4e760acf0b1"),
+]
+
+
+def test_shipped_migrations_are_unchanged_and_first():
+    names = [name for name, _ in MIGRATIONS]
+    assert names[: len(SHIPPED)] == [name for name, _ in SHIPPED], "migrations are append-only"
+    for (name, fn), (_, fingerprint) in zip(MIGRATIONS, SHIPPED):
+        digest = hashlib.sha256(inspect.getsource(fn).encode()).hexdigest()[:16]
+        assert digest == fingerprint, f"shipped migration {name} was edited; add a new one instead"
+    assert len(set(names)) == len(names)
+
+
+def test_fresh_database_records_every_migration_once(tmp_path: Path):
+    path = tmp_path / "db.sqlite3"
+    with Store(path) as s:
+        assert s.migrations() == [name for name, _ in MIGRATIONS]
+    with Store(path) as s:  # re-open: nothing applied twice
+        assert s.migrations() == [name for name, _ in MIGRATIONS]
+        rows = s.conn.execute("SELECT name, count(*) FROM _migrations GROUP BY name").fetchall()
+        assert all(count == 1 for _, count in rows)
+        assert s.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert s.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        assert s.conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
+
+
+def test_migrate_is_idempotent(tmp_path: Path):
+    conn = sqlite3.connect(tmp_path / "db.sqlite3", isolation_level=None)
+    assert migrate(conn) == [name for name, _ in MIGRATIONS]
+    assert migrate(conn) == []
+    conn.close()
+
+
+def test_old_database_is_upgraded_and_keeps_its_data(tmp_path: Path):
+    path = tmp_path / "db.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    for name, fn in MIGRATIONS[:2]:  # a database from an older release
+        fn(conn)
+        conn.execute("INSERT INTO _migrations VALUES (?, 'then')", (name,))
+    conn.execute(
+        "INSERT INTO conversations (title, created_at, updated_at)"
+        " VALUES ('old', '2025-01-01T00:00:00.000000Z', '2025-01-01T00:00:00.000000Z')"
+    )
+    conn.execute(
+        "INSERT INTO messages (conversation_id, role, status, text, created_at, updated_at)"
+        " VALUES (1, 'user', 'complete', 'legacy needle text', '2025-01-01T00:00:00.000000Z',"
+        " '2025-01-01T00:00:00.000000Z')"
+    )
+    conn.close()
+    with Store(path) as s:
+        assert s.migrations() == [name for name, _ in MIGRATIONS]
+        assert [c.title for c in s.list_conversations()] == ["old"]
+        s.add_user_message(1, "fresh needle text")  # older rows were indexed by the migration
+        assert sorted(h.message_id for h in s.search("needle")) == [1, 2]
+
+
+def test_concurrent_first_open_from_several_processes(tmp_path: Path):
+    path = tmp_path / "db.sqlite3"
+    code = (
+        "import sys; from desktop.storage import Store; "
+        "s = Store(sys.argv[1]); s.set_setting('p' + sys.argv[2], 1); s.close()"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(path), str(i)], cwd=Path(__file__).parents[2])
+        for i in range(4)
+    ]
+    assert [p.wait(timeout=30) for p in procs] == [0, 0, 0, 0]
+    with Store(path) as s:
+        assert s.migrations() == [name for name, _ in MIGRATIONS]
+        assert sorted(s.settings()) == ["p0", "p1", "p2", "p3"]

@@ -153,6 +153,7 @@ class Provider(ABC):
             err = classify_transport_error(
                 exc, provider=self.name, kind=self.kind, model=model, base_url=self.base_url,
                 midstream=state.started,
+                waited=self.timeouts.read if state.events else self.timeouts.first,
             )
             raise self._scrub(err) from None
 

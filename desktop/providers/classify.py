@@ -86,6 +86,14 @@ def _model_part(model: str | None) -> str:
     return f" for {model}" if model else ""
 
 
+def _to(model: str | None) -> str:
+    return f" to {model}" if model else ""
+
+
+#: Error types too generic to be worth showing in a message (still kept in ``code``).
+_GENERIC_CODES = {"invalid_request_error", "error", "invalid_request", "bad_request", "requests", "tokens"}
+
+
 def _as_text(body: Any) -> str:
     if body is None:
         return ""
@@ -276,11 +284,11 @@ _CONTEXT = re.compile(
 _QUOTA = re.compile(
     r"insufficient_quota|credit balance is too low|exceeded your current quota|insufficient credits"
     r"|insufficient_balance|insufficient balance|payment required|more credits|out of credits"
-    r"|quota exceeded|no credits",
+    r"|quota exceeded|no credits|reached your usage limit",
     re.IGNORECASE,
 )
 _FILTER = re.compile(
-    r"content_policy_violation|content_filter|content policy|moderation|flagged|safety system"
+    r"content_policy_violation|content[_ ]filter|content policy|moderation|flagged|safety system"
     r"|responsible ?ai|prohibited content|violat\w* (?:our|the) (?:usage )?polic",
     re.IGNORECASE,
 )
@@ -300,7 +308,8 @@ _MODEL_MISSING = re.compile(
 _RATE = re.compile(r"rate_limit|rate limit|too many requests|requests per|tokens per min", re.IGNORECASE)
 _OVERLOAD = re.compile(r"overloaded|over capacity|capacity|temporarily unavailable|service unavailable",
                        re.IGNORECASE)
-_SERVER = re.compile(r"server_error|internal server error|internal error|api_error|bad gateway|upstream",
+_SERVER = re.compile(r"server_error|internal server error|internal error|api_error|bad gateway|upstream"
+    r"|error was encountered while running the model|llama runner|provider returned error",
                      re.IGNORECASE)
 _TIMEOUTISH = re.compile(r"timed? ?out|timeout", re.IGNORECASE)
 
@@ -368,11 +377,12 @@ def _classify_http(status, headers, body, *, provider, kind, model, base_url) ->
     m = _model_part(model)
     st = status_for_rules
     common = dict(provider=provider, model=model, status=status, code=short, detail=detail)
-    code_note = f" ({short})" if short else (f" (HTTP {status})" if status and status != 200 else "")
+    shown = short if short and short.lower() not in _GENERIC_CODES and not short.isdigit() else ""
+    code_note = f" ({shown})" if shown else (f" (HTTP {status})" if status and status != 200 else "")
 
     def filtered():
         return _error(ErrorKind.CONTENT_FILTERED,
-                      f"{name} refused to answer{m}: its content filter blocked the request{code_note}.",
+                      f"{name}'s content filter blocked this request to {model or 'the model'}{code_note}.",
                       "Rephrase the message; another model would only hide the refusal.", **common)
 
     def too_long():
@@ -400,19 +410,19 @@ def _classify_http(status, headers, body, *, provider, kind, model, base_url) ->
         ra = parse_retry_after(headers, scan)
         when = f" It asks to wait {ra:.0f}s." if ra else ""
         return _error(ErrorKind.RATE_LIMITED,
-                      f"{name} is rate-limiting requests{m}{code_note}.{when}",
+                      f"{name} is rate-limiting requests{_to(model)}{code_note}.{when}",
                       "Wait a little and try again.", retry_after=ra, **common)
 
     def overloaded():
         ra = parse_retry_after(headers, scan)
         return _error(ErrorKind.OVERLOADED,
-                      f"{name} is overloaded right now{m}{code_note}.",
+                      f"{name} is overloaded and couldn't run {model or 'the model'} right now{code_note}.",
                       "Try again in a minute.", retry_after=ra, **common)
 
     def server():
         what = " (it sent an error page)" if html else ""
         return _error(ErrorKind.SERVER_ERROR,
-                      f"{name} had a server error{m}{code_note}{what}.",
+                      f"{name} had a server error while running {model or 'the model'}{code_note}{what}.",
                       "Try again; if it keeps happening, check the provider's status page.", **common)
 
     # 1. explicit machine-readable codes are the strongest signal
@@ -549,21 +559,23 @@ def classify_transport_error(
     model: str | None,
     base_url: str | None = None,
     midstream: bool = True,
+    waited: float | None = None,
 ) -> RouteDeskError:
     """Map a network-level failure to a RouteDeskError.
 
     ``midstream`` says whether the response had already started (status line received);
     a connection that breaks after that is ``interrupted``, before it ``unreachable``.
+    ``waited`` is the time limit that ran out, for the message of a timeout.
     """
     try:
         return _classify_transport(exc, provider=provider, kind=kind, model=model, base_url=base_url,
-                                   midstream=midstream)
+                                   midstream=midstream, waited=waited)
     except Exception:  # pragma: no cover
         return RouteDeskError(ErrorKind.BAD_RESPONSE, f"{who(provider, kind)} failed in an unexpected way.",
                               "Try again.", provider=provider, model=model)
 
 
-def _classify_transport(exc, *, provider, kind, model, base_url, midstream) -> RouteDeskError:
+def _classify_transport(exc, *, provider, kind, model, base_url, midstream, waited=None) -> RouteDeskError:
     if isinstance(exc, RouteDeskError):
         return exc
     name = who(provider, kind)
@@ -585,8 +597,12 @@ def _classify_transport(exc, *, provider, kind, model, base_url, midstream) -> R
         return RouteDeskError(ErrorKind.TIMEOUT, f"Too many requests to {name} were waiting at once.",
                               "Try again in a moment.", code="pool_timeout", **common)
     if isinstance(exc, (httpx.TimeoutException, TimeoutError)):
-        what = "stopped sending the answer" if midstream else "didn't start answering in time"
-        return RouteDeskError(ErrorKind.TIMEOUT, f"{name}{m} {what}.",
+        secs = f" {waited:g}s" if waited else ""
+        if midstream:
+            what = f"{model or 'The model'} at {name} stopped sending its answer (nothing arrived for{secs or ' too long'})."
+        else:
+            what = f"{model or 'The model'} at {name} didn't start answering" + (f" within{secs}." if secs else " in time.")
+        return RouteDeskError(ErrorKind.TIMEOUT, what,
                               "Try again; the provider may be slow right now.",
                               code="read_timeout", **common)
     if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.LocalProtocolError)):
@@ -622,7 +638,7 @@ def _classify_transport(exc, *, provider, kind, model, base_url, midstream) -> R
                               "Check your connection and try again.", code="write_error", **common)
     if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.StreamError, ConnectionError)):
         if midstream:
-            return RouteDeskError(ErrorKind.INTERRUPTED, f"The answer from {name}{m} broke off before it was finished.",
+            return RouteDeskError(ErrorKind.INTERRUPTED, f"The answer from {model or 'the model'} at {name} broke off before it was finished.",
                                   "The partial answer is kept; retry to get a complete one.",
                                   code="interrupted", **common)
         return RouteDeskError(ErrorKind.UNREACHABLE,

@@ -223,7 +223,9 @@ def m004_router_scores_feedback(conn: sqlite3.Connection) -> None:
 def m005_messages_fts(conn: sqlite3.Connection) -> None:
     # External-content FTS5 index over messages.text. Rows still `streaming` are not
     # indexed, so save_partial() stays one cheap UPDATE; they enter the index when they
-    # leave that status (finish_answer, recover_interrupted).
+    # leave that status (finish_answer, recover_interrupted). One UPDATE trigger with
+    # both steps: SQLite runs separate triggers in an unspecified order, and inserting
+    # the new text before deleting the old one corrupts an external-content index.
     _run(
         conn,
         """
@@ -241,13 +243,12 @@ def m005_messages_fts(conn: sqlite3.Connection) -> None:
         WHEN old.status != 'streaming' BEGIN
             INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
         END;
-        CREATE TRIGGER messages_fts_au_old AFTER UPDATE OF text, status ON messages
-        WHEN old.status != 'streaming' BEGIN
-            INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
-        END;
-        CREATE TRIGGER messages_fts_au_new AFTER UPDATE OF text, status ON messages
-        WHEN new.status != 'streaming' BEGIN
-            INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
+        CREATE TRIGGER messages_fts_au AFTER UPDATE OF text, status ON messages
+        WHEN old.status != 'streaming' OR new.status != 'streaming' BEGIN
+            INSERT INTO messages_fts (messages_fts, rowid, text)
+                SELECT 'delete', old.id, old.text WHERE old.status != 'streaming';
+            INSERT INTO messages_fts (rowid, text)
+                SELECT new.id, new.text WHERE new.status != 'streaming';
         END;
         INSERT INTO messages_fts (rowid, text) SELECT id, text FROM messages WHERE status != 'streaming'
         """,

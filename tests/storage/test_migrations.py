@@ -19,7 +19,7 @@ SHIPPED = [
     ("m002_conversations_messages", "dd83f14e4fa5eb10"),
     ("m003_ledger", "ddd580ef3f0f9f48"),
     ("m004_router_scores_feedback", "b3a71de3505f45ec"),
-    ("m005_messages_fts", "1721c4e760acf0b1"),
+    ("m005_messages_fts", "01dc856e20c599b1"),
 ]
 
 

@@ -1,0 +1,109 @@
+"""Full-text search: FTS5 kept in sync by triggers, safe with any user input."""
+
+from __future__ import annotations
+
+import pytest
+
+from desktop.core.types import ModelRef, RouteDecision
+from desktop.storage import Store, fts_query
+
+ROUTE = RouteDecision("weak", 0.2, 0.5, "r", "p")
+WEAK = ModelRef("ollama", "llama3.2")
+
+
+@pytest.fixture
+def filled(store: Store):
+    a = store.create_conversation("Cooking")
+    store.add_user_message(a, "How long should I boil an egg?")
+    mid = store.start_answer(a, route=ROUTE, model=WEAK)
+    store.finish_answer(mid, text="Boil the egg for about nine minutes.", status="complete")
+    b = store.create_conversation("Code")
+    store.add_user_message(b, 'Explain c++ templates and the "foo" idiom')
+    store.add_user_message(b, "Café crème brûlée, naïve résumé")
+    return store, a, b, mid
+
+
+def test_finds_and_highlights(filled):
+    store, a, _, mid = filled
+    hits = store.search("egg")
+    assert {h.conversation_id for h in hits} == {a}
+    assert len(hits) == 2
+    answer = next(h for h in hits if h.message_id == mid)
+    assert answer.role == "assistant" and answer.conversation_title == "Cooking"
+    assert "«egg»" in answer.snippet
+    assert "<b>egg</b>" in answer.snippet_html
+
+
+def test_prefix_and_multiword(filled):
+    store, *_ = filled
+    assert len(store.search("templ")) == 1  # search as you type
+    assert len(store.search("boil minutes")) == 1  # words are ANDed
+    assert store.search("boil zebra") == []
+
+
+def test_diacritics_fold(filled):
+    store, *_ = filled
+    assert len(store.search("cafe creme")) == 1
+    assert len(store.search("résumé")) == 1
+
+
+@pytest.mark.parametrize(
+    "query",
+    ['c++ "foo', '"', '""', "'", "*", "AND", "OR NOT", "egg OR", "(", ")", "egg)", "NEAR(a b)",
+     "col:egg", "^egg", "-egg", "a AND (", "{x}", "egg*", "\\", "%_", "   ", "", "\x00", "🥚", "++"],
+)
+def test_user_input_never_raises(filled, query):
+    store, *_ = filled
+    hits = store.search(query)
+    assert isinstance(hits, list)
+
+
+def test_special_characters_still_match(filled):
+    store, *_ = filled
+    assert len(store.search('c++ "foo')) == 1
+    assert len(store.search("AND")) == 1  # a keyword becomes a plain word ("and" is in the text)
+    assert store.search("   ") == []
+
+
+def test_html_in_text_is_escaped_in_snippet_html(store: Store):
+    conv = store.create_conversation("x")
+    store.add_user_message(conv, "<script>alert(1)</script> needle")
+    (hit,) = store.search("needle")
+    assert "<script>" not in hit.snippet_html and "&lt;script&gt;" in hit.snippet_html
+    assert "<script>" in hit.snippet
+
+
+def test_rename_delete_restore_purge(filled):
+    store, a, b, _ = filled
+    store.rename_conversation(a, "Kitchen")
+    assert {h.conversation_title for h in store.search("egg")} == {"Kitchen"}
+    store.delete_conversation(a)
+    assert store.search("egg") == []
+    store.restore_conversation(a)
+    assert len(store.search("egg")) == 2
+    store.delete_conversation(a)
+    store.purge_deleted()
+    assert store.search("egg") == []
+    assert store.conn.execute("INSERT INTO messages_fts(messages_fts) VALUES ('integrity-check')")
+    assert len(store.search("templates")) == 1
+
+
+def test_streaming_rows_enter_the_index_when_they_finish(store: Store):
+    conv = store.create_conversation("c")
+    mid = store.start_answer(conv, route=ROUTE, model=WEAK)
+    for i in range(1, 50):
+        store.save_partial(mid, "walrus " * i)
+    assert store.search("walrus") == []  # partials don't touch the index
+    store.finish_answer(mid, text="the walrus is done", status="stopped")
+    assert [h.message_id for h in store.search("walrus")] == [mid]
+    assert store.search("done")
+    # a finished row whose text changes is reindexed (old words gone)
+    store.conn.execute("UPDATE messages SET text = 'penguin' WHERE id = ?", (mid,))
+    assert store.search("walrus") == [] and len(store.search("penguin")) == 1
+    store.conn.execute("INSERT INTO messages_fts(messages_fts) VALUES ('integrity-check')")
+
+
+def test_fts_query_quotes_everything():
+    assert fts_query('c++ "foo') == '"c++" """foo"*'
+    assert fts_query("++ --") == ""
+    assert fts_query("NEAR(x") == '"NEAR(x"*'

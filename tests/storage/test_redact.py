@@ -1,0 +1,70 @@
+"""redact() on realistic secrets and on text that must survive."""
+
+from __future__ import annotations
+
+import pytest
+
+from desktop.storage import redact
+
+SECRETS = [
+    # (text containing a secret, the secret)
+    ("Incorrect API key provided: sk-proj-4fGh7Jk9Lm2Np5Qr8St1Uv3Wx6Yz0Ab. You can find your API key at",
+     "sk-proj-4fGh7Jk9Lm2Np5Qr8St1Uv3Wx6Yz0Ab"),
+    ("invalid x-api-key sk-ant-api03-Zq8vT3xY1bN6mK2pL9wR4sD7fG0hJ5cV-abcDEF_ghiJKL-123456AA",
+     "sk-ant-api03-Zq8vT3xY1bN6mK2pL9wR4sD7fG0hJ5cV-abcDEF_ghiJKL-123456AA"),
+    ('{"error":{"message":"No auth credentials found","code":401}} key=sk-or-v1-'
+     + "a1" * 32, "sk-or-v1-" + "a1" * 32),
+    ("legacy sk-abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH rejected",
+     "sk-abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH"),
+    ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+     "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"),
+    ("curl -H 'Authorization: Bearer gsk_live_9f8e7d6c5b4a39281726354' https://api.groq.com",
+     "gsk_live_9f8e7d6c5b4a39281726354"),
+    ('request failed: {"api_key": "my-very-own-proxy-secret", "model": "gpt-4o"}', "my-very-own-proxy-secret"),
+    ("GET https://generativelanguage.googleapis.com/v1/models?key=AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY&alt=sse",
+     "AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY"),
+    ("token: 3f786850e387550fdab836ed7e6dc881de23001b", "3f786850e387550fdab836ed7e6dc881de23001b"),
+    ("access_token=ya29.a0AfH6SMBx-not-a-real-token_value", "ya29.a0AfH6SMBx-not-a-real-token_value"),
+    ("x-api-key: hunter2hunter2", "hunter2hunter2"),
+    ("github said ghp_1234567890abcdefghijABCDEFGHIJ123456 is revoked", "ghp_1234567890abcdefghijABCDEFGHIJ123456"),
+    ("hf_AbCdEfGhIjKlMnOpQrStUvWxYz012345 expired", "hf_AbCdEfGhIjKlMnOpQrStUvWxYz012345"),
+    ("secret blob QWxhZGRpbjpvcGVuIHNlc2FtZQ9aB3cD4eF5gH6iJ7kL8mN9oP0qR1sT2uV3 here",
+     "QWxhZGRpbjpvcGVuIHNlc2FtZQ9aB3cD4eF5gH6iJ7kL8mN9oP0qR1sT2uV3"),
+    ("password = 'correct horse'", "correct"),
+]
+
+
+@pytest.mark.parametrize(("text", "secret"), SECRETS)
+def test_secrets_are_removed(text, secret):
+    out = redact(text)
+    assert secret not in out
+    assert "[redacted]" in out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Rate limit reached for gpt-4o in organization org-abc on tokens per min (TPM): Limit 30000, Used 29000.",
+        "model 'llama3.2' not found, try pulling it first",
+        "This model's maximum context length is 128000 tokens. However, your messages resulted in 130512 tokens.",
+        "Your credit balance is too low to access the Anthropic API.",
+        "Overloaded",
+        "claude-3-5-sonnet-20241022 is not available",
+        "openai/gpt-4o-mini via OpenRouter",
+        "the max_tokens value is too large",
+        "",
+    ],
+)
+def test_ordinary_error_text_survives(text):
+    assert redact(text) == text
+
+
+def test_prefix_kept_so_the_user_knows_which_key():
+    out = redact("bad key sk-ant-api03-Zq8vT3xY1bN6mK2pL9wR4sD7fG0hJ5cV")
+    assert out == "bad key sk-ant-api03-[redacted]"
+
+
+def test_idempotent_and_none():
+    once = redact(SECRETS[4][0])
+    assert redact(once) == once
+    assert redact(None) == ""

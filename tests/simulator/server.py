@@ -147,9 +147,11 @@ def default_reply(messages: list[dict]) -> str:
 
 
 def split_chunks(text: str) -> list[str]:
-    """One chunk per word, trailing whitespace attached; leading whitespace goes to the first."""
-    chunks = re.findall(r"\s*\S+\s*", text)
-    return chunks if "".join(chunks) == text else ([text] if text else [])
+    """One chunk per word, trailing whitespace attached; leading whitespace goes to the first.
+    A whitespace-only text is one chunk; an empty text none."""
+    if not text.strip():
+        return [text] if text else []
+    return re.findall(r"\s*\S+\s*", text)
 
 
 def _truncate(text: str, max_tokens: Any) -> tuple[str, bool]:
@@ -201,7 +203,7 @@ class _Abort(Exception):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
-    request_queue_size = 128
+    request_queue_size = 1024
 
     def __init__(self, addr, handler, sim: "Simulator"):
         self.sim = sim
@@ -442,9 +444,26 @@ class _Handler(BaseHTTPRequestHandler):
         f = self.sim._take_fault(protocol, model, endpoint, self.path)
         return f
 
-    def _send_http_fault(self, f: Fault, protocol: str, model: str, key: str | None) -> bool:
-        """Handle faults that replace the whole response. Returns True if handled."""
+    def _send_http_fault(self, f: Fault, protocol: str, model: str, key: str | None,
+                         streamable: bool = True) -> bool:
+        """Handle faults that replace the whole response. Returns True if handled.
+
+        On endpoints that are not chat (model listings, show, pull) the in-stream kinds act
+        before any byte: cut closes the connection, stall/slow_first_token wait, then answer,
+        malformed_sse sends unreadable JSON, midstream_error an error body with status 200.
+        """
         style = "openrouter" if f.protocol == "openrouter" and protocol in OPENAI_WIRE else protocol
+        if not streamable:
+            if f.kind == "slow_first_token":
+                self._stall(f.delay if f.delay is not None else 1.0)
+                return False
+            if f.kind == "malformed_sse":
+                self._send_raw_response(200, b'{"data": [{"id": \xff<<garbage', "application/json; charset=utf-8")
+                return True
+            if f.kind == "midstream_error":
+                f = Fault("error_in_200", protocol=f.protocol)
+            if f.kind in ("cut", "stall"):
+                f = Fault(f.kind, delay=f.delay)
         if f.kind in ("slow_first_token", "midstream_error", "malformed_sse") or (
             f.kind in ("cut", "stall") and f.after_chunks is not None
         ):
@@ -547,7 +566,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(401, openai_bad_key(key))
         model = (body or {}).get("model", "") if isinstance(body, dict) else ""
         f = self._take_fault(protocol, model, endpoint)
-        if f is not None and self._send_http_fault(f, protocol, model, key):
+        if f is not None and self._send_http_fault(f, protocol, model, key, endpoint == "chat"):
             return
         if endpoint == "models":
             if self.command != "GET":
@@ -569,6 +588,10 @@ class _Handler(BaseHTTPRequestHandler):
             if protocol == "openrouter":
                 return self._json(404, {"error": {"message": f"No endpoints found for {model}.", "code": 404}})
             return self._json(404, openai_model_not_found(model))
+        if protocol == "openai" and body.get("stream_options") is not None and not body.get("stream"):
+            return self._json(400, {"error": {
+                "message": "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+                "type": "invalid_request_error", "param": "stream_options", "code": None}})
         messages = [{"role": m.get("role", "user"), "content": _text_of(m.get("content"))}
                     for m in body["messages"] if isinstance(m, dict)]
         text, truncated = _truncate(self.sim._reply(messages), body.get("max_completion_tokens", body.get("max_tokens")))
@@ -624,7 +647,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._bad_request(protocol, "anthropic-version: header is required")
         model = (body or {}).get("model", "") if isinstance(body, dict) else ""
         f = self._take_fault(protocol, model, endpoint)
-        if f is not None and self._send_http_fault(f, protocol, model, key):
+        if f is not None and self._send_http_fault(f, protocol, model, key, endpoint == "chat"):
             return
         if endpoint == "models":
             if self.command != "GET":
@@ -700,7 +723,7 @@ class _Handler(BaseHTTPRequestHandler):
         raw_model = body.get("model") or body.get("name") or ""
         model = _ollama_name(raw_model) if raw_model else ""
         f = self._take_fault(protocol, model, endpoint)
-        if f is not None and self._send_http_fault(f, protocol, raw_model, None):
+        if f is not None and self._send_http_fault(f, protocol, raw_model, None, endpoint == "chat"):
             return
         if path == "/api/version":
             return self._json(200, {"version": self.sim.ollama_version})
@@ -872,6 +895,13 @@ class Simulator:
             return
         self._stopping.set()
         self.release_stalls()
+        # Ask serve_forever to stop, then wake its select() with a throw-away connection so
+        # stop() does not wait for the poll interval.
+        srv._BaseServer__shutdown_request = True  # type: ignore[attr-defined]
+        try:
+            socket.create_connection((self.host, self.port), timeout=0.5).close()
+        except OSError:
+            pass
         srv.shutdown()
         srv.server_close()
         srv.close_all()
@@ -917,6 +947,11 @@ class Simulator:
     def lmstudio_url(self) -> str:
         """OpenAI wire, no key needed (models["lmstudio"])."""
         return self.base_url + "/lmstudio/v1"
+
+    @property
+    def ollama_host(self) -> str:
+        """For OLLAMA_HOST: "127.0.0.1:PORT"."""
+        return f"{self.host}:{self.port}"
 
     @property
     def anthropic_url(self) -> str:

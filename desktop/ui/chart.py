@@ -1,0 +1,172 @@
+"""The live chart: share of messages routed to strong, and cumulative spend beside
+what "always strong" would have cost, over today / 7 days / 30 days.
+
+pyqtgraph is imported the first time the panel is shown, so a window that never
+opens the chart does not pay for it.
+"""
+
+from __future__ import annotations
+
+import bisect
+from datetime import datetime
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from desktop.ui.models import SpendSeries
+from desktop.ui.theme import is_dark, mix
+
+__all__ = ["SpendChart"]
+
+
+class SpendChart(QWidget):
+    def __init__(self, controller, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.series: SpendSeries = controller.spend
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 8, 8, 8)
+        head = QHBoxLayout()
+        t = QLabel("Routing and spend")
+        t.setObjectName("sectionTitle")
+        head.addWidget(t)
+        head.addStretch(1)
+        self.range = QComboBox()
+        for key, label in SpendSeries.RANGES.items():
+            self.range.addItem(label, key)
+        self.range.currentIndexChanged.connect(lambda i: controller.set_spend_range(self.range.itemData(i)))
+        head.addWidget(self.range)
+        lay.addLayout(head)
+        self.totals = QLabel()
+        self.totals.setWordWrap(True)
+        self.totals.setTextFormat(Qt.TextFormat.RichText)
+        lay.addWidget(self.totals)
+        self.hover = QLabel(" ")
+        self.hover.setObjectName("muted")
+        self.hover.setWordWrap(True)
+        lay.addWidget(self.hover)
+        self._plots_box = QVBoxLayout()
+        lay.addLayout(self._plots_box, 1)
+        self.share_plot = None
+        self.spend_plot = None
+        self.series.changed.connect(self.redraw)
+        self.redraw()
+
+    # --- lazy pyqtgraph ------------------------------------------------------------------
+    def _ensure_plots(self) -> None:
+        if self.share_plot is not None:
+            return
+        import pyqtgraph as pg
+
+        pal = self.palette()
+        bg = pal.color(QPalette.ColorRole.Base)
+        fg = pal.color(QPalette.ColorRole.Text)
+        dark = is_dark(pal)
+        self._pg = pg
+        self._colors = {
+            "share": QColor("#58a6ff" if dark else "#0969da"),
+            "spent": QColor("#3fb950" if dark else "#1a7f37"),
+            "always": QColor("#f0883e" if dark else "#bc4c00"),
+        }
+
+        def make(title: str, unit: str):
+            axis = pg.DateAxisItem(orientation="bottom")
+            w = pg.PlotWidget(axisItems={"bottom": axis})
+            w.setBackground(bg)
+            w.setTitle(title, color=fg.name(), size=f"{max(8, self.font().pointSize())}pt")
+            for name in ("left", "bottom"):
+                ax = w.getAxis(name)
+                ax.setPen(mix(bg, fg, 0.5))
+                ax.setTextPen(fg)
+            w.showGrid(x=True, y=True, alpha=0.2)
+            w.setLabel("left", unit)
+            w.setMouseEnabled(x=False, y=False)
+            w.hideButtons()
+            w.setMenuEnabled(False)
+            vline = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(mix(bg, fg, 0.4), style=Qt.PenStyle.DashLine))
+            vline.hide()
+            w.addItem(vline, ignoreBounds=True)
+            w._vline = vline
+            w.scene().sigMouseMoved.connect(lambda pos, w=w: self._on_hover(w, pos))
+            self._plots_box.addWidget(w, 1)
+            return w
+
+        self.share_plot = make("Share of messages sent to the strong model", "%")
+        self.share_plot.setYRange(0, 100)
+        self.share_curve = self.share_plot.plot([], [], pen=pg.mkPen(self._colors["share"], width=2),
+                                                symbol="o", symbolSize=5, symbolBrush=self._colors["share"],
+                                                symbolPen=None)
+        target = self.controller.routing.target_share * 100
+        self.target_line = pg.InfiniteLine(pos=target, angle=0, movable=False,
+                                           pen=pg.mkPen(mix(bg, fg, 0.45), style=Qt.PenStyle.DotLine),
+                                           label="target", labelOpts={"color": fg.name(), "position": 0.05})
+        self.share_plot.addItem(self.target_line)
+        self.spend_plot = make("Cumulative spend", "USD")
+        legend = self.spend_plot.addLegend(offset=(10, 10), labelTextColor=fg)
+        legend.setBrush(mix(bg, fg, 0.04))
+        self.spent_curve = self.spend_plot.plot([], [], pen=pg.mkPen(self._colors["spent"], width=2), name="you spent",
+                                                stepMode=None)
+        self.always_curve = self.spend_plot.plot([], [], pen=pg.mkPen(self._colors["always"], width=2, style=Qt.PenStyle.DashLine),
+                                                 name="always strong would cost")
+        self.controller.routing.changed.connect(
+            lambda: self.target_line.setValue(self.controller.routing.target_share * 100)
+        )
+
+    def showEvent(self, e) -> None:  # noqa: N802
+        super().showEvent(e)
+        self._ensure_plots()
+        self.redraw()
+
+    # --- drawing ---------------------------------------------------------------------
+    def redraw(self) -> None:
+        spent, always, share = self.series.totals()
+        n = len(self.series.points)
+        if n:
+            saved = always - spent
+            pct = f" ({float(saved / always) * 100:.0f} %)" if always > 0 else ""
+            self.totals.setText(
+                f"<b>{n}</b> answer{'s' if n != 1 else ''} · <b>{share * 100:.0f} %</b> strong · spent "
+                f"<b>${float(spent):.4f}</b> · always strong would cost <b>${float(always):.4f}</b> · "
+                f"saved <b>${float(saved):.4f}</b>{pct}"
+            )
+        else:
+            self.totals.setText("No answers in this period yet. The chart updates the moment an answer completes.")
+        if self.share_plot is None or not self.isVisible():
+            return
+        xs, ys = self.series.share_series()
+        self.share_curve.setData(xs, ys)
+        sx, s_spent, s_always = self.series.spend_series()
+        self.spent_curve.setData(sx, s_spent)
+        self.always_curve.setData(sx, s_always)
+        for w in (self.share_plot, self.spend_plot):
+            w.enableAutoRange(axis="x")
+        self.share_plot.setYRange(0, 100)
+        self.spend_plot.enableAutoRange(axis="y")
+
+    def _on_hover(self, w, pos) -> None:
+        xs, ys = self.series.share_series()
+        if not xs:
+            return
+        vb = w.getPlotItem().vb
+        if not w.sceneBoundingRect().contains(pos):
+            return
+        x = vb.mapSceneToView(pos).x()
+        i = bisect.bisect_left(xs, x)
+        if i >= len(xs) or (i > 0 and abs(xs[i - 1] - x) < abs(xs[i] - x)):
+            i -= 1
+        i = max(0, min(i, len(xs) - 1))
+        self.show_point(i)
+        w._vline.setPos(xs[i])
+        w._vline.show()
+
+    def show_point(self, i: int) -> str:
+        """Describe the i-th answer of the period (what hovering shows)."""
+        xs, ys = self.series.share_series()
+        _, spent, always = self.series.spend_series()
+        p = self.series.points[i]
+        when = datetime.fromtimestamp(xs[i]).strftime("%d %b %H:%M:%S")
+        text = (f"{when}: answer {i + 1} went {p.choice}, cost ${float(p.cost):.5f}; "
+                f"strong share {ys[i]:.0f} %; spent ${spent[i]:.4f} vs ${always[i]:.4f} always strong")
+        self.hover.setText(text)
+        return text

@@ -1,0 +1,667 @@
+"""The conversation: user bubbles, answers rendered from Markdown with highlighted,
+copyable code blocks, the routing line under each answer, and error / fallback cards.
+
+Rendering stays cheap: deltas only mark an answer dirty and a 30 ms timer re-renders
+it (only the last, still-open segment is rebuilt), and only the last ``PAGE`` messages
+get widgets until the user asks for earlier ones.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Callable
+
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QFontDatabase, QGuiApplication, QPalette, QTextOption
+from PySide6.QtWidgets import (
+    QApplication,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QTextBrowser,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.core.types import ModelRef
+from desktop.ui.markdown import CodeHighlighter, Segment, is_dark, split_segments
+from desktop.ui.models import ChatSession, Failure, MessageItem
+from desktop.ui.theme import fmt_cost, fmt_ms, fmt_tokens, icon
+
+__all__ = ["ChatView", "AnswerWidget", "UserBubble", "CodeBlock", "ErrorCard", "RichText", "FLUSH_MS", "PAGE"]
+
+FLUSH_MS = 30
+PAGE = 40
+
+_TITLES = {
+    "auth_invalid": "The key was rejected",
+    "quota_exhausted": "No credit left",
+    "rate_limited": "Too many requests",
+    "overloaded": "The provider is overloaded",
+    "server_error": "The provider had a server error",
+    "model_not_found": "Model not found",
+    "context_too_long": "The conversation is too long for this model",
+    "content_filtered": "The provider refused to answer",
+    "unreachable": "Can't reach the provider",
+    "timeout": "The provider took too long",
+    "interrupted": "The answer stopped before it was finished",
+    "bad_response": "The provider's answer couldn't be read",
+    "misconfigured": "Something needs setting up",
+}
+_SETTINGS_KINDS = {"auth_invalid", "quota_exhausted", "model_not_found", "misconfigured", "unreachable", "context_too_long"}
+
+
+def error_title(kind: str) -> str:
+    return _TITLES.get(kind, "Something went wrong")
+
+
+class AutoBrowser(QTextBrowser):
+    """A QTextBrowser as tall as its document: no scrollbars, no frame."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("prose")
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setOpenExternalLinks(True)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.viewport().setAutoFillBackground(False)
+        self.document().setDocumentMargin(2)
+        self.document().documentLayout().documentSizeChanged.connect(self._fit)
+        self.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextBrowserInteraction | Qt.TextInteractionFlag.TextSelectableByKeyboard
+        )
+        self._fit()
+
+    def _fit(self, *_a) -> None:
+        h = int(self.document().size().height() + 0.999) + 2 * self.frameWidth()
+        if h != self.height():
+            self.setFixedHeight(max(h, self.fontMetrics().height()))
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        return QSize(200, self.height())
+
+    def wheelEvent(self, e) -> None:  # let the chat scroll
+        e.ignore()
+
+
+class CodeBlock(QFrame):
+    """A fenced code block: language, Copy button, highlighted monospace text."""
+
+    def __init__(self, seg: Segment, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("codeBlock")
+        self.lang = seg.lang
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 2, 6, 4)
+        lay.setSpacing(0)
+        head = QHBoxLayout()
+        self.lang_label = QLabel(seg.lang or "code")
+        self.lang_label.setObjectName("codeLang")
+        self.copy_btn = QToolButton()
+        self.copy_btn.setObjectName("action")
+        self.copy_btn.setText("Copy")
+        self.copy_btn.setIcon(icon("copy"))
+        self.copy_btn.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.copy_btn.setToolTip("Copy this code")
+        self.copy_btn.clicked.connect(self.copy)
+        head.addWidget(self.lang_label)
+        head.addStretch(1)
+        head.addWidget(self.copy_btn)
+        lay.addLayout(head)
+        self.edit = QPlainTextEdit()
+        self.edit.setReadOnly(True)
+        self.edit.setFrameShape(QFrame.Shape.NoFrame)
+        self.edit.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.edit.setWordWrapMode(QTextOption.WrapMode.NoWrap)
+        self.edit.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.edit.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.edit.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.edit.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.edit.viewport().setAutoFillBackground(False)
+        self.highlighter = CodeHighlighter(self.edit.document(), seg.lang, is_dark(self.palette()))
+        lay.addWidget(self.edit)
+        self._text = ""
+        self.set_text(seg.text)
+
+    def set_text(self, text: str) -> None:
+        if text == self._text:
+            return
+        if text.startswith(self._text) and self._text:
+            cur = self.edit.textCursor()
+            cur.movePosition(cur.MoveOperation.End)
+            cur.insertText(text[len(self._text):])
+        else:
+            self.edit.setPlainText(text)
+        self._text = text
+        self._fit()
+
+    def text(self) -> str:
+        return self._text
+
+    def _fit(self) -> None:
+        lines = max(1, self._text.count("\n") + 1)
+        fm = self.edit.fontMetrics()
+        h = lines * fm.lineSpacing() + 2 * int(self.edit.document().documentMargin()) + 4
+        sb = self.edit.horizontalScrollBar()
+        longest = max((fm.horizontalAdvance(line) for line in self._text.split("\n")), default=0)
+        if longest + 20 > self.edit.viewport().width() > 0:
+            h += sb.sizeHint().height()
+        self.edit.setFixedHeight(h)
+
+    def resizeEvent(self, e) -> None:  # noqa: N802
+        super().resizeEvent(e)
+        self._fit()
+
+    def copy(self) -> None:
+        QGuiApplication.clipboard().setText(self._text)
+        self.copy_btn.setText("Copied")
+        QTimer.singleShot(1500, lambda: self.copy_btn.setText("Copy"))
+
+
+class RichText(QWidget):
+    """Markdown as a column of prose browsers and code blocks, updated in place."""
+
+    def __init__(self, parent: QWidget | None = None, *, plain: bool = False) -> None:
+        super().__init__(parent)
+        self._lay = QVBoxLayout(self)
+        self._lay.setContentsMargins(0, 0, 0, 0)
+        self._lay.setSpacing(6)
+        self._segs: list[Segment] = []
+        self._widgets: list[QWidget] = []
+        self._plain = plain
+        self._text = ""
+
+    def set_text(self, text: str) -> None:
+        if text == self._text:
+            return
+        self._text = text
+        segs = [Segment("prose", text)] if self._plain else split_segments(text)
+        for i, seg in enumerate(segs):
+            if i < len(self._segs) and self._segs[i] == seg:
+                continue
+            w = self._widgets[i] if i < len(self._widgets) else None
+            if w is not None and ((seg.kind == "code") != isinstance(w, CodeBlock) or
+                                  (isinstance(w, CodeBlock) and w.lang != seg.lang)):
+                self._lay.removeWidget(w)
+                w.deleteLater()
+                self._widgets[i] = w = None
+            if w is None:
+                w = CodeBlock(seg) if seg.kind == "code" else AutoBrowser()
+                if i < len(self._widgets):
+                    self._widgets[i] = w
+                else:
+                    self._widgets.append(w)
+                self._lay.insertWidget(i, w)
+            if isinstance(w, CodeBlock):
+                w.set_text(seg.text)
+            elif self._plain:
+                w.setPlainText(seg.text)
+            else:
+                w.setMarkdown(seg.text)
+        for w in self._widgets[len(segs):]:
+            self._lay.removeWidget(w)
+            w.deleteLater()
+        del self._widgets[len(segs):]
+        self._segs = segs
+
+    def text(self) -> str:
+        return self._text
+
+    def code_blocks(self) -> list[CodeBlock]:
+        return [w for w in self._widgets if isinstance(w, CodeBlock)]
+
+
+def _button(text: str, slot: Callable, tip: str = "", icon_name: str = "", obj: str = "action") -> QToolButton:
+    b = QToolButton()
+    b.setObjectName(obj)
+    b.setText(text)
+    if icon_name:
+        b.setIcon(icon(icon_name))
+        b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+    b.setToolTip(tip or text)
+    b.setCursor(Qt.CursorShape.PointingHandCursor)
+    b.clicked.connect(slot)
+    return b
+
+
+class ErrorCard(QFrame):
+    """Plain-language message, the fix, and buttons that do it."""
+
+    def __init__(self, info, *, notice: bool = False, actions: list[tuple[str, Callable]] = (), parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("noticeCard" if notice else "errorCard")
+        self.info = info
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(10, 8, 10, 8)
+        lay.setSpacing(4)
+        who = f" — {info.provider}/{info.model}" if info.provider and info.model else (f" — {info.provider}" if info.provider else "")
+        self.title = QLabel(error_title(info.kind) + who)
+        self.title.setObjectName("cardTitle")
+        self.title.setWordWrap(True)
+        self.message = QLabel(info.message)
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        lay.addWidget(self.title)
+        lay.addWidget(self.message)
+        self.fix = None
+        if info.fix:
+            self.fix = QLabel("<b>What to do:</b> " + html.escape(info.fix))
+            self.fix.setWordWrap(True)
+            self.fix.setTextFormat(Qt.TextFormat.RichText)
+            self.fix.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            lay.addWidget(self.fix)
+        self.buttons: dict[str, QPushButton] = {}
+        if actions:
+            row = QHBoxLayout()
+            row.setSpacing(6)
+            for label, slot in actions:
+                b = QPushButton(label)
+                b.clicked.connect(slot)
+                row.addWidget(b)
+                self.buttons[label] = b
+            row.addStretch(1)
+            lay.addLayout(row)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Maximum)
+
+
+class UserBubble(QFrame):
+    def __init__(self, item: MessageItem, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.item = item
+        self.setObjectName("userBubble")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(10, 6, 10, 6)
+        lay.setSpacing(2)
+        role = QLabel("You")
+        role.setObjectName("roleLabel")
+        lay.addWidget(role)
+        self.body = RichText(plain=True)
+        self.body.set_text(item.text)
+        lay.addWidget(self.body)
+
+
+class AnswerWidget(QFrame):
+    """One answer: fallback notices, the text, status, routing line, why?, actions."""
+
+    def __init__(self, item: MessageItem, view: "ChatView", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.item = item
+        self.view = view
+        self.setObjectName("answer")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(10, 6, 10, 6)
+        lay.setSpacing(4)
+        head = QHBoxLayout()
+        self.role = QLabel("Answer")
+        self.role.setObjectName("roleLabel")
+        self.status_tag = QLabel()
+        self.status_tag.setObjectName("statusTag")
+        head.addWidget(self.role)
+        head.addStretch(1)
+        head.addWidget(self.status_tag)
+        lay.addLayout(head)
+        self.notices = QVBoxLayout()
+        self.notices.setSpacing(4)
+        lay.addLayout(self.notices)
+        self.body = RichText()
+        lay.addWidget(self.body)
+        self.card_box = QVBoxLayout()
+        lay.addLayout(self.card_box)
+        self.meta = QLabel()
+        self.meta.setObjectName("meta")
+        self.meta.setTextFormat(Qt.TextFormat.RichText)
+        self.meta.setWordWrap(True)
+        self.meta.linkActivated.connect(self._on_link)
+        lay.addWidget(self.meta)
+        self.details = QLabel()
+        self.details.setObjectName("details")
+        self.details.setWordWrap(True)
+        self.details.setTextFormat(Qt.TextFormat.RichText)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details.hide()
+        lay.addWidget(self.details)
+        acts = QHBoxLayout()
+        acts.setSpacing(2)
+        self.copy_btn = _button("Copy", self.copy, "Copy the answer", "copy")
+        self.regen_btn = _button("Regenerate", lambda: view.controller.regenerate(), "Answer again (routed as usual)", "refresh")
+        self.strong_btn = _button("Retry with strong", lambda: view.controller.retry_strong(),
+                                  "Answer again with the strong model", "bolt")
+        self.up_btn = _button("", lambda: self._feedback(1), "Good answer (teaches the router)", "thumb-up")
+        self.down_btn = _button("", lambda: self._feedback(-1), "Bad answer (teaches the router)", "thumb-down")
+        for b in (self.up_btn, self.down_btn):
+            b.setCheckable(True)
+            b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        for b in (self.copy_btn, self.regen_btn, self.strong_btn, self.up_btn, self.down_btn):
+            acts.addWidget(b)
+        acts.addStretch(1)
+        lay.addLayout(acts)
+        self._flush = QTimer(self)
+        self._flush.setSingleShot(True)
+        self._flush.setInterval(FLUSH_MS)
+        self._flush.timeout.connect(self.render_text)
+        self._card_key = None
+        self._notice_key = None
+        self.refresh()
+
+    # --- updates --------------------------------------------------------------------
+    def on_delta(self) -> None:
+        if not self._flush.isActive():
+            self._flush.start()
+
+    def render_text(self) -> None:
+        self.body.set_text(self.item.text)
+        self.body.setVisible(bool(self.item.text) or self.item.status in ("pending", "streaming"))
+        self.view.stick_to_bottom()
+
+    def refresh(self) -> None:
+        it = self.item
+        self._flush.stop()
+        self.render_text()
+        tags = {"pending": "Thinking…", "streaming": "Answering…", "stopped": "Stopped", "interrupted": "Interrupted"}
+        self.status_tag.setText(tags.get(it.status, ""))
+        self.status_tag.setVisible(it.status in tags)
+        if it.model is not None:
+            self.role.setText(str(it.model))
+        self._refresh_notices()
+        self._refresh_card()
+        self.meta.setText(self._meta_html())
+        self.meta.setToolTip(self._details_html())
+        self.details.setText(self._details_html())
+        last = self.view.is_last_answer(it)
+        done = it.finished
+        self.copy_btn.setVisible(bool(it.text))
+        self.regen_btn.setVisible(done and last)
+        self.strong_btn.setVisible(done and last and not (it.route and it.model and it.model == self.view.controller.routing.strong))
+        self.up_btn.setVisible(done and it.id is not None and bool(it.text))
+        self.down_btn.setVisible(self.up_btn.isVisible())
+        self.up_btn.setChecked(it.feedback > 0)
+        self.down_btn.setChecked(it.feedback < 0)
+
+    def _meta_html(self) -> str:
+        it = self.item
+        if it.status == "pending" and it.route is None:
+            return ""
+        parts = []
+        if it.model is not None:
+            parts.append(html.escape(it.model.model))
+        if it.route is not None:
+            parts.append(html.escape(it.route.choice))
+        if it.usage is not None:
+            parts.append(f"{fmt_tokens(it.usage.input_tokens)} in / {fmt_tokens(it.usage.output_tokens)} out tokens")
+        if it.finished and it.status != "error":
+            parts.append(fmt_cost(it.cost_usd, it.price_source) if it.usage is not None else "cost not reported")
+        if it.ttft_ms is not None:
+            parts.append(f"{fmt_ms(it.ttft_ms)} to first token")
+        if it.fallback_used:
+            parts.append("fallback")
+        if not parts:
+            return ""
+        link = "hide" if self.details.isVisible() else "why?"
+        return " · ".join(parts) + f" · <a href='why'>{link}</a>"
+
+    def _details_html(self) -> str:
+        it = self.item
+        rows = []
+        r = it.route
+        if r is not None:
+            if r.score is not None and r.threshold is not None:
+                rows.append(f"Router score <b>{r.score:.2f}</b> against threshold <b>{r.threshold:.2f}</b> → <b>{html.escape(r.choice)}</b>")
+            rows.append(f"Decision: {html.escape(r.reason)}")
+            if r.reasons:
+                rows.append("Reasons: " + html.escape(", ".join(r.reasons)))
+            rows.append(f"Policy: {html.escape(r.policy)}")
+        final = [f for f in it.failures if not f.will_retry]
+        retried = [f for f in it.failures if f.will_retry]
+        for f in final:
+            rows.append(f"Tried <b>{html.escape(str(f.model))}</b>: {html.escape(f.error.kind)} — {html.escape(f.error.message)}")
+        if retried:
+            rows.append(f"Retried {len(retried)} time{'s' if len(retried) != 1 else ''} after temporary errors")
+        if it.fallback_used and it.model is not None:
+            rows.append(f"Fell back to <b>{html.escape(str(it.model))}</b>")
+        if it.price_source:
+            rows.append(f"Price: {html.escape(it.price_source)}")
+        return "<br>".join(rows) or "No routing details."
+
+    def _refresh_notices(self) -> None:
+        it = self.item
+        shown = [f for f in it.failures if not f.will_retry]
+        key = tuple((str(f.model), f.error.kind) for f in shown) + (it.status,)
+        if key == self._notice_key:
+            return
+        self._notice_key = key
+        while self.notices.count():
+            w = self.notices.takeAt(0).widget()
+            if w is not None:
+                w.deleteLater()
+        if it.status == "error":
+            return  # the error card says it all
+        for f in shown:
+            info = f.error
+            actions = []
+            if info.kind in _SETTINGS_KINDS:
+                actions.append(("Open settings", lambda _=False, p=info.provider or "": self.view.controller.settings_requested.emit(p)))
+            card = ErrorCard(info, notice=True, actions=actions)
+            if it.model is not None and it.model != f.model:
+                card.title.setText(card.title.text() + f" · answered with {it.model} instead")
+            self.notices.addWidget(card)
+
+    def _refresh_card(self) -> None:
+        it = self.item
+        key = (it.status, it.error.kind if it.error else None, it.error.message if it.error else None)
+        if key == self._card_key:
+            return
+        self._card_key = key
+        while self.card_box.count():
+            w = self.card_box.takeAt(0).widget()
+            if w is not None:
+                w.deleteLater()
+        if it.status not in ("error", "interrupted") or it.error is None:
+            return
+        c = self.view.controller
+        actions: list[tuple[str, Callable]] = []
+        if it.error.kind in _SETTINGS_KINDS:
+            actions.append(("Open settings", lambda _=False: c.settings_requested.emit(it.error.provider or "")))
+        if self.view.is_last_answer(it):
+            actions.append(("Retry", lambda _=False: c.regenerate(it.mode)))
+            other = c.other_model_for(it)
+            if other is not None and it.error.kind != "content_filtered":
+                actions.append((f"Answer with {other.model}", lambda _=False: c.answer_with_other(it)))
+        self.card_box.addWidget(ErrorCard(it.error, notice=it.status == "interrupted", actions=actions))
+
+    # --- actions --------------------------------------------------------------------
+    def _on_link(self, href: str) -> None:
+        if href == "why":
+            self.details.setVisible(not self.details.isVisible())
+            self.meta.setText(self._meta_html())
+
+    def copy(self) -> None:
+        QGuiApplication.clipboard().setText(self.item.text)
+        self.view.controller.notice.emit("Answer copied.")
+
+    def _feedback(self, value: int) -> None:
+        self.view.controller.feedback(self.item, value if self.item.feedback != value else 0)
+
+
+class ChatView(QScrollArea):
+    """A column of messages over ``controller.session``."""
+
+    def __init__(self, controller, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.session: ChatSession = controller.session
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._inner = QWidget()
+        self._inner.setObjectName("chatInner")
+        self._lay = QVBoxLayout(self._inner)
+        self._lay.setContentsMargins(16, 12, 16, 12)
+        self._lay.setSpacing(10)
+        self.earlier_btn = QPushButton()
+        self.earlier_btn.clicked.connect(self.show_earlier)
+        self._lay.addWidget(self.earlier_btn, 0, Qt.AlignmentFlag.AlignHCenter)
+        self._lay.addStretch(1)
+        self.setWidget(self._inner)
+        self.empty_label = QLabel("Ask anything. RouteDesk picks the model.\nEnter sends · Shift+Enter new line · Esc stops")
+        self.empty_label.setObjectName("muted")
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._lay.insertWidget(1, self.empty_label)
+        self._widgets: dict[int, QWidget] = {}  # id(item) -> widget
+        self._first = 0  # index of the first rendered item
+        self._stick = True
+        self.verticalScrollBar().rangeChanged.connect(self._on_range)
+        self.verticalScrollBar().valueChanged.connect(self._on_scroll)
+        self.session.reset.connect(self.rebuild)
+        self.session.added.connect(self._on_added)
+        self.session.changed.connect(self._on_changed)
+        self.session.delta.connect(self._on_delta)
+        self.rebuild()
+
+    # --- building ---------------------------------------------------------------------
+    def _make(self, item: MessageItem) -> QWidget:
+        if item.role == "user":
+            w = QWidget()
+            row = QHBoxLayout(w)
+            row.setContentsMargins(0, 0, 0, 0)
+            row.addStretch(1)
+            bubble = UserBubble(item)
+            bubble.setMaximumWidth(max(320, int(self.viewport().width() * 0.8)))
+            bubble.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+            row.addWidget(bubble, 4)
+            w.bubble = bubble
+            return w
+        return AnswerWidget(item, self)
+
+    def rebuild(self) -> None:
+        self.setUpdatesEnabled(False)
+        try:
+            for w in self._widgets.values():
+                self._lay.removeWidget(w)
+                w.deleteLater()
+            self._widgets.clear()
+            items = self.session.items
+            self._first = max(0, len(items) - PAGE)
+            for item in items[self._first:]:
+                w = self._make(item)
+                self._widgets[id(item)] = w
+                self._lay.insertWidget(self._lay.count() - 1, w)
+            self._update_earlier()
+            self._stick = True
+        finally:
+            self.setUpdatesEnabled(True)
+        self.empty_label.setVisible(not items)
+        self._refresh_last_answers()
+        QTimer.singleShot(0, self.scroll_to_bottom)
+
+    def show_earlier(self) -> None:
+        items = self.session.items
+        new_first = max(0, self._first - PAGE)
+        bar = self.verticalScrollBar()
+        old_max, old_val = bar.maximum(), bar.value()
+        self._stick = False
+        self.setUpdatesEnabled(False)
+        for pos, item in enumerate(items[new_first:self._first]):
+            w = self._make(item)
+            self._widgets[id(item)] = w
+            self._lay.insertWidget(1 + pos, w)
+        self._first = new_first
+        self._update_earlier()
+        self.setUpdatesEnabled(True)
+        self._inner.adjustSize()
+        QTimer.singleShot(0, lambda: bar.setValue(old_val + bar.maximum() - old_max))
+
+    def ensure_visible_message(self, message_id: int) -> QWidget | None:
+        """Render back far enough to show ``message_id`` and scroll to it."""
+        idx = next((i for i, it in enumerate(self.session.items) if it.id == message_id), None)
+        if idx is None:
+            return None
+        while self._first > idx:
+            self.show_earlier()
+        w = self._widgets.get(id(self.session.items[idx]))
+        if w is not None:
+            self._stick = False
+            QTimer.singleShot(30, lambda: self.ensureWidgetVisible(w, 0, 40))
+        return w
+
+    def _update_earlier(self) -> None:
+        self.earlier_btn.setVisible(self._first > 0)
+        self.earlier_btn.setText(f"Show earlier messages ({self._first} more)")
+
+    def _on_added(self, item: MessageItem) -> None:
+        self.empty_label.hide()
+        w = self._make(item)
+        self._widgets[id(item)] = w
+        self._lay.insertWidget(self._lay.count() - 1, w)
+        self._stick = True
+        self._refresh_last_answers()
+
+    def _on_changed(self, item: MessageItem) -> None:
+        w = self._widgets.get(id(item))
+        if isinstance(w, AnswerWidget):
+            w.refresh()
+        self._refresh_last_answers(skip=item)
+
+    def _on_delta(self, item: MessageItem) -> None:
+        w = self._widgets.get(id(item))
+        if isinstance(w, AnswerWidget):
+            w.on_delta()
+
+    def _refresh_last_answers(self, skip: MessageItem | None = None) -> None:
+        """Only the last answer offers Regenerate; refresh the previous last one."""
+        answers = [it for it in self.session.items[-6:] if it.role == "assistant"]
+        for it in answers[-2:]:
+            if it is skip:
+                continue
+            w = self._widgets.get(id(it))
+            if isinstance(w, AnswerWidget):
+                w.refresh()
+
+    # --- queries used by children and tests ---------------------------------------------
+    def is_last_answer(self, item: MessageItem) -> bool:
+        for it in reversed(self.session.items):
+            if it.role == "assistant":
+                return it is item
+        return False
+
+    def widget_for(self, item: MessageItem) -> QWidget | None:
+        return self._widgets.get(id(item))
+
+    def answer_widgets(self) -> list[AnswerWidget]:
+        return [w for it in self.session.items if isinstance(w := self._widgets.get(id(it)), AnswerWidget)]
+
+    def rendered_count(self) -> int:
+        return len(self._widgets)
+
+    # --- scrolling -------------------------------------------------------------------
+    def _on_scroll(self, value: int) -> None:
+        bar = self.verticalScrollBar()
+        self._stick = value >= bar.maximum() - 8
+
+    def _on_range(self, _min: int, _max: int) -> None:
+        if self._stick:
+            self.verticalScrollBar().setValue(_max)
+
+    def stick_to_bottom(self) -> None:
+        if self._stick:
+            bar = self.verticalScrollBar()
+            bar.setValue(bar.maximum())
+
+    def scroll_to_bottom(self) -> None:
+        self._stick = True
+        bar = self.verticalScrollBar()
+        bar.setValue(bar.maximum())
+
+    def resizeEvent(self, e) -> None:  # noqa: N802
+        super().resizeEvent(e)
+        limit = max(320, int(self.viewport().width() * 0.8))
+        for w in self._widgets.values():
+            bubble = getattr(w, "bubble", None)
+            if bubble is not None:
+                bubble.setMaximumWidth(limit)

@@ -88,6 +88,18 @@ class OllamaLineParser:
         return out
 
 
+async def _ndjson_lines(response: httpx.Response) -> AsyncIterator[tuple[str, bool]]:
+    """(line, complete) pairs; the last may be incomplete when the body ends mid-line."""
+    buffer = ""
+    async for text in response.aiter_text():
+        buffer += text
+        while "\n" in buffer:
+            line, buffer = buffer.split("\n", 1)
+            yield line.rstrip("\r"), True
+    if buffer.strip():
+        yield buffer, False
+
+
 class OllamaProvider(Provider):
     kind = "ollama"
     local = True
@@ -119,8 +131,15 @@ class OllamaProvider(Provider):
         ) as response:
             await self._raise_for_status(response, model)
             state.started = True
-            async for line in response.aiter_lines():
-                events = parser.feed(line)
+            async for line, complete in _ndjson_lines(response):
+                if not complete:
+                    # The body ended in the middle of a line: the stream broke off.
+                    try:
+                        events = parser.feed(line)
+                    except RouteDeskError:
+                        raise self._interrupted(model, state) from None
+                else:
+                    events = parser.feed(line)
                 if line.strip():
                     state.tick()
                 for event in events:

@@ -141,6 +141,21 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=_json_default)
 
 
+_ERROR_TEXT_KEYS = frozenset({"message", "fix", "detail", "code", "body", "error"})
+
+
+def _redact_error_text(value: Any, key: str | None = None) -> Any:
+    """Redact string values stored under error-ish keys (message, fix, detail...) at any
+    depth of a JSON setting, e.g. the engine's cooldowns, which keep ErrorInfo dicts."""
+    if isinstance(value, dict):
+        return {k: _redact_error_text(v, k) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redact_error_text(v, key) for v in value]
+    if isinstance(value, str) and key in _ERROR_TEXT_KEYS:
+        return redact(value)
+    return value
+
+
 def _ref(provider: str | None, model: str | None) -> ModelRef | None:
     if provider is None or model is None:
         return None
@@ -363,11 +378,12 @@ class Store:
         return default if row is None else json.loads(row[0])
 
     def set_setting(self, key: str, value: Any) -> None:
-        """Store any JSON value (Decimal is written as a string)."""
+        """Store any JSON value (Decimal is written as a string). Strings under error-ish
+        keys (message, fix, detail, code, body, error) are redacted at any depth."""
         self._x(
             "INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?)"
             " ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            (key, _dumps(value), self._stamp()),
+            (key, _dumps(_redact_error_text(value)), self._stamp()),
         )
 
     def delete_setting(self, key: str) -> bool:

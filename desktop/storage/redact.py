@@ -64,8 +64,21 @@ _FIELD = re.compile(
 # Long opaque tokens that sit anywhere (JWTs, long hex or base64 blobs with mixed case/digits).
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}")
 _LONG_HEX = re.compile(r"\b[0-9a-fA-F]{40,}\b")
-_LONG_B64 = re.compile(r"(?<![A-Za-z0-9+/_\-])(?=[A-Za-z0-9+/_\-]*[0-9])(?=[A-Za-z0-9+/_\-]*[a-z])"
-                       r"(?=[A-Za-z0-9+/_\-]*[A-Z])[A-Za-z0-9+/_\-]{40,}={0,2}")
+_LONG_TOKEN = re.compile(r"(?<![A-Za-z0-9+/_\-])[A-Za-z0-9+/_\-]{40,}={0,2}")
+
+
+def _long_token(match: re.Match[str]) -> str:
+    """Redact a long base64/base64url-looking blob, but not a long model id such as
+    NousResearch/Nous-Hermes-2-Mixtral-8x7B-DPO: random tokens mix cases and digits
+    throughout and have few separators."""
+    token = match.group(0)
+    digits = sum(c.isdigit() for c in token)
+    upper = sum(c.isupper() for c in token)
+    lower = sum(c.islower() for c in token)
+    separators = token.count("-") + token.count("/")
+    if digits >= 4 and upper >= 2 and lower >= 2 and separators <= 2:
+        return REDACTED
+    return token
 
 
 def _field(match: re.Match[str]) -> str:
@@ -84,5 +97,5 @@ def redact(text: str | None) -> str:
     out = _FIELD.sub(_field, out)
     out = _JWT.sub(REDACTED, out)
     out = _LONG_HEX.sub(REDACTED, out)
-    out = _LONG_B64.sub(REDACTED, out)
+    out = _LONG_TOKEN.sub(_long_token, out)
     return out

@@ -83,6 +83,15 @@ def test_settings_are_json(store: Store):
     assert store.delete_setting("pair") and not store.delete_setting("pair")
 
 
+def test_error_text_inside_settings_is_redacted(store: Store):
+    key = "sk-proj-AbCdEf0123456789AbCdEf0123456789"
+    store.set_setting("cooldowns", {"work": {"until": 1.5, "error": {
+        "kind": "auth_invalid", "message": f"Incorrect API key provided: {key}", "fix": "Check it."}}})
+    got = store.get_setting("cooldowns")["work"]
+    assert key not in got["error"]["message"] and got["error"]["fix"] == "Check it."
+    assert got["until"] == 1.5
+
+
 # --- prices ---------------------------------------------------------------------------
 
 

@@ -176,6 +176,7 @@ def fts_query(text: str) -> str:
     becomes a quoted phrase (so ``c++ "foo`` or ``AND(`` can't be a syntax error), the
     words are ANDed, and the last one is a prefix match for search-as-you-type.
     Returns "" when the input holds nothing searchable."""
+    text = text.replace("\x00", " ")  # FTS5 reads the query as a C string
     words = [w for w in text.split() if _FTS_TOKEN.search(w)]
     if not words:
         return ""

@@ -153,3 +153,20 @@ def test_index_matches_the_table_after_random_operations(store: Store):
         }
         assert {h.message_id for h in store.search(word, limit=10_000)} == expected
         assert {h.message_id for h in store.search(f'"{word}"', limit=10_000)} == expected
+
+
+def test_any_text_is_a_valid_query(tmp_path):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    with Store(tmp_path / "h.sqlite3") as s:
+        conv = s.create_conversation("c")
+        s.add_user_message(conv, 'c++ "quoted" NEAR AND OR NOT * ^ : () {} émile 🥚')
+
+        @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(st.text(alphabet=st.sampled_from(list('ab c+"*^:(){}-\'éNEARANDORNOT🥚\\\t\n%_.,')) | st.characters(),
+                       max_size=40))
+        def check(query: str) -> None:
+            assert isinstance(s.search(query), list)
+
+        check()

@@ -233,6 +233,8 @@ class _Server(ThreadingHTTPServer):
             with self._conn_lock:
                 self._conns.discard(request)
                 self._handler_threads.discard(threading.current_thread())
+            with self.sim._changed:
+                self.sim._changed.notify_all()
 
     def handle_error(self, request, client_address):  # quiet: clients hang up on purpose
         pass
@@ -343,6 +345,7 @@ class _Handler(BaseHTTPRequestHandler):
         ev = threading.Event()
         with self.sim._lock:
             self.sim._stall_events.add(ev)
+            self.sim._changed.notify_all()
         try:
             deadline = None if delay is None else time.monotonic() + delay
             while not ev.is_set() and not self.sim._stopping.is_set():
@@ -420,6 +423,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         except (ConnectionError, OSError):
             self.close_connection = True
+        except Exception as exc:  # a bug in a test's reply callable, or in the simulator
+            import traceback
+
+            traceback.print_exc()
+            self.close_connection = True
+            try:
+                self._json(500, {"error": {"message": f"simulator error: {exc!r}", "type": "simulator_error"}})
+            except Exception:
+                pass
 
     def _bad_request(self, protocol: str, message: str, status: int = 400) -> None:
         if protocol == "anthropic":
@@ -871,6 +883,7 @@ class Simulator:
         self._faults: list[Fault] = []
         self._random: tuple[random.Random, float, tuple[str, ...], dict] | None = None
         self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
         self._stall_events: set[threading.Event] = set()
         self._stopping = threading.Event()
         self._server: _Server | None = None
@@ -1041,10 +1054,42 @@ class Simulator:
     def _record(self, rec: RequestRecord) -> None:
         with self._lock:
             self.requests.append(rec)
+            self._changed.notify_all()
 
     def _log_usage(self, rec: UsageRecord) -> None:
         with self._lock:
             self.usage_log.append(rec)
+            self._changed.notify_all()
+
+    # ---------------------------------------------------------------- waiting (no sleeps in tests)
+
+    def wait_for(self, predicate: Callable[["Simulator"], bool], timeout: float = 5.0) -> bool:
+        """Block until predicate(sim) is true (re-checked whenever a request arrives, usage is
+        logged or a stream stalls); False on timeout."""
+        with self._changed:
+            return self._changed.wait_for(lambda: predicate(self), timeout)
+
+    def wait_requests(self, n: int, timeout: float = 5.0) -> bool:
+        """Until at least n requests have arrived."""
+        return self.wait_for(lambda s: len(s.requests) >= n, timeout)
+
+    def wait_stalled(self, n: int = 1, timeout: float = 5.0) -> bool:
+        """Until at least n streams are stalled (or waiting on slow_first_token) right now."""
+        return self.wait_for(lambda s: len(s._stall_events) >= n, timeout)
+
+    @property
+    def active_connections(self) -> int:
+        """Open client connections (each has a handler thread)."""
+        srv = self._server
+        if srv is None:
+            return 0
+        with srv._conn_lock:
+            return len(srv._conns)
+
+    @property
+    def stalled(self) -> int:
+        with self._lock:
+            return len(self._stall_events)
 
     def _reply(self, messages: list[dict]) -> str:
         return str(self.reply(messages))

@@ -94,18 +94,7 @@ def test_stalled_thread_ends_when_client_leaves(sim):
     with pytest.raises(httpx.ReadTimeout):
         httpx.post(sim.openai_url + "/chat/completions", headers=AUTH, json=BODY, timeout=httpx.Timeout(2, read=0.2))
     # the server notices the closed connection (checked every 0.25 s while stalled)
-    ok = threading.Event()
-
-    def wait_for_release():
-        while sim._stall_events:
-            if ok.wait(0.05):
-                return
-        ok.set()
-
-    waiter = threading.Thread(target=wait_for_release)
-    waiter.start()
-    waiter.join(3)
-    assert not sim._stall_events
+    assert sim.wait_for(lambda s: s.stalled == 0, timeout=3)
 
 
 def test_stall_with_delay_then_continues(sim):
@@ -232,3 +221,53 @@ def test_stream_options_without_stream_rejected_like_openai(sim):
     r = httpx.post(sim.openai_url + "/chat/completions", headers=AUTH,
                    json={**BODY, "stream_options": {"include_usage": True}})
     assert r.status_code == 400 and r.json()["error"]["param"] == "stream_options"
+
+
+def test_wait_stalled_then_release(sim):
+    sim.inject(Fault("stall", after_chunks=0))
+    out = {}
+    t = threading.Thread(target=lambda: out.setdefault("r", httpx.post(
+        sim.openai_url + "/chat/completions", headers=AUTH, json={**BODY, "stream": True}, timeout=10)))
+    t.start()
+    assert sim.wait_stalled(1) and sim.stalled == 1 and sim.wait_requests(1)
+    sim.release_stalls()
+    t.join(5)
+    assert out["r"].text.endswith("data: [DONE]\n\n") and sim.stalled == 0
+
+
+def test_reply_callable_error_is_a_500_not_a_hang(sim, capsys):
+    def bad(messages):
+        raise RuntimeError("boom")
+
+    sim.reply = bad
+    r = httpx.post(sim.openai_url + "/chat/completions", headers=AUTH, json=BODY, timeout=5)
+    assert r.status_code == 500 and "boom" in r.text
+
+
+def test_client_disconnect_mid_stream_frees_the_thread(sim):
+    sim.chunk_delay = 0.01
+    with httpx.Client(timeout=5) as hc:
+        with hc.stream("POST", sim.openai_url + "/chat/completions", headers=AUTH,
+                       json={**BODY, "stream": True}) as r:
+            next(r.iter_lines())
+    # the connection is closed; the handler thread ends on its next write
+    assert sim.wait_for(lambda s: s.active_connections == 0, timeout=3)
+    assert sim.usage_log == []
+
+
+async def test_httpx_sse_async_openai_and_anthropic(sim):
+    from httpx_sse import aconnect_sse
+
+    async with httpx.AsyncClient(timeout=5) as ac:
+        async with aconnect_sse(ac, "POST", sim.openai_url + "/chat/completions", headers=AUTH,
+                                json={**BODY, "stream": True, "stream_options": {"include_usage": True}}) as es:
+            datas = [e.data async for e in es.aiter_sse()]
+        assert datas[-1] == "[DONE]"
+        assert "usage" in datas[-2]
+        async with aconnect_sse(ac, "POST", sim.anthropic_url + "/v1/messages",
+                                headers={"x-api-key": "sk-test-key", "anthropic-version": "2023-06-01"},
+                                json={"model": "claude-sonnet-4-5", "max_tokens": 50, "stream": True,
+                                      "messages": BODY["messages"]}) as es:
+            events = [e.event async for e in es.aiter_sse()]
+        assert events[0] == "message_start" and events[-1] == "message_stop" and "ping" in events
+    assert [u.protocol for u in sim.usage_log] == ["openai", "anthropic"]

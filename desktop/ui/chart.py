@@ -50,6 +50,7 @@ class SpendChart(QWidget):
         lay.addLayout(self._plots_box, 1)
         self.share_plot = None
         self.spend_plot = None
+        self.setMinimumWidth(self.fontMetrics().horizontalAdvance("M") * 22)
         self.series.changed.connect(self.redraw)
         self.redraw()
 

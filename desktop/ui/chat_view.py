@@ -367,7 +367,9 @@ class AnswerWidget(QFrame):
         tags = {"pending": "Thinking…", "streaming": "Answering…", "stopped": "Stopped", "interrupted": "Interrupted"}
         self.status_tag.setText(tags.get(it.status, ""))
         self.status_tag.setVisible(it.status in tags)
-        if it.model is not None:
+        if it.status == "error":
+            self.role.setText("No answer")
+        elif it.model is not None:
             self.role.setText(str(it.model))
         self._refresh_notices()
         self._refresh_card()

@@ -78,6 +78,19 @@ def item_from_record(rec: Any) -> MessageItem:
     )
 
 
+def health_from_report(r: Any) -> ProviderHealth:
+    """The engine's HealthReport as the widget's model."""
+    status = {"misconfigured": "down"}.get(r.status, r.status)
+    words = {"ok": "is working", "degraded": "is slow or partly failing", "down": "is not working",
+             "misconfigured": "needs setting up", "unknown": "has not been checked"}
+    checked = datetime.fromtimestamp(r.checked_at) if r.checked_at else None
+    return ProviderHealth(
+        name=r.name, kind=r.kind, status=status, summary=f"{r.name} {words.get(r.status, r.status)}",
+        explanation=r.explanation, fix=r.fix, models=list(getattr(r, "model_names", ()) or ()),
+        local=bool(r.local), checked_at=checked, latency_ms=r.latency_ms,
+    )
+
+
 class AppController(QObject):
     notice = Signal(str)  # a short line for the status bar
     undo_offered = Signal(str, object)  # text, callable that undoes
@@ -105,7 +118,10 @@ class AppController(QObject):
         self.load_routing()
 
     # --- helpers ---------------------------------------------------------------------
-    def spawn(self, coro) -> asyncio.Task:
+    def spawn(self, coro) -> asyncio.Task | None:
+        if self._closed:
+            coro.close()
+            return None
         task = asyncio.ensure_future(coro)
         self._bg.add(task)
         task.add_done_callback(self._bg_done)
@@ -294,22 +310,25 @@ class AppController(QObject):
         return self.regenerate("strong")
 
     def answer_with_other(self, item: MessageItem) -> bool:
+        other = self.other_model_for(item)
+        if other is None:
+            return False
         r = self.routing
-        failed = item.model or next((f.model for f in reversed(item.failures) if f.model), None)
-        if failed is not None and failed == r.strong and r.weak is not None:
-            return self.regenerate("weak")
-        if failed is not None and failed == r.weak and r.strong is not None:
-            return self.regenerate("strong")
-        return self.regenerate("strong" if (item.route and item.route.choice == "weak") else "weak")
+        return self.regenerate("strong" if other == r.strong else "weak" if other == r.weak else other)
 
     def other_model_for(self, item: MessageItem) -> ModelRef | None:
+        """The pair's model that did not fail on this answer (None when both did)."""
         r = self.routing
-        failed = item.model or next((f.model for f in reversed(item.failures) if f.model), None)
-        if failed == r.strong:
-            return r.weak
-        if failed == r.weak:
-            return r.strong
-        return r.weak if (item.route and item.route.choice == "strong") else r.strong
+        failed = {a.model for a in item.attempts if getattr(a, "error", None) is not None and not getattr(a, "skipped", False)}
+        if not item.attempts:
+            failed = {f.model for f in item.failures}
+        if item.status == "interrupted" and item.model is not None:
+            failed.add(item.model)
+        first = r.weak if (item.route and item.route.choice == "strong") else r.strong
+        for ref in (first, r.strong, r.weak):
+            if ref is not None and ref not in failed:
+                return ref
+        return None
 
     def stop(self) -> bool:
         if self.busy:
@@ -564,6 +583,23 @@ class AppController(QObject):
     async def check_health(self) -> None:
         self.health.checking = True
         self.health.changed.emit()
+        try:
+            try:
+                from desktop.engine.health import probe_all
+            except ImportError:  # the engine's probes are not there yet: probe from here
+                probe_all = None
+            if probe_all is not None:
+                reports = await probe_all(self.engine)
+                items = [health_from_report(r) for r in reports]
+                local = [m for h in items if h.local and h.status in ("ok", "degraded") for m in h.models]
+                self.health.set_all(items, local)
+            else:
+                await self._check_health_here()
+        finally:
+            self.health.checking = False
+            self.health.changed.emit()
+
+    async def _check_health_here(self) -> None:
         items: list[ProviderHealth] = []
         names = [(p.name, p.kind, p.base_url) for p in self.providers()]
         if not any(k == "ollama" for _, k, _ in names):
@@ -578,7 +614,6 @@ class AppController(QObject):
             items.append(h)
             if h.local and h.status == "ok":
                 local_models.extend(h.models)
-        self.health.checking = False
         self.health.set_all(items, local_models)
 
     async def _probe(self, name: str, kind: str, base_url: str | None) -> ProviderHealth:

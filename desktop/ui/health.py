@@ -36,17 +36,16 @@ _WORDS = {"ok": "working", "degraded": "slow or partly failing", "down": "not wo
 
 
 def health_tooltip(h: ProviderHealth) -> str:
-    lines = [f"<b>{html.escape(h.name)}</b> ({html.escape(h.kind)}): {_WORDS.get(h.status, h.status)}"]
-    if h.summary:
-        lines.append(html.escape(h.summary))
+    kind = f" ({html.escape(h.kind)})" if h.kind and h.kind != h.name else ""
+    lines = [f"<b>{html.escape(h.name)}</b>{kind}: {_WORDS.get(h.status, h.status)}"]
     if h.explanation:
         lines.append(html.escape(h.explanation))
+    elif h.summary:
+        lines.append(html.escape(h.summary))
     if h.fix:
         lines.append("<b>Fix:</b> " + html.escape(h.fix))
-    if h.latency_ms is not None and h.status == "ok":
-        lines.append(f"Answered in {h.latency_ms:.0f} ms")
     if h.checked_at is not None:
-        lines.append(f"Checked {h.checked_at:%H:%M:%S}")
+        lines.append(f"<span style='color:gray'>Checked at {h.checked_at:%H:%M:%S}</span>")
     return "<br>".join(lines)
 
 

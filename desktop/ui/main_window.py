@@ -95,6 +95,12 @@ class MainWindow(QMainWindow):
         self.restore_state()
         self._update_center()
         self.input.edit.setFocus()
+        if controller.has_any_provider():  # the status-bar dots, once, after the first paint
+            QTimer.singleShot(800, self._first_health_check)
+
+    def _first_health_check(self) -> None:
+        if not self._closing and not self.controller.health.checking and not self.controller.health.providers:
+            self.controller.spawn(self.controller.check_health())
 
     # --- construction -----------------------------------------------------------------
     def _build_actions(self) -> None:
@@ -208,9 +214,10 @@ class MainWindow(QMainWindow):
         if visible:
             self.controller.refresh_spend()
             sizes = self.splitter.sizes()
-            if sizes[2] < 50:
-                w = max(300, self.width() // 3)
-                self.splitter.setSizes([sizes[0], max(300, sizes[1] - w), w])
+            if sizes[2] < self.chart.minimumSizeHint().width():
+                total = sum(sizes)
+                w = max(self.fontMetrics().horizontalAdvance("M") * 28, total // 3)
+                self.splitter.setSizes([sizes[0], max(200, total - sizes[0] - w), w])
 
     def open_settings(self, provider: str = "") -> None:
         from desktop.ui.settings import SettingsDialog

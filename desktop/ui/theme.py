@@ -80,7 +80,6 @@ QLabel#cardTitle {{ font-weight: 700; }}
 QLabel#statusTag {{ color: {_hex(warn)}; font-weight: 600; }}
 QTextBrowser#prose {{ background: transparent; border: none; }}
 QFrame#welcomeCard {{ background: {_hex(base)}; border: 1px solid {_hex(border)}; border-radius: 0.8em; }}
-QLabel#welcomeTitle {{ font-size: 1.6em; font-weight: 700; }}
 QLabel#sectionTitle {{ font-weight: 700; }}
 QFrame#routingBar {{ border-top: 1px solid {_hex(border)}; }}
 QToolButton#action {{ border: none; padding: 0.15em 0.4em; color: {_hex(muted)}; }}

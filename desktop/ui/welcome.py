@@ -44,6 +44,10 @@ class WelcomeScreen(QScrollArea):
         lay.setSpacing(10)
         title = QLabel("Welcome to RouteDesk")
         title.setObjectName("welcomeTitle")
+        f = title.font()
+        f.setPointSizeF(f.pointSizeF() * 1.6)
+        f.setBold(True)
+        title.setFont(f)
         lay.addWidget(title)
         intro = QLabel(
             "RouteDesk sends each message to the cheapest model that will answer it well: a strong "

@@ -74,6 +74,9 @@ def qloop(qapp, qtbot) -> Iterator[asyncio.AbstractEventLoop]:
         gc.collect()
         done = loop.create_task(loop.shutdown_asyncgens())
         qtbot.waitUntil(done.done, timeout=5000)
+        executor = getattr(loop, "_QEventLoop__default_executor", None)
+        if executor is not None:  # getaddrinfo threads
+            executor.shutdown(wait=True)
         sys.set_asyncgen_hooks(*old_hooks)
         asyncio.events._set_running_loop(None)
         try:

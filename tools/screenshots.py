@@ -1,0 +1,206 @@
+"""Render RouteDesk's key screens to PNGs under shots/ (widget.grab()).
+
+    Xvfb :99 & DISPLAY=:99 QT_QPA_PLATFORM=xcb python tools/screenshots.py [--dark] [--scale 2]
+
+Screens: the first-run welcome (nothing configured; Ollama found through the provider
+simulator, a key in the environment), a conversation with code and a fallback card, an
+error card, settings with a provider's models and prices, and the spend chart. Everything
+runs against a temporary ROUTEDESK_HOME and tests/simulator, never the user's data or
+network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+CODE_REPLY = """Sure. Here is a small function that reads a file and counts words:
+
+```python
+from collections import Counter
+
+def top_words(path: str, n: int = 5) -> list[tuple[str, int]]:
+    \"\"\"The n most common words in the file.\"\"\"
+    with open(path, encoding="utf-8") as f:
+        words = f.read().lower().split()
+    return Counter(words).most_common(n)  # ties keep file order
+```
+
+Call it with `top_words("notes.txt")`. It returns **pairs** of word and count:
+
+1. it reads the whole file at once,
+2. lower-cases everything,
+3. and counts with `Counter`.
+"""
+
+
+async def until(cond, timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not cond():
+        if loop.time() > end:
+            raise TimeoutError("condition not met")
+        await asyncio.sleep(0.02)
+
+
+def dark_palette():
+    from PySide6.QtGui import QColor, QPalette
+
+    p = QPalette()
+    roles = {
+        QPalette.ColorRole.Window: "#1f2328", QPalette.ColorRole.WindowText: "#e6edf3",
+        QPalette.ColorRole.Base: "#161b22", QPalette.ColorRole.AlternateBase: "#1f2328",
+        QPalette.ColorRole.Text: "#e6edf3", QPalette.ColorRole.Button: "#2d333b",
+        QPalette.ColorRole.ButtonText: "#e6edf3", QPalette.ColorRole.Highlight: "#2f81f7",
+        QPalette.ColorRole.HighlightedText: "#ffffff", QPalette.ColorRole.ToolTipBase: "#2d333b",
+        QPalette.ColorRole.ToolTipText: "#e6edf3", QPalette.ColorRole.PlaceholderText: "#7d8590",
+        QPalette.ColorRole.Link: "#58a6ff",
+    }
+    for role, c in roles.items():
+        p.setColor(role, QColor(c))
+    return p
+
+
+async def main(out: Path, dark: bool) -> list[Path]:
+    from PySide6.QtWidgets import QApplication
+
+    from desktop.core.types import ModelRef
+    from desktop.engine.app import Engine
+    from desktop.ui.app import build_window
+    from tests.simulator import Fault, Simulator
+    from tests.ui.conftest import MemoryKeyStore, configure
+
+    app = QApplication.instance()
+    if dark:
+        app.setStyle("Fusion")
+        app.setPalette(dark_palette())
+    suffix = "-dark" if dark else ""
+    saved: list[Path] = []
+
+    def shot(widget, name: str) -> None:
+        path = out / f"{name}{suffix}.png"
+        widget.grab().save(str(path))
+        saved.append(path)
+        print(path)
+
+    sim = Simulator(chunk_delay=0.0)
+    sim.start()
+    os.environ["OLLAMA_HOST"] = sim.base_url
+    os.environ["OPENAI_API_KEY"] = "sk-from-the-environment"
+    try:
+        # 1. first run: nothing configured
+        with tempfile.TemporaryDirectory() as tmp:
+            engine = Engine.open(Path(tmp), keystore=MemoryKeyStore())
+            c, w = build_window(engine)
+            w.resize(1100, 720)
+            w.show()
+            await until(lambda: "ollama" in c.health.providers and not c.health.checking)
+            await asyncio.sleep(0.1)
+            shot(w, "01-first-run")
+            w.close()
+            await until(lambda: w._closed)
+
+        del os.environ["OPENAI_API_KEY"]
+        # 2. a conversation with code, then a fallback, then an error card
+        with tempfile.TemporaryDirectory() as tmp:
+            engine = Engine.open(Path(tmp), keystore=MemoryKeyStore())
+            configure(engine, sim)
+            c, w = build_window(engine)
+            w.resize(1200, 820)
+            w.show()
+            sim.reply = lambda messages: CODE_REPLY
+            c.send("Write a Python function that returns the most common words in a file")
+            await until(lambda: not c.busy)
+            sim.reply = lambda messages: "Paris is the capital of France."
+            sim.inject(Fault("quota_exhausted", protocol="openai"))
+            c.set_mode("strong")
+            c.send("What is the capital of France?")
+            await until(lambda: not c.busy)
+            c.set_mode("auto")
+            await asyncio.sleep(0.2)
+            w.chat.scroll_to_bottom()
+            await asyncio.sleep(0.1)
+            shot(w, "02-conversation-fallback")
+            # open "why?" on the fallback answer
+            aw = w.chat.answer_widgets()[-1]
+            aw._on_link("why")
+            await asyncio.sleep(0.1)
+            w.chat.scroll_to_bottom()
+            await asyncio.sleep(0.1)
+            shot(w, "03-why-details")
+
+            # every model fails -> error card
+            sim.inject(Fault("auth_invalid", protocol="openai", times=None))
+            sim.inject(Fault("model_not_found", protocol="ollama", times=None))
+            c.send("And of Germany?")
+            await until(lambda: not c.busy)
+            sim.clear_faults()
+            await asyncio.sleep(0.2)
+            w.chat.scroll_to_bottom()
+            await asyncio.sleep(0.1)
+            shot(w, "04-error-card")
+
+            # 3. chart with a few answers
+            for i in range(6):
+                text = ("Explain in depth " * 60) if i % 3 == 0 else f"quick question {i}"
+                c.send(text)
+                await until(lambda: not c.busy)
+            w.toggle_chart(True)
+            await asyncio.sleep(0.3)
+            shot(w, "05-chart")
+            shot(w.chart, "06-chart-panel")
+
+            # 4. settings
+            w.open_settings("openai")
+            dlg = w._settings
+            dlg.form.test()
+            await until(lambda: dlg.form.test_btn.isEnabled() and dlg.form.models)
+            await asyncio.sleep(0.1)
+            shot(dlg, "07-settings")
+            dlg.close()
+
+            # 5. health
+            w.open_health()
+            await until(lambda: not c.health.checking and c.health.providers)
+            await asyncio.sleep(0.1)
+            shot(w._health, "08-health")
+            w._health.close()
+            w.close()
+            await until(lambda: w._closed)
+    finally:
+        sim.stop()
+    return saved
+
+
+def run(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(ROOT / "shots"))
+    ap.add_argument("--dark", action="store_true", help="force a dark palette (Fusion)")
+    ap.add_argument("--scale", default=None, help="QT_SCALE_FACTOR, e.g. 2 for 200 %%")
+    args = ap.parse_args(argv)
+    if args.scale:
+        os.environ["QT_SCALE_FACTOR"] = str(args.scale)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from desktop.ui.app import make_app, make_loop
+
+    app = make_app([])
+    app.setQuitOnLastWindowClosed(False)
+    loop = make_loop(app)
+    with tempfile.TemporaryDirectory() as home:
+        os.environ["ROUTEDESK_HOME"] = home
+        with loop:
+            loop.run_until_complete(main(out, args.dark))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run())

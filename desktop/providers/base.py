@@ -71,12 +71,15 @@ class StreamState:
         self.timeouts = timeouts
         self.started = False  # a 2xx status line was received
         self.events = 0  # data events parsed so far
+        self.yielded = 0  # events handed to the consumer so far
         self._deadline: asyncio.Timeout | None = None
 
     def tick(self) -> None:
-        """A stream event arrived: the next one is due within ``timeouts.read``."""
+        """A stream event arrived: once the first token is out, the next event is due
+        within ``timeouts.read`` (before it, the ``first_token`` deadline stands, so a
+        preamble or keep-alives don't count as an answer starting)."""
         self.events += 1
-        if self._deadline is not None:
+        if self._deadline is not None and self.yielded:
             self._deadline.reschedule(asyncio.get_running_loop().time() + self.timeouts.read)
 
 
@@ -141,6 +144,7 @@ class Provider(ABC):
                 try:
                     async for event in agen:
                         deadline.reschedule(None)  # the consumer's time is not the provider's
+                        state.yielded += 1
                         yield event
                         deadline.reschedule(loop.time() + self.timeouts.read)
                 finally:
@@ -153,7 +157,7 @@ class Provider(ABC):
             err = classify_transport_error(
                 exc, provider=self.name, kind=self.kind, model=model, base_url=self.base_url,
                 midstream=state.started,
-                waited=self.timeouts.read if state.events else self.timeouts.first,
+                waited=self.timeouts.read if state.yielded else self.timeouts.first,
             )
             raise self._scrub(err) from None
 

@@ -88,6 +88,14 @@ class OllamaLineParser:
         return out
 
 
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+        return True
+    except ValueError:
+        return False
+
+
 async def _ndjson_lines(response: httpx.Response) -> AsyncIterator[tuple[str, bool]]:
     """(line, complete) pairs; the last may be incomplete when the body ends mid-line."""
     buffer = ""
@@ -132,14 +140,10 @@ class OllamaProvider(Provider):
             await self._raise_for_status(response, model)
             state.started = True
             async for line, complete in _ndjson_lines(response):
-                if not complete:
+                if not complete and not _is_json(line):
                     # The body ended in the middle of a line: the stream broke off.
-                    try:
-                        events = parser.feed(line)
-                    except RouteDeskError:
-                        raise self._interrupted(model, state) from None
-                else:
-                    events = parser.feed(line)
+                    raise self._interrupted(model, state)
+                events = parser.feed(line)
                 if line.strip():
                     state.tick()
                 for event in events:

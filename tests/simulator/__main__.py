@@ -24,7 +24,8 @@ def main(argv: list[str] | None = None) -> int:
                     valid_keys=set(args.key) if args.key else None)
     if args.faults_rate > 0:
         sim.random_faults(args.faults_rate, args.seed, args.kinds.split(",") if args.kinds else None)
-    signal.signal(signal.SIGTERM, lambda *_: sim._stopping.set())
+    for sig in (signal.SIGTERM, signal.SIGINT):  # SIGINT explicitly: background jobs may ignore it
+        signal.signal(sig, lambda *_: sim._stopping.set())
     sim.start()
     print(f"listening on {sim.base_url}", flush=True)
     try:

@@ -363,10 +363,10 @@ class _Run:
             self.emit(AttemptStarted(self.msg_id, ref))
             try:
                 provider = e.provider(ref.provider)
-                result = await self._stream(provider, ref)
+                usage, cost, source = await self._stream(provider, ref)
                 e.cooldowns.clear(ref)
                 self._add(Attempt(ref, None, retries=retries))
-                return result
+                return self._result("complete", model=ref, usage=usage, cost=cost, price_source=source)
             except RouteDeskError as raw:
                 kind_of = _kind_of(e, ref)
                 err = explain(
@@ -390,7 +390,8 @@ class _Run:
                     self.current = ref
                 return err
 
-    async def _stream(self, provider: Provider, ref: ModelRef) -> AnswerResult:
+    async def _stream(self, provider: Provider, ref: ModelRef):
+        """Stream one attempt; returns the billed (usage, cost, price source)."""
         e = self.e
         started = time.perf_counter()
         last_save = started
@@ -414,8 +415,7 @@ class _Run:
                 ended = True
         if not ended:
             raise RouteDeskError(ErrorKind.INTERRUPTED, "The answer stopped before it was finished.", provider=ref.provider, model=ref.model)
-        usage, cost, source = self._bill(ref, self.usage)
-        return self._result("complete", model=ref, usage=usage, cost=cost, price_source=source)
+        return self._bill(ref, self.usage)
 
     def _bill(self, ref: ModelRef, usage: Usage | None):
         """Price the usage the provider reported and write the ledger entry."""

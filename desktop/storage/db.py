@@ -168,6 +168,16 @@ def _usage(input_tokens: int | None, output_tokens: int | None) -> Usage | None:
     return Usage(input_tokens or 0, output_tokens or 0)
 
 
+def _clean(text: str) -> str:
+    """Text SQLite can store: lone surrogates (a broken paste) become U+FFFD."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        # joins split surrogate pairs; a lone one becomes U+FFFD
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 _FTS_TOKEN = re.compile(r"\w", re.UNICODE)
 
 
@@ -176,7 +186,7 @@ def fts_query(text: str) -> str:
     becomes a quoted phrase (so ``c++ "foo`` or ``AND(`` can't be a syntax error), the
     words are ANDed, and the last one is a prefix match for search-as-you-type.
     Returns "" when the input holds nothing searchable."""
-    text = text.replace("\x00", " ")  # FTS5 reads the query as a C string
+    text = _clean(text).replace("\x00", " ")  # FTS5 reads the query as a C string
     words = [w for w in text.split() if _FTS_TOKEN.search(w)]
     if not words:
         return ""
@@ -438,7 +448,7 @@ class Store:
         now = self._stamp()
         cur = self._x(
             "INSERT INTO conversations (title, created_at, updated_at) VALUES (?, ?, ?)",
-            (title, now, now),
+            (_clean(title), now, now),
         )
         return int(cur.lastrowid)  # type: ignore[arg-type]
 
@@ -461,7 +471,7 @@ class Store:
 
     def rename_conversation(self, conv_id: int, title: str) -> None:
         self._require_rowcount(
-            self._x("UPDATE conversations SET title = ? WHERE id = ?", (title, conv_id)), conv_id
+            self._x("UPDATE conversations SET title = ? WHERE id = ?", (_clean(title), conv_id)), conv_id
         )
 
     def delete_conversation(self, conv_id: int) -> None:
@@ -516,7 +526,7 @@ class Store:
             cur = self._x(
                 "INSERT INTO messages (conversation_id, role, status, text, created_at, updated_at)"
                 " VALUES (?, 'user', 'complete', ?, ?, ?)",
-                (conv_id, text, now, now),
+                (conv_id, _clean(text), now, now),
             )
             self._touch(conv_id, now)
         return int(cur.lastrowid)  # type: ignore[arg-type]
@@ -526,7 +536,7 @@ class Store:
         cur = self._x(
             "INSERT INTO messages (conversation_id, role, status, text, created_at, updated_at)"
             " VALUES (?, 'system', 'complete', ?, ?, ?)",
-            (conv_id, text, now, now),
+            (conv_id, _clean(text), now, now),
         )
         return int(cur.lastrowid)  # type: ignore[arg-type]
 
@@ -569,7 +579,7 @@ class Store:
     def save_partial(self, msg_id: int, text: str) -> None:
         """Checkpoint the partial answer of a streaming row: one UPDATE, no FTS work."""
         self._x(
-            "UPDATE messages SET text = ? WHERE id = ? AND status = 'streaming'", (text, msg_id)
+            "UPDATE messages SET text = ? WHERE id = ? AND status = 'streaming'", (_clean(text), msg_id)
         )
 
     def finish_answer(
@@ -597,7 +607,7 @@ class Store:
         ]
         params: list[Any] = [
             status,
-            text,
+            _clean(text),
             usage.input_tokens if usage else None,
             usage.output_tokens if usage else None,
             _money(cost_usd, "cost_usd"),

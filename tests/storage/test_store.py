@@ -364,3 +364,13 @@ def test_default_uses_routedesk_home(home: Path):
     with Store.default() as s:
         s.set_setting("k", 1)
     assert (home / "routedesk.sqlite3").exists()
+
+
+def test_broken_unicode_is_stored_not_refused(store: Store):
+    conv = store.create_conversation("c")
+    uid = store.add_user_message(conv, "half an emoji \ud83e and a pair \ud83e\udd5a")
+    assert store.get_message(uid).text == "half an emoji \ufffd and a pair \U0001f95a"
+    mid = store.start_answer(conv, route=ROUTE, model=WEAK)
+    store.save_partial(mid, "x\udc00")
+    store.finish_answer(mid, text="y\udc00", status="complete")
+    assert store.get_message(mid).text == "y\ufffd"

@@ -1,0 +1,87 @@
+"""Turning a target share of strong calls into a score threshold.
+
+The shipped weights carry a reference score distribution (quantiles of the training prompts'
+scores). A user's own prompts may score higher or lower than the benchmark's, so the threshold
+is taken from a blend of the two distributions: the reference counts as ``prior_weight``
+prompts and each of the user's recent prompts (up to ``window``) as one. After a few hundred
+messages the user's own distribution dominates, so the realised share of strong calls tracks
+the target. A small feedback term corrects any remaining gap between the realised share over
+the recent decisions and the target.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Iterable
+
+import numpy as np
+
+__all__ = ["blended_threshold", "share_above", "ShareTracker"]
+
+
+def _ref_cdf(ref_q: np.ndarray, t: np.ndarray) -> np.ndarray:
+    probs = np.linspace(0.0, 1.0, ref_q.size)
+    # ref_q may contain repeated values; np.interp handles non-decreasing xp
+    return np.interp(t, ref_q, probs, left=0.0, right=1.0)
+
+
+def share_above(threshold: float, reference: np.ndarray, recent: Iterable[float] = (),
+                prior_weight: float = 100.0) -> float:
+    """Expected share of scores >= threshold under the blended distribution."""
+    ref_q = np.asarray(reference, dtype=np.float64)
+    rec = np.sort(np.asarray(list(recent), dtype=np.float64))
+    f_ref = float(_ref_cdf(ref_q, np.array([threshold]))[0])
+    n = rec.size
+    f_rec = np.searchsorted(rec, threshold, side="left") / n if n else 0.0
+    f = (prior_weight * f_ref + n * f_rec) / (prior_weight + n)
+    return 1.0 - f
+
+
+def blended_threshold(target_share: float, reference: np.ndarray, recent: Iterable[float] = (),
+                      prior_weight: float = 100.0) -> float:
+    """The score above which about ``target_share`` of prompts fall."""
+    target_share = float(np.clip(target_share, 0.0, 1.0))
+    ref_q = np.asarray(reference, dtype=np.float64)
+    rec = np.sort(np.asarray(list(recent), dtype=np.float64))
+    if target_share <= 0.0:
+        return 1.0
+    if target_share >= 1.0:
+        return 0.0
+    grid = np.unique(np.concatenate([ref_q, rec, [0.0, 1.0]]))
+    n = rec.size
+    f_ref = _ref_cdf(ref_q, grid)
+    # below-or-equal CDF for the recent sample; midpoints for steps give a smooth answer
+    f_rec = (np.searchsorted(rec, grid, side="left") + np.searchsorted(rec, grid, side="right")) / (2.0 * n) if n else np.zeros_like(grid)
+    f = (prior_weight * f_ref + n * f_rec) / (prior_weight + n)
+    f = np.maximum.accumulate(f)
+    want = 1.0 - target_share
+    i = int(np.searchsorted(f, want, side="left"))
+    if i <= 0:
+        return float(grid[0])
+    if i >= grid.size:
+        return float(grid[-1])
+    f0, f1 = f[i - 1], f[i]
+    x0, x1 = grid[i - 1], grid[i]
+    if f1 <= f0:
+        return float(x1)
+    return float(x0 + (want - f0) * (x1 - x0) / (f1 - f0))
+
+
+class ShareTracker:
+    """Recent scores and choices; corrects the target by the realised gap."""
+
+    def __init__(self, recent_scores: Iterable[float] = (), window: int = 500, gain: float = 0.5):
+        self.scores: deque[float] = deque((float(s) for s in recent_scores), maxlen=window)
+        self.choices: deque[bool] = deque(maxlen=window)
+        self.gain = gain
+
+    def corrected(self, target: float) -> float:
+        if len(self.choices) < 20:
+            return target
+        realised = sum(self.choices) / len(self.choices)
+        return float(np.clip(target + self.gain * (target - realised), 0.0, 1.0))
+
+    def observe(self, score: float, strong: bool | None = None) -> None:
+        self.scores.append(float(score))
+        if strong is not None:
+            self.choices.append(bool(strong))

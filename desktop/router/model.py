@@ -1,0 +1,225 @@
+"""The shipped scoring model: load weights, score prompts, explain scores.
+
+Score = sigmoid(bias + w_dense . standardised(dense) + w_hash . hashed + feedback shift).
+The weights live in ``resources/router/weights.npz`` with ``manifest.json`` beside them
+(written by ``tools/train_router.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from desktop.core.types import ChatMessage
+
+from .feedback import FeedbackModel
+from .features import DENSE_NAMES, HASH_DIM, N_BLOCKS, PromptFeatures, conversation_features, text_features
+
+__all__ = ["Score", "Router", "RouterWeights", "load_router", "default_resource_dir", "PHRASES"]
+
+
+def default_resource_dir() -> Path:
+    # desktop/router/model.py -> repo root / resources / router
+    return Path(__file__).resolve().parents[2] / "resources" / "router"
+
+
+# feature name -> (phrase when it raises the score, phrase when it lowers it)
+PHRASES: dict[str, tuple[str, str]] = {
+    "log_chars": ("long prompt", "short prompt"),
+    "log_words": ("long, multi-part question", "short question"),
+    "log_lines": ("many lines", "few lines"),
+    "mean_word_len": ("long, technical words", "plain, short words"),
+    "long_word_share": ("technical vocabulary", "everyday vocabulary"),
+    "digit_share": ("many numbers", "few numbers"),
+    "number_count": ("maths with several quantities", "no numbers to work with"),
+    "math_symbol_share": ("equations and maths symbols", "no equations"),
+    "upper_share": ("acronyms and capitals", "few capitals"),
+    "non_ascii_share": ("non-English or special characters", "plain English text"),
+    "punct_share": ("dense punctuation", "little punctuation"),
+    "capitalised_share": ("names and proper nouns", "few names"),
+    "sentences": ("several sentences to follow", "a single sentence"),
+    "question_marks": ("several questions", "no direct question"),
+    "list_markers": ("a list of items", "no list"),
+    "latex": ("LaTeX maths", "no LaTeX"),
+    "code_block": ("code", "no code"),
+    "code_chars": ("code-like syntax", "prose, not code"),
+    "multi_statement": ("several statements to judge", "a single claim"),
+    "except_question": ("a NOT/EXCEPT question", "a direct question"),
+    "which_following": ("pick-one question", "open question"),
+    "how_many": ("a how-many/how-much calculation", "no calculation asked"),
+    "chat_words": ("personal, conversational wording", "small talk"),
+    "code_words": ("programming task", "not a programming task"),
+    "constraint_words": ("explicit constraints", "few constraints"),
+    "creative_words": ("creative writing", "creative writing"),
+    "extraction_words": ("extraction or reformatting", "simple extraction or reformatting"),
+    "law_words": ("legal reasoning", "no legal detail"),
+    "maths_words": ("maths", "little maths"),
+    "medicine_words": ("medical detail", "no medical detail"),
+    "morality_words": ("moral judgement", "no moral judgement"),
+    "multistep_words": ("several steps to chain", "a single step"),
+    "negation_words": ("negations to keep track of", "no tricky negation"),
+    "reasoning_words": ("multi-step reasoning", "little reasoning asked"),
+    "science_words": ("science detail", "no science detail"),
+    "n_options": ("multiple-choice options", "free-form question"),
+    "options_numeric": ("numeric answer options", "worded answer options"),
+    "options_log_len": ("long answer options", "short answer options"),
+    "options_words_share": ("answer options carry much of the text", "answer options are short"),
+    "history_turns": ("long conversation", "fresh conversation"),
+    "history_log_chars": ("much earlier context", "little earlier context"),
+    "_wording": ("wording like prompts the weak model got wrong", "wording like prompts the weak model handled"),
+    "_feedback": ("your feedback on similar prompts", "your feedback on similar prompts"),
+}
+
+
+@dataclass(frozen=True)
+class Score:
+    """``value`` is P(the weak model's answer is worse); ``reasons`` are the phrases of the
+    features that pushed the score most (in the direction of the score relative to the
+    reference median); ``contributions`` are (feature, logit contribution) pairs, largest first."""
+
+    value: float
+    reasons: tuple[str, ...]
+    contributions: tuple[tuple[str, float], ...] = ()
+    logit: float = 0.0
+
+
+@dataclass
+class RouterWeights:
+    mean: np.ndarray
+    scale: np.ndarray
+    w_dense: np.ndarray
+    w_hash: np.ndarray
+    bias: float
+    ref_quantiles: np.ndarray  # reference score distribution (probabilities), ascending
+    dense_names: tuple[str, ...] = DENSE_NAMES
+
+    def save(self, path: Path) -> None:
+        from .serialise import write_npz
+
+        write_npz(
+            path,
+            {
+                "mean": self.mean.astype(np.float64),
+                "scale": self.scale.astype(np.float64),
+                "w_dense": self.w_dense.astype(np.float64),
+                "w_hash": self.w_hash.astype(np.float32),
+                "bias": np.array([self.bias], dtype=np.float64),
+                "ref_quantiles": self.ref_quantiles.astype(np.float64),
+            },
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> "RouterWeights":
+        with np.load(path, allow_pickle=False) as z:
+            return cls(
+                mean=z["mean"].astype(np.float64),
+                scale=z["scale"].astype(np.float64),
+                w_dense=z["w_dense"].astype(np.float64),
+                w_hash=z["w_hash"].astype(np.float64),
+                bias=float(z["bias"][0]),
+                ref_quantiles=z["ref_quantiles"].astype(np.float64),
+            )
+
+
+def _sigmoid(z: float) -> float:
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)
+
+
+class Router:
+    """Scores prompts. Thread-compatible for reading; ``feedback`` is mutated by ``learn``."""
+
+    def __init__(self, weights: RouterWeights, manifest: dict | None = None,
+                 feedback: FeedbackModel | None = None):
+        if tuple(weights.dense_names) != DENSE_NAMES or weights.w_dense.size != len(DENSE_NAMES):
+            raise ValueError("router weights do not match this version's features; retrain")
+        if weights.w_hash.size != HASH_DIM * N_BLOCKS:
+            raise ValueError("router weights have the wrong hashed dimension; retrain")
+        self.weights = weights
+        self.manifest = manifest or {}
+        self.feedback = feedback if feedback is not None else FeedbackModel()
+        self._coef = weights.w_dense / weights.scale  # contribution per raw unit
+        self._offset = weights.bias - float(self._coef @ weights.mean)
+        self._median_logit = _logit(float(np.interp(0.5, np.linspace(0, 1, weights.ref_quantiles.size),
+                                                    weights.ref_quantiles)))
+
+    # --- scoring --------------------------------------------------------------------
+    def _logit(self, f: PromptFeatures) -> tuple[float, float, float]:
+        dense = float(self._coef @ f.dense) + self._offset
+        hashed = float(self.weights.w_hash[f.idx] @ f.val) if f.idx.size else 0.0
+        fb = self.feedback.shift(f) if self.feedback else 0.0
+        return dense, hashed, fb
+
+    def features(self, messages: Sequence[ChatMessage]) -> PromptFeatures:
+        return conversation_features(messages)
+
+    def score_features(self, f: PromptFeatures, explain: bool = True, top: int = 3) -> Score:
+        dense, hashed, fb = self._logit(f)
+        z = dense + hashed + fb
+        value = _sigmoid(z)
+        if not explain:
+            return Score(value, (), (), z)
+        contrib = self._coef * (f.dense - self.weights.mean)
+        pairs = [(n, float(c)) for n, c in zip(DENSE_NAMES, contrib) if c != 0.0]
+        pairs.append(("_wording", hashed))
+        if fb:
+            pairs.append(("_feedback", fb))
+        pairs.sort(key=lambda p: (-abs(p[1]), p[0]))
+        direction = 1.0 if z >= self._median_logit else -1.0
+        reasons: list[str] = []
+        for name, c in pairs:
+            if c * direction <= 0 or abs(c) < 0.02:
+                continue
+            phrase = PHRASES.get(name, (name, name))[0 if c > 0 else 1]
+            if phrase not in reasons:
+                reasons.append(phrase)
+            if len(reasons) >= top:
+                break
+        return Score(value, tuple(reasons), tuple(pairs), z)
+
+    def score(self, messages: Sequence[ChatMessage]) -> Score:
+        return self.score_features(conversation_features(messages))
+
+    def score_text(self, text: str) -> Score:
+        return self.score_features(text_features(text))
+
+    def score_texts(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.empty(len(texts))
+        for i, t in enumerate(texts):
+            d, h, fb = self._logit(text_features(t))
+            out[i] = _sigmoid(d + h + fb)
+        return out
+
+    # --- feedback -------------------------------------------------------------------
+    def learn(self, messages: Sequence[ChatMessage], weak_was_worse: bool) -> None:
+        """Record feedback: ``True`` for a thumbs-down on a weak answer or 'retry with the
+        strong model', ``False`` for a thumbs-up on a weak answer."""
+        f = conversation_features(messages)
+        d, h, fb = self._logit(f)
+        self.feedback.update(f, _sigmoid(d + h + fb), 1.0 if weak_was_worse else 0.0)
+
+    @property
+    def reference_scores(self) -> np.ndarray:
+        return self.weights.ref_quantiles
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-9), 1 - 1e-9)
+    return math.log(p / (1 - p))
+
+
+def load_router(path: str | Path | None = None, feedback: FeedbackModel | None = None) -> Router:
+    """Load the shipped router from ``path`` (a folder with weights.npz and manifest.json;
+    default ``resources/router/``)."""
+    folder = Path(path) if path is not None else default_resource_dir()
+    weights = RouterWeights.load(folder / "weights.npz")
+    manifest_path = folder / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
+    return Router(weights, manifest, feedback)

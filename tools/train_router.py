@@ -1,0 +1,159 @@
+"""Train the router from ../shared/routing-bench/ and write resources/router/.
+
+    python tools/train_router.py [--data DIR] [--out DIR]
+
+Deterministic: the same data gives byte-identical weights.npz and manifest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from desktop.router.features import DENSE_NAMES, HASH_BITS, MAX_CHARS, N_BLOCKS  # noqa: E402
+from desktop.router.model import RouterWeights  # noqa: E402
+from desktop.router.training import (  # noqa: E402
+    DATA_FILES,
+    PRIOR_COEF,
+    RECIPE,
+    cross_validate,
+    featurise,
+    fit_recipe,
+    load_bench,
+    make_labels,
+    metrics_table,
+    platt,
+    raw_score,
+    sha256_file,
+)
+
+LICENCE = (
+    "Trained on labelled prompts derived from the evaluation responses published with the "
+    "RouteLLM project (lm-sys/RouteLLM, Apache-2.0; paper arXiv 2406.18665). MMLU (Hendrycks "
+    "et al.) and GSM8K (Cobbe et al.) are MIT-licensed. Keep this notice wherever the data or "
+    "weights trained on it are shipped."
+)
+
+MULTI_TURN = (
+    "The last user message is the prompt. Earlier user turns (up to 4) add their word and "
+    "character n-grams at half weight (the previous turn) or a quarter (older turns); task-type "
+    "features (maths, code, reasoning, law, ...) take the larger of the last message's value and "
+    "0.6 x the value over earlier user turns; history_turns and history_log_chars record the "
+    "conversation's length (hand-set coefficients, the benchmark has no conversations). "
+    "Assistant turns are not read; system prompts contribute their constraint words at half weight."
+)
+
+
+def r6(x):
+    if isinstance(x, float):
+        return round(x, 6)
+    if isinstance(x, dict):
+        return {k: r6(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [r6(v) for v in x]
+    return x
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "routing-bench")
+    ap.add_argument("--out", type=Path, default=ROOT / "resources" / "router")
+    ap.add_argument("--quiet", action="store_true")
+    args = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
+
+    paths = [args.data / f for f in DATA_FILES]
+    ds = load_bench(paths)
+    log(f"loaded {len(ds)} prompts")
+    dense, X = featurise(ds.prompt)
+    log(f"features: {dense.shape[1]} dense + hashed ({X.indices.size} non-zeros) in {time.perf_counter() - t0:.1f}s")
+
+    recipe = RECIPE
+    cv = cross_validate(ds, dense, X, recipe, progress=lambda k, n: log(f"  cv fold {k}/{n}"))
+    metrics = metrics_table(ds, dense, cv)
+    y_cal = make_labels(ds, recipe.calibration_label)
+    a, b = platt(cv.oof, y_cal)
+    log(f"calibration: P = sigmoid({a:.4f} * raw + {b:.4f})")
+
+    everything = np.arange(len(ds))
+    final = fit_recipe(ds, dense, X, everything, recipe)
+    centre = dense.mean(axis=0)
+    # prior coefficients are per raw unit and not rescaled by the calibration slope
+    prior = np.array([n in PRIOR_COEF for n in DENSE_NAMES])
+    w_dense = np.where(prior, final.w_dense, a * final.w_dense)
+    weights = RouterWeights(
+        mean=centre,
+        scale=final.scale,
+        w_dense=w_dense,
+        w_hash=a * final.w_hash,
+        bias=b,
+        ref_quantiles=np.zeros(2),
+    )
+    train_logit = b + ((dense - centre) / final.scale) @ w_dense + X.dot(weights.w_hash.astype(np.float32).astype(np.float64))
+    train_scores = 1.0 / (1.0 + np.exp(-train_logit))
+    weights.ref_quantiles = np.quantile(train_scores, np.linspace(0.0, 1.0, 201))
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    weights.save(args.out / "weights.npz")
+    manifest = {
+        "name": "routedesk-router",
+        "version": 1,
+        "score": "P(the weak model's answer is worse than the strong model's), i.e. "
+        "P(strong correct and weak wrong), Platt-calibrated on out-of-fold scores",
+        "strong_model": "gpt-4-1106-preview",
+        "weak_model": "Mixtral-8x7B-Instruct-v0.1",
+        "data": [
+            {"file": f"routing-bench/{p.name}", "sha256": sha256_file(p),
+             "rows": int(np.sum(ds.benchmark == p.name.split(".")[0]))}
+            for p in paths
+        ],
+        "licence": LICENCE,
+        "features": {
+            "dense": list(DENSE_NAMES),
+            "hashed": {"blocks": ["word uni+bigrams (numbers folded to 0), CRC32",
+                                  "character 4-grams, numpy polynomial hash"][:N_BLOCKS],
+                       "bits_per_block": HASH_BITS, "max_chars_read": MAX_CHARS,
+                       "used": recipe.fit.use_hash},
+            "multi_turn": MULTI_TURN,
+            "multiple_choice": "answer-option lines (A. ...) and a trailing 'Answer:' are stripped; "
+            "the options' text is kept as content",
+        },
+        "model": {
+            "type": "L2-regularised logistic regression (full-batch L-BFGS from zero, deterministic)",
+            "recipe": recipe.to_dict(),
+            "calibration": {"a": a, "b": b},
+            "iterations": final.iterations,
+        },
+        "seed": recipe.seed,
+        "metrics": {
+            "protocol": "MMLU: 5 folds grouped by domain (no subject in two folds); GSM8K: 5-fold. "
+            "Each test fold is scored by a model fitted on every other row of both files. "
+            "APGR/CPT on the pooled out-of-fold scores (fold intercepts removed); "
+            "also the mean of per-fold APGRs.",
+            **metrics,
+        },
+        "reference_distribution": "201 quantiles of the shipped model's scores on the training prompts",
+        "weights_file": "weights.npz",
+    }
+    (args.out / "manifest.json").write_text(json.dumps(r6(manifest), indent=2, sort_keys=False) + "\n",
+                                          encoding="utf-8")
+    (args.out / "NOTICE").write_text(LICENCE + "\n", encoding="utf-8")
+    for bench in ("mmlu", "gsm8k"):
+        m = metrics[bench]
+        log(f"{bench}: router APGR {m['router']['apgr']:.3f} (per-fold mean {m['router_mean_apgr_per_fold']:.3f}), "
+            f"length {m['prompt_length']['apgr']:.3f}")
+    log(f"done in {time.perf_counter() - t0:.1f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

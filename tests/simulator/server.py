@@ -470,7 +470,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._stall(f.delay if f.delay is not None else 1.0)
                 return False
             if f.kind == "malformed_sse":
-                self._send_raw_response(200, b'{"data": [{"id": \xff<<garbage', "application/json; charset=utf-8")
+                self._send_raw_response(200, b'{"data": [{"id": <<garbage', "application/json; charset=utf-8")
                 return True
             if f.kind == "midstream_error":
                 f = Fault("error_in_200", protocol=f.protocol)
@@ -637,7 +637,7 @@ class _Handler(BaseHTTPRequestHandler):
         if include_usage:
             epilogue.append((chunk({}, choices=False, usage_=usage), log))
         epilogue.append((b"data: [DONE]\n\n", None))
-        malformed = b'data: {"id": "' + cid.encode() + b'", "choices": [{"delta": {"content": "\xff\xfe<<garbage\n\n'
+        malformed = b'data: {"id": "' + cid.encode() + b'", "choices": [{"delta": {"content": "<<garbage\n\n'
         midstream = b"data: " + json.dumps(midstream_error_payload("openrouter" if protocol == "openrouter" else "openai")).encode() + b"\n\n"
         self._run_stream(f, preamble, chunks, epilogue, malformed, midstream, "text/event-stream; charset=utf-8")
 
@@ -716,7 +716,7 @@ class _Handler(BaseHTTPRequestHandler):
                                   "usage": {"output_tokens": out}}), log),
             (ev("message_stop", {"type": "message_stop"}), None),
         ]
-        malformed = b'event: content_block_delta\ndata: {"type": "content_block_delta", "index": 0, "delta": {"te\xff<<garbage\n\n'
+        malformed = b'event: content_block_delta\ndata: {"type": "content_block_delta", "index": 0, "delta": {"te<<garbage\n\n'
         midstream = ev("error", midstream_error_payload("anthropic"))
         self._run_stream(f, preamble, chunks, epilogue, malformed, midstream, "text/event-stream; charset=utf-8")
 
@@ -813,7 +813,7 @@ class _Handler(BaseHTTPRequestHandler):
         nd = lambda o: json.dumps(o).encode() + b"\n"  # noqa: E731
         chunks = [nd(line(c, False)) for c in split_chunks(text)]
         epilogue = [(nd(line("", True)), log)]
-        malformed = b'{"model": "' + raw_model.encode() + b'", "message": {"content": "\xff<<garbage\n'
+        malformed = b'{"model": "' + raw_model.encode() + b'", "message": {"content": "<<garbage\n'
         midstream = nd(midstream_error_payload("ollama"))
         self._run_stream(f, [], chunks, epilogue, malformed, midstream, "application/x-ndjson")
 

@@ -193,9 +193,17 @@ def test_midstream_error_raises_api_error(sim):
 
 def test_malformed_sse_raises(sim):
     sim.inject(Fault("malformed_sse", after_chunks=1))
-    with pytest.raises(Exception) as ei:
+    with pytest.raises(ValueError):  # json.JSONDecodeError
         list(client(sim).chat.completions.create(model="gpt-4o-mini", messages=MSGS, stream=True))
-    assert not isinstance(ei.value, openai.APIStatusError)
+
+
+def test_malformed_non_stream_body(sim):
+    sim.inject(Fault("malformed_sse"))
+    r = httpx.post(sim.openai_url + "/chat/completions", headers={"Authorization": "Bearer sk-test-key"},
+                   json={"model": "gpt-4o", "messages": MSGS})
+    assert r.status_code == 200
+    with pytest.raises(ValueError):
+        r.json()
 
 
 def test_error_in_200(sim):

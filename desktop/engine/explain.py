@@ -84,6 +84,8 @@ def _with_fallback(action: str, ctx: _Ctx, fallback: str | None) -> str:
     if k is ErrorKind.CONTEXT_TOO_LONG:
         return f"{action}, or RouteDesk will try {fallback} instead."
     if k in _TRANSIENT:
+        if ";" in action:
+            return f"{action}. Meanwhile RouteDesk answers with {fallback}."
         return f"{action}; meanwhile RouteDesk answers with {fallback}."
     if ", or " in action:
         return f"{action}; until then RouteDesk keeps answering with {fallback}."
@@ -95,7 +97,7 @@ def _with_fallback(action: str, ctx: _Ctx, fallback: str | None) -> str:
 
 def _auth(c: _Ctx) -> tuple[str, str]:
     if c.local:
-        return (f"{c.name} at {c.host} refused the request: it wants a different key{c.note}.",
+        return (f"{c.name} at {c.host} refused the request for {c.model}: it wants a different key{c.note}.",
                 "Check the key set for this provider in Settings → Providers, or remove it")
     msg = f"{c.name} didn't accept the API key{c.note} when asked for {c.model}."
     if c.keys_url:
@@ -104,7 +106,8 @@ def _auth(c: _Ctx) -> tuple[str, str]:
 
 
 def _quota(c: _Ctx) -> tuple[str, str]:
-    msg = f"{c.name} says this account has no credit left{c.note}."
+    for_model = f" for {c.model}" if c.err.model else ""
+    msg = f"{c.name} says this account has no credit left{for_model}{c.note}."
     if c.kind == "openai":
         return msg, f"Add a payment method at {_bare(c.billing_url)}"
     if c.kind == "anthropic":
@@ -200,7 +203,18 @@ def _unreachable(c: _Ctx) -> tuple[str, str]:
 
 
 def _timeout(c: _Ctx) -> tuple[str, str]:
-    msg = c.err.message or f"{c.model} at {c.name} took too long to answer."
+    m = re.search(r"(?:for|within) (\d+(?:\.\d+)?s)\b", c.err.message or "")
+    secs = m.group(1) if m else None
+    if c.err.code == "connect_timeout":
+        msg = f"{c.name} at {c.host} didn't accept a connection in time, so {c.model} couldn't answer."
+    elif c.err.code == "pool_timeout":
+        msg = f"Too many requests to {c.name} were waiting at once; {c.model} didn't get a turn."
+    elif "didn't start" in (c.err.message or ""):
+        msg = f"{c.model} at {c.name} didn't start answering" + (f" within {secs}." if secs else " in time.")
+    elif "stopped" in (c.err.message or ""):
+        msg = f"{c.model} at {c.name} stopped sending its answer" + (f": nothing arrived for {secs}." if secs else ".")
+    else:
+        msg = f"{c.model} at {c.name} took too long to answer" + (f" (waited {secs})." if secs else ".")
     if c.local:
         return msg, "Try again; a large model may still be loading, or this computer may be busy"
     if c.err.code == "connect_timeout":

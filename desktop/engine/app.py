@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Awaitable, Callable, Sequence
 
@@ -32,14 +34,15 @@ from desktop.engine.events import (
 )
 from desktop.engine.explain import explain
 from desktop.engine.pricing import PriceBook
-from desktop.engine.routing import Pair, plan_route
+from desktop.engine.routing import Pair, RoutingSettings, placeholder_decision, plan_route
 from desktop.providers import PRESETS, Provider, Timeouts, make_provider, normalize_base_url
 from desktop.storage import KeyStore, Store
 
-__all__ = ["Engine", "ProviderSettings", "PAIR_SETTING", "ROUTING_SETTING"]
+__all__ = ["Engine", "ProviderSettings", "PAIR_SETTING", "ROUTING_SETTING", "FEEDBACK_SETTING"]
 
 PAIR_SETTING = "routing.pair"
 ROUTING_SETTING = "routing.policy"
+FEEDBACK_SETTING = "router.feedback"
 _PARTIAL_EVERY = 0.2  # seconds between checkpoints of a streaming answer
 _MAX_BACKOFF = 30.0
 
@@ -173,20 +176,92 @@ class Engine:
 
     @property
     def router(self):
+        """The learned router with the user's feedback applied; None when its weights
+        are missing (a broken install), in which case the placeholder policy answers."""
         if not self._router_loaded:
             self._router_loaded = True
             try:
-                from desktop.router import load_router
+                from desktop.router import FeedbackModel, load_router
 
-                self._router = load_router()
-            except Exception:  # no weights shipped yet: the placeholder policy answers
+                raw = self.store.get_setting(FEEDBACK_SETTING)
+                feedback = FeedbackModel.from_dict(raw) if raw else None
+                self._router = load_router(feedback=feedback)
+            except (OSError, ValueError, KeyError):
                 self._router = None
         return self._router
 
-    def decide(self, messages: Sequence[ChatMessage]) -> RouteDecision:
-        from desktop.engine.routing import placeholder_decision
+    def routing_settings(self) -> RoutingSettings:
+        return RoutingSettings.from_dict(self.store.get_setting(ROUTING_SETTING, {}) or {})
 
-        return placeholder_decision(messages)
+    def set_routing_settings(self, settings: RoutingSettings) -> None:
+        self.store.set_setting(ROUTING_SETTING, settings.to_dict())
+
+    def decide(self, messages: Sequence[ChatMessage]) -> RouteDecision:
+        """Score the conversation and let the user's policy (share or budget) choose."""
+        router = self.router
+        if router is None:
+            return placeholder_decision(messages)
+        score = router.score(messages)
+        return self.policy().decide(score, record=False)
+
+    def policy(self):
+        from desktop.router import BudgetPolicy, ShareTargetPolicy
+
+        cfg = self.routing_settings()
+        reference = self.router.reference_scores
+        recent = self.store.recent_scores(500)
+        if cfg.policy == "budget" and cfg.monthly_budget_usd is not None:
+            now = datetime.now(timezone.utc)
+            month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+            entries = self.store.ledger(since=month_start)
+            spent = sum((x.cost_usd for x in entries if x.cost_usd is not None), Decimal(0))
+            extra = [x.strong_cost_usd for x in entries if x.strong_cost_usd is not None]
+            strong_cost = (sum(extra, Decimal(0)) / len(extra)) if extra else Decimal("0.01")
+            days = max((now - month_start).total_seconds() / 86400.0, 1.0)
+            per_day = max(len(entries) / days, 10.0)
+            return BudgetPolicy(
+                cfg.monthly_budget_usd, spent, now, reference_scores=reference, recent_scores=recent,
+                strong_cost_usd=max(strong_cost, Decimal("0.000001")), messages_per_day=per_day,
+            )
+        return ShareTargetPolicy(cfg.target_share, reference, recent)
+
+    def give_feedback(self, message_id: int, kind: str) -> None:
+        """Thumbs up/down or "retry with the strong model" on an answer. Feedback on a
+        weak (or fallback-to-weak) answer teaches the router about similar prompts."""
+        from desktop.router import FEEDBACK_KINDS
+
+        msg = self.store.get_message(message_id)
+        if msg is None or msg.role != "assistant":
+            raise RouteDeskError(ErrorKind.MISCONFIGURED, "That answer no longer exists.", "Pick another answer.")
+        value = -1 if kind.startswith("thumbs_down") or kind == "retry_strong" else 1
+        self.store.add_feedback(message_id, value, kind)
+        router = self.router
+        if router is None or kind not in FEEDBACK_KINDS:
+            return
+        weak_side = msg.route is not None and msg.route.choice == "weak"
+        if not weak_side and kind != "retry_strong":
+            return  # a verdict on a strong answer says nothing about the weak model
+        context = [m for m in self.context_upto(msg.conversation_id, message_id)]
+        router.learn(context, weak_was_worse=FEEDBACK_KINDS[kind] >= 0.5)
+        self.store.set_setting(FEEDBACK_SETTING, router.feedback.to_dict())
+
+    def reset_feedback(self) -> None:
+        self.store.clear_feedback()
+        self.store.delete_setting(FEEDBACK_SETTING)
+        if self._router is not None:
+            self._router.feedback.reset()
+
+    def context_upto(self, conversation_id: int, message_id: int) -> list[ChatMessage]:
+        """The conversation as it stood when ``message_id`` was being answered."""
+        out: list[ChatMessage] = []
+        for m in self.store.messages(conversation_id):
+            if m.id >= message_id:
+                break
+            if m.role == "user":
+                out.append(ChatMessage("user", m.text))
+            elif m.role == "assistant" and m.text and m.status in ("complete", "interrupted", "stopped"):
+                out.append(ChatMessage("assistant", m.text))
+        return out
 
     # --- running a message ------------------------------------------------------------
 

@@ -8,12 +8,13 @@ present the engine uses a documented placeholder and says so in ``reason``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Sequence
 
 from desktop.core.errors import ErrorKind, RouteDeskError
 from desktop.core.types import ChatMessage, ModelRef, RouteDecision
 
-__all__ = ["Pair", "Plan", "plan_route", "PLACEHOLDER_POLICY", "placeholder_decision"]
+__all__ = ["Pair", "Plan", "RoutingSettings", "plan_route", "PLACEHOLDER_POLICY", "placeholder_decision"]
 
 PLACEHOLDER_POLICY = "placeholder-length"
 _PLACEHOLDER_LIMIT = 600  # characters in the last user message
@@ -28,6 +29,36 @@ class Pair:
         return {
             "strong": None if self.strong is None else str(self.strong),
             "weak": None if self.weak is None else str(self.weak),
+        }
+
+
+@dataclass(frozen=True)
+class RoutingSettings:
+    """The user's cost-quality control: a target share of strong calls, or a monthly budget."""
+
+    policy: str = "share"  # "share" | "budget"
+    target_share: float = 0.3
+    monthly_budget_usd: Decimal | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RoutingSettings":
+        budget = d.get("monthly_budget_usd")
+        share = d.get("target_share", 0.3)
+        try:
+            share = min(1.0, max(0.0, float(share)))
+        except (TypeError, ValueError):
+            share = 0.3
+        return cls(
+            policy="budget" if d.get("policy") == "budget" and budget is not None else "share",
+            target_share=share,
+            monthly_budget_usd=None if budget is None else Decimal(str(budget)),
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "policy": self.policy,
+            "target_share": self.target_share,
+            "monthly_budget_usd": None if self.monthly_budget_usd is None else str(self.monthly_budget_usd),
         }
 
 

@@ -500,6 +500,7 @@ class _Slot:
     report: HealthReport | None = None
     models: list[ModelInfo] | None = None
     task: asyncio.Task | None = None
+    rng: random.Random | None = None
 
 
 Listener = Callable[[HealthReport], None]
@@ -514,7 +515,8 @@ class HealthMonitor:
     While a provider fails, the next probe comes after ``backoff_base`` seconds, doubling up
     to ``max_backoff`` (``local_max_backoff`` for local ones), or after the Retry-After the
     provider asked for. Every delay is multiplied by a factor drawn from
-    ``[1 - jitter, 1 + jitter]`` (``random.Random(seed)``).
+    ``[1 - jitter, 1 + jitter]`` (one ``random.Random`` per provider, seeded from ``seed``
+    and its name, so a seed gives the same schedule whatever order probes finish in).
 
     ``clock`` (monotonic seconds) and ``sleep`` drive the schedule; ``wall`` stamps reports.
     """
@@ -543,7 +545,7 @@ class HealthMonitor:
         self.local_max_backoff = local_max_backoff
         self.jitter = jitter
         self.timeout = timeout
-        self._rng = random.Random(seed)
+        self._seed = seed
         self._clock = clock
         self._sleep = sleep
         self._wall = wall
@@ -676,23 +678,30 @@ class HealthMonitor:
         self._notify(slot.report)
         self._poke()
 
-    def record_failure(self, name: str, err: RouteDeskError) -> None:
-        """A chat on ``name`` failed with ``err`` (already explained): mark the provider at once
-        when the error is about the provider (unreachable, key, quota, ...), and re-probe soon."""
-        status = status_for(err.kind, traffic=True)
+    def record_failure(self, name: str, err: RouteDeskError | ErrorInfo) -> None:
+        """A chat on ``name`` failed with ``err`` (already explained; an ``AttemptFailed``
+        event's ``ErrorInfo`` will do): mark the provider at once when the error is about the
+        provider (unreachable, key, quota, ...), and re-probe it soon."""
+        try:
+            kind = ErrorKind(err.kind)
+        except ValueError:
+            return
+        status = status_for(kind, traffic=True)
         if status is None:
             return  # about one model or one message, not the provider
+        info = err.info() if isinstance(err, RouteDeskError) else err
+        retry_after = getattr(err, "retry_after", None)
         slot = self._slot_for(name)
         prev = slot.report or self._blank(name)
         now = self._wall()
         slot.report = replace(
             prev, status=status, checked_at=now, source="traffic", failures=prev.failures + 1,
-            explanation=err.message, fix=err.fix, error_kind=err.kind.value, error=err.info(),
-            retry_after=err.retry_after,
+            explanation=info.message, fix=info.fix, error_kind=kind.value, error=info,
+            retry_after=retry_after,
         )
         delay = self._delay(slot, failed=True)
-        if err.retry_after:
-            delay = max(delay, float(err.retry_after))
+        if retry_after:
+            delay = max(delay, float(retry_after))
         slot.next_at = self._clock() + delay
         self._notify(slot.report)
         self._poke()
@@ -730,7 +739,9 @@ class HealthMonitor:
         else:
             base = self.local_interval if local else self.interval
         if self.jitter:
-            base *= 1 + self._rng.uniform(-self.jitter, self.jitter)
+            if slot.rng is None:  # one stream per provider: the order probes finish in doesn't matter
+                slot.rng = random.Random(f"{self._seed}:{slot.name}") if self._seed is not None else random.Random()
+            base *= 1 + slot.rng.uniform(-self.jitter, self.jitter)
         return base
 
     def _refresh_targets(self) -> None:

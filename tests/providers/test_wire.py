@@ -322,3 +322,32 @@ async def test_ollama_pull_faults(sim, client):
     with pytest.raises(RouteDeskError) as info:
         [x async for x in p.pull("phi3:mini")]
     assert info.value.kind is K.SERVER_ERROR
+
+
+@pytest.mark.parametrize("protocol", ["openai", "anthropic", "ollama"])
+async def test_cancelling_the_consumer_is_not_an_error(sim, client, protocol):
+    """Esc in the UI cancels the task reading the stream: CancelledError must come out as
+    such (the engine stores the partial answer as `stopped`), never as a RouteDeskError."""
+    import asyncio
+
+    sim.inject(Fault("stall", protocol=protocol, after_chunks=2))
+    p = provider_for(sim, client, protocol, timeouts=Timeouts(connect=2, read=30))
+    got: list = []
+    first_two = asyncio.Event()
+
+    async def consume():
+        async for event in p.stream_chat(MODELS[protocol], MESSAGES):
+            got.append(event)
+            if len(got) == 2:
+                first_two.set()
+
+    task = asyncio.create_task(consume())
+    await asyncio.wait_for(first_two.wait(), 5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert [type(e) for e in got] == [TextDelta, TextDelta]
+    sim.release_stalls()
+    # the shared client is still usable
+    out = await collect(p, MODELS[protocol])
+    assert out.error is None

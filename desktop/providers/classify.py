@@ -13,7 +13,6 @@ import json
 import re
 import ssl
 import time
-from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import ssl
 from email.utils import format_datetime
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import httpx
 import pytest

@@ -8,11 +8,10 @@ import json
 import socket
 import traceback
 
-import httpx
 import pytest
 
 from desktop.core.errors import ErrorKind, RouteDeskError
-from desktop.core.types import ChatMessage, StreamEnd, TextDelta, Usage
+from desktop.core.types import StreamEnd, TextDelta, Usage
 from desktop.providers import Timeouts, make_provider
 from tests.simulator import Fault, count_input_tokens, split_chunks
 

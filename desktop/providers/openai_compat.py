@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, ClassVar
 
 from httpx_sse import aconnect_sse
 
@@ -148,6 +148,9 @@ class OpenAICompatProvider(Provider):
     local = False
     needs_key = False
     supports_usage_in_stream = True
+    #: OpenAI itself wants max_completion_tokens (reasoning models reject max_tokens);
+    #: compatible servers mostly know only max_tokens.
+    max_tokens_param: ClassVar[str] = "max_tokens"
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -167,7 +170,7 @@ class OpenAICompatProvider(Provider):
             "stream": True,
         }
         if max_tokens is not None:
-            body["max_tokens"] = max_tokens
+            body[self.max_tokens_param] = max_tokens
         if self.stream_options_ok:
             body["stream_options"] = {"include_usage": True}
         return body
@@ -242,6 +245,7 @@ class OpenAICompatProvider(Provider):
 class OpenAIProvider(OpenAICompatProvider):
     kind = "openai"
     needs_key = True
+    max_tokens_param = "max_completion_tokens"
 
 
 class OpenRouterProvider(OpenAICompatProvider):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import desktop.providers as providers
 from desktop.core.errors import ErrorKind, RouteDeskError
@@ -154,3 +156,26 @@ def test_facade_all():
         assert name in providers.__all__
     for name in providers.__all__:
         assert hasattr(providers, name), name
+
+
+url_parts = st.one_of(
+    st.text(max_size=40),
+    st.builds(lambda scheme, host, port, path, slash: f"{scheme}{host}{port}{path}{slash}",
+              st.sampled_from(["http://", "https://", "HTTP://", "ftp://", "", "http:/"]),
+              st.sampled_from(["api.openai.com", "127.0.0.1", "localhost", "[::1]", "", "exa mple", "h_st"]),
+              st.sampled_from(["", ":1234", ":0", ":99999", ":x"]),
+              st.sampled_from(["", "/v1", "/api", "/api/v1", "/openai/v1", "/v1/chat/completions", "/v1beta/openai"]),
+              st.sampled_from(["", "/", "//", "?q=1", "#f"])),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(kind=st.sampled_from(sorted(PRESETS)), url=url_parts)
+def test_normalize_is_total_and_idempotent(kind, url):
+    try:
+        out = normalize_base_url(kind, url)
+    except RouteDeskError as err:
+        assert err.kind is ErrorKind.MISCONFIGURED and err.message and err.fix
+        return
+    assert out.startswith(("http://", "https://")) and not out.endswith("/")
+    assert normalize_base_url(kind, out) == out

@@ -84,9 +84,13 @@ async def test_several_requests_share_one_client(sim, client, protocol):
 
 
 async def test_request_details_reach_the_server(sim, client):
-    await collect(provider_for(sim, client, "openrouter"), MODELS["openrouter"])
+    await collect(provider_for(sim, client, "openai"), MODELS["openai"], max_tokens=5)
+    oa_req = next(r for r in sim.requests if r.protocol == "openai")
+    assert oa_req.json_body["max_completion_tokens"] == 5 and "max_tokens" not in oa_req.json_body
+    await collect(provider_for(sim, client, "openrouter"), MODELS["openrouter"], max_tokens=5)
     await collect(provider_for(sim, client, "anthropic"), MODELS["anthropic"])
     or_req = next(r for r in sim.requests if r.protocol == "openrouter")
+    assert or_req.json_body["max_tokens"] == 5
     assert or_req.headers["http-referer"] and or_req.headers["x-title"] == "RouteDesk"
     assert or_req.json_body["stream_options"] == {"include_usage": True}
     an_req = next(r for r in sim.requests if r.protocol == "anthropic")
@@ -262,6 +266,8 @@ async def test_list_models_and_check(sim, client, protocol):
     assert all(m.local == (protocol in ("ollama", "lmstudio")) for m in models)
     version = await p.check()
     assert version == (sim.ollama_version if protocol == "ollama" else None)
+    if protocol == "openrouter":
+        assert {m.context_length for m in models} == {128000}
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)

@@ -172,7 +172,8 @@ def test_chunk_delay_respected(sim):
     t0 = time.monotonic()
     r = httpx.post(sim.openai_url + "/chat/completions", headers=AUTH, json={**BODY, "stream": True})
     assert r.status_code == 200
-    assert time.monotonic() - t0 >= 0.02 * (len(r.text.split("data: ")) - 3)
+    # Timed waits may wake a hair early; 90% of the configured pacing still proves it is applied.
+    assert time.monotonic() - t0 >= 0.9 * 0.02 * (len(r.text.split("data: ")) - 3)
 
 
 def test_unknown_paths_and_bad_json(sim):

@@ -289,12 +289,13 @@ def _spend(args) -> int:
     if args.json:
         _print_json(s)
         return 0
-    print(f"Spent {format_usd(s['total_usd'])} on {s['messages']} answers; "
+    print(f"Spent {format_usd(s['total_usd'])} on {s['messages']} answer{'' if s['messages'] == 1 else 's'}; "
           f"always-strong would have cost {format_usd(s['always_strong_usd'])} "
           f"(saved {format_usd(s['saved_usd'])}).")
     for m in s["by_model"]:
         extra = f", {m['price_unknown']} with unknown price" if m["price_unknown"] else ""
-        print(f"  {m['model']:<40} {m['messages']:>5} answers  {m['input_tokens']:>8} in  "
+        answers = "answer" if m["messages"] == 1 else "answers"
+        print(f"  {m['model']:<40} {m['messages']:>5} {answers:<7}  {m['input_tokens']:>8} in  "
               f"{m['output_tokens']:>8} out  {format_usd(m['cost_usd'])}{extra}")
     return 0
 

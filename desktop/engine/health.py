@@ -43,6 +43,7 @@ __all__ = [
     "probe_targets",
     "status_for",
     "skip_info",
+    "skip_reason",
     "url_alternatives",
     "PROBE_TIMEOUT",
 ]
@@ -163,6 +164,26 @@ def skip_info(report: HealthReport, ref: ModelRef) -> ErrorInfo:
         status=None if report.error is None else report.error.status,
         code="health_" + report.status,
     )
+
+
+def skip_reason(monitor: "HealthMonitor | None", ref: ModelRef,
+                candidates: Iterable[ModelRef] = ()) -> ErrorInfo | None:
+    """What the engine asks before trying ``ref``: the attempt to record if it should be
+    skipped because its provider is known to be down, else None.
+
+    When every candidate's provider is down, nothing is skipped: health may be a few
+    seconds stale, and trying beats failing without trying. ``monitor`` may be None (the
+    command line runs without a monitor), which skips nothing.
+    """
+    if monitor is None:
+        return None
+    info = monitor.should_skip(ref)
+    if info is None:
+        return None
+    others = list(candidates)
+    if others and all(monitor.is_down(c.provider) is not None for c in others):
+        return None
+    return info
 
 
 # --- probing one provider ------------------------------------------------------------------

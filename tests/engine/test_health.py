@@ -199,7 +199,8 @@ async def test_deep_check_shows_an_exhausted_quota(heng, sim):
     assert "credit" in deep.explanation.lower() and "billing" in deep.fix.lower()
     # one tiny completion: one output token at most
     [req] = [r for r in chat_requests(sim)]
-    assert req.json_body["max_tokens"] == 1 or req.json_body.get("max_completion_tokens") == 1
+    body = req.json_body
+    assert body.get("max_tokens", body.get("max_completion_tokens")) == 1
 
 
 async def test_deep_check_that_works(heng, sim):
@@ -510,3 +511,50 @@ def test_route_desk_error_is_accepted_by_record_failure(heng):
     mon = HealthMonitor(heng, jitter=0)
     mon.record_failure("work", RouteDeskError(ErrorKind.QUOTA_EXHAUSTED, "no credit", "pay", provider="work"))
     assert mon.is_down("work").error_kind == "quota_exhausted"
+
+
+# --- the engine uses health ---------------------------------------------------------------------
+
+
+def test_skip_reason_skips_a_down_provider_unless_every_candidate_is_down(heng):
+    from desktop.engine.health import skip_reason
+
+    mon = HealthMonitor(heng, jitter=0)
+    strong, weak = ModelRef("work", "gpt-4o"), ModelRef("ollama", "llama3.2:latest")
+    assert skip_reason(None, strong, [strong, weak]) is None
+    assert skip_reason(mon, strong, [strong, weak]) is None  # nothing known yet: try it
+    mon.record_failure("work", unreachable("work"))
+    info = skip_reason(mon, strong, [strong, weak])
+    assert info is not None and info.kind == "unreachable" and info.model == "gpt-4o"
+    assert skip_reason(mon, weak, [strong, weak]) is None
+    mon.record_failure("ollama", unreachable("ollama"))
+    assert skip_reason(mon, strong, [strong, weak]) is None  # all down: try anyway
+
+
+async def test_engine_skips_a_provider_known_to_be_down_and_says_why(heng, sim):
+    if not hasattr(heng, "health"):
+        pytest.skip("Engine.health is not wired in desktop/engine/app.py yet (see the health.py report)")
+    mon = HealthMonitor(heng, jitter=0)
+    heng.health = mon
+    heng.set_pair(ModelRef("work", "gpt-4o"), ModelRef("ollama", "llama3.2:latest"))
+    mon.record_failure("work", unreachable("work"))
+    before = len(chat_requests(sim))
+    result = await heng.send(None, "hello", mode="strong")
+    assert result.status == "complete" and result.model == ModelRef("ollama", "llama3.2:latest")
+    first = result.attempts[0]
+    assert first.model == ModelRef("work", "gpt-4o") and first.skipped
+    assert first.error.message.startswith("Skipped work/gpt-4o")
+    assert [r.path for r in chat_requests(sim)[before:]] == ["/api/chat"]  # OpenAI never called
+    assert mon.report("ollama").last_success is not None  # the success was recorded
+
+
+async def test_engine_marks_a_provider_after_a_failed_chat(heng, sim):
+    if not hasattr(heng, "health"):
+        pytest.skip("Engine.health is not wired in desktop/engine/app.py yet (see the health.py report)")
+    mon = HealthMonitor(heng, jitter=0)
+    heng.health = mon
+    heng.set_pair(ModelRef("work", "gpt-4o"), ModelRef("ollama", "llama3.2:latest"))
+    sim.inject(Fault("auth_invalid", protocol="openai"))
+    result = await heng.send(None, "hello", mode="strong")
+    assert result.model == ModelRef("ollama", "llama3.2:latest")
+    assert mon.is_down("work") is not None and mon.report("work").error_kind == "auth_invalid"

@@ -178,6 +178,41 @@ async def _with_details(provider, models: list[ModelInfo], cache: DetailCache | 
     return list(out)
 
 
+async def _lmstudio_details(provider, models: list[ModelInfo], timeout: float = 3.0) -> list[ModelInfo]:
+    """LM Studio's own REST API (``/api/v0/models``) tells quantisation and context length,
+    which its OpenAI-compatible list does not. Older versions lack it: then nothing changes."""
+    if not models:
+        return models
+    root = provider.base_url.rstrip("/")
+    if root.endswith("/v1"):
+        root = root[: -len("/v1")]
+    try:
+        response = await provider.client.get(root + "/api/v0/models", headers=provider._headers(), timeout=timeout)
+        if response.status_code != 200:
+            return models
+        data = response.json()
+    except Exception:  # a nicety: any failure leaves the list as it was
+        return models
+    items = data.get("data") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        return models
+    by_id: dict[str, dict] = {i["id"]: i for i in items if isinstance(i, dict) and isinstance(i.get("id"), str)}
+    out = []
+    for m in models:
+        item = by_id.get(m.ref.model)
+        if item is None:
+            out.append(m)
+            continue
+        ctx = item.get("loaded_context_length") or item.get("max_context_length")
+        quant = item.get("quantization")
+        out.append(replace(
+            m,
+            context_length=m.context_length or (ctx if isinstance(ctx, int) and not isinstance(ctx, bool) and ctx > 0 else None),
+            quantization=m.quantization or (quant if isinstance(quant, str) and quant else None),
+        ))
+    return out
+
+
 def _local_settings(engine, name: str):
     settings = engine.provider_settings(name)
     return settings
@@ -267,7 +302,10 @@ async def discover_one(
         result.version = version
         if details:
             try:
-                models = await _timed(_with_details(provider, models, cache), timeout)
+                if kind == "lmstudio":
+                    models = await _timed(_lmstudio_details(provider, models), timeout)
+                else:
+                    models = await _timed(_with_details(provider, models, cache), timeout)
             except TimeoutError:
                 pass
         result.models = models

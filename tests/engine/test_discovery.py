@@ -134,3 +134,29 @@ async def test_ollama_appearing_after_start(heng, sim):
     assert not (await discover_one(heng, "ollama")).found
     sim.start()
     assert (await discover_one(heng, "ollama")).found
+
+
+async def test_lm_studio_details_from_its_own_rest_api():
+    """LM Studio's /api/v0/models adds quantisation and context length (mocked: the
+    simulator speaks only LM Studio's OpenAI-compatible API)."""
+    import httpx
+
+    from desktop.engine.discovery import _lmstudio_details
+    from desktop.providers import make_provider
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/models":
+            return httpx.Response(200, json={"data": [{"id": "qwen2.5-7b-instruct"}, {"id": "other"}]})
+        if request.url.path == "/api/v0/models":
+            return httpx.Response(200, json={"data": [
+                {"id": "qwen2.5-7b-instruct", "quantization": "Q4_K_M", "max_context_length": 32768,
+                 "state": "not-loaded"}]})
+        return httpx.Response(404)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        provider = make_provider("lmstudio", "lmstudio", "http://127.0.0.1:1234/v1", None, client)
+        models = await provider.list_models()
+        detailed = {m.ref.model: m for m in await _lmstudio_details(provider, models)}
+    assert detailed["qwen2.5-7b-instruct"].quantization == "Q4_K_M"
+    assert detailed["qwen2.5-7b-instruct"].context_length == 32768
+    assert detailed["other"].context_length is None

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Callable, TextIO
+from typing import AsyncIterator, Callable, TextIO
 
 from desktop.core.errors import ErrorInfo, ErrorKind, RouteDeskError
 from desktop.core.types import ModelInfo, ModelRef
 from desktop.engine.discovery import LOCAL_PROVIDERS, DetailCache, discover_one, same_model
 
-__all__ = ["list_models", "pull", "pull_model", "ProgressBar", "LIST_TIMEOUT"]
+__all__ = ["list_models", "pull", "pull_progress", "pull_model", "ProgressBar", "LIST_TIMEOUT"]
 
 #: Longest wait for one provider's model list.
 LIST_TIMEOUT = 10.0
@@ -212,12 +212,11 @@ class ProgressBar:
         self._drawn = False
 
 
-async def pull(engine, ref: ModelRef, on_progress: Callable[[object], None]) -> None:
-    """Download ``ref`` (an Ollama model) and report each progress line to ``on_progress``
-    (``desktop.providers.PullProgress``: status, completed, total, fraction).
-
-    Raises RouteDeskError (explained); cancel the awaiting task to stop the download.
-    """
+async def pull_progress(engine, ref: ModelRef) -> AsyncIterator[object]:
+    """Download ``ref`` (an Ollama model), yielding each progress line
+    (``desktop.providers.PullProgress``: status, completed, total, fraction); the last one
+    has status "success". Raises RouteDeskError (explained); closing the iterator or
+    cancelling the task that consumes it stops the download."""
     settings = engine.provider_settings(ref.provider)
     if settings.kind != "ollama":
         from desktop.providers import display_name
@@ -233,12 +232,12 @@ async def pull(engine, ref: ModelRef, on_progress: Callable[[object], None]) -> 
     provider = engine.provider(ref.provider)
     try:
         async for progress in provider.pull(ref.model):
-            on_progress(progress)
+            yield progress
     except RouteDeskError as err:
         if err.model is None:
             err.model = ref.model
         text = f"{err.message} {err.detail}".lower()
-        if "file does not exist" in text or "manifest" in text and "not" in text:
+        if "file does not exist" in text or ("manifest" in text and "not" in text):
             raise RouteDeskError(
                 ErrorKind.MODEL_NOT_FOUND,
                 f"Ollama's library has no model called {ref.model}.",
@@ -246,6 +245,16 @@ async def pull(engine, ref: ModelRef, on_progress: Callable[[object], None]) -> 
                 provider=ref.provider, model=ref.model, detail=err.detail,
             ) from None
         raise _explained(err, settings.kind, settings.base_url) from None
+
+
+async def pull(engine, ref: ModelRef, on_progress: Callable[[object], None]) -> None:
+    """``pull_progress`` with a callback: ``on_progress(progress)`` per line."""
+    agen = pull_progress(engine, ref)
+    try:
+        async for progress in agen:
+            on_progress(progress)
+    finally:
+        await agen.aclose()
 
 
 async def pull_model(engine, ref: ModelRef, out_stream: TextIO | None = None) -> int:

@@ -194,3 +194,11 @@ def test_progress_bar_in_a_log_prints_few_lines():
     for done in range(0, 1001):
         bar.update(PullProgress("pulling abc", done, 1000))
     assert len(out.getvalue().splitlines()) == 11  # one per 10 %
+
+
+async def test_pull_progress_is_an_async_iterator_for_the_window(heng, sim):
+    from desktop.engine.catalog import pull_progress
+
+    statuses = [p.status async for p in pull_progress(heng, ModelRef("ollama", "tinyllama"))]
+    assert statuses[0] == "pulling manifest" and statuses[-1] == "success"
+    assert "tinyllama:latest" in sim.models["ollama"]

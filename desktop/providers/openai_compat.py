@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Any, ClassVar
+from typing import Any
 
 from httpx_sse import aconnect_sse
 
@@ -148,14 +148,14 @@ class OpenAICompatProvider(Provider):
     local = False
     needs_key = False
     supports_usage_in_stream = True
-    #: OpenAI itself wants max_completion_tokens (reasoning models reject max_tokens);
-    #: compatible servers mostly know only max_tokens.
-    max_tokens_param: ClassVar[str] = "max_tokens"
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         #: Cleared after a server rejects ``stream_options``; remembered for this provider.
         self.stream_options_ok = True
+        #: Models that rejected ``max_tokens`` and asked for ``max_completion_tokens``
+        #: (OpenAI's reasoning models); remembered for this provider.
+        self.completion_tokens_models: set[str] = set()
 
     def _headers(self) -> dict[str, str]:
         headers = {}
@@ -170,7 +170,8 @@ class OpenAICompatProvider(Provider):
             "stream": True,
         }
         if max_tokens is not None:
-            body[self.max_tokens_param] = max_tokens
+            param = "max_completion_tokens" if model in self.completion_tokens_models else "max_tokens"
+            body[param] = max_tokens
         if self.stream_options_ok:
             body["stream_options"] = {"include_usage": True}
         return body
@@ -179,19 +180,24 @@ class OpenAICompatProvider(Provider):
         self, model: str, messages: list[ChatMessage], max_tokens: int | None, state: StreamState
     ) -> AsyncIterator[StreamEvent]:
         parser = OpenAIStreamParser(provider=self.name, kind=self.kind, model=model)
-        for attempt in range(2):
+        for attempt in range(3):
             body = self._body(model, messages, max_tokens)
             async with aconnect_sse(
                 self.client, "POST", self._url("chat/completions"), json=body,
                 headers=self._headers(), timeout=self.timeouts.as_httpx(),
             ) as source:
                 response = source.response
-                if response.status_code == 400 and "stream_options" in body and attempt == 0:
+                if response.status_code in (400, 422) and attempt < 2:
+                    # Servers that don't know a parameter say so; drop or rename it once.
                     raw = await self._read_limited(response)
-                    if b"stream_options" in raw.lower():
+                    low = raw.lower()
+                    if "stream_options" in body and b"stream_options" in low:
                         self.stream_options_ok = False
                         continue
-                    raise classify_http_error(400, response.headers, raw, **self._ctx(model))
+                    if "max_tokens" in body and b"max_completion_tokens" in low:
+                        self.completion_tokens_models.add(model)
+                        continue
+                    raise classify_http_error(response.status_code, response.headers, raw, **self._ctx(model))
                 await self._raise_for_status(response, model)
                 state.started = True
                 ctype = response.headers.get("content-type", "").lower()
@@ -245,7 +251,6 @@ class OpenAICompatProvider(Provider):
 class OpenAIProvider(OpenAICompatProvider):
     kind = "openai"
     needs_key = True
-    max_tokens_param = "max_completion_tokens"
 
 
 class OpenRouterProvider(OpenAICompatProvider):

@@ -220,6 +220,30 @@ async def test_stream_options_rejected_then_remembered():
     assert p.stream_options_ok is False
 
 
+async def test_max_completion_tokens_when_asked_for():
+    seen = []
+
+    def handler(request):
+        body = json.loads(request.content)
+        seen.append(body)
+        if "max_tokens" in body and body["model"].startswith("o"):
+            return httpx.Response(400, json={"error": {
+                "message": "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                           "Use 'max_completion_tokens' instead.",
+                "type": "invalid_request_error", "param": "max_tokens", "code": "unsupported_parameter"}})
+        wire, _ = openai_wire(["ok"], (1, 1))
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=wire.encode())
+
+    async with mock_client(handler) as client:
+        p = make_provider("openai", "openai", None, KEY, client)
+        for _ in range(2):
+            events = [e async for e in p.stream_chat("o3-mini", MSGS, max_tokens=9)]
+            assert events[0] == TextDelta("ok") and isinstance(events[-1], StreamEnd)
+        [e async for e in p.stream_chat("gpt-4o", MSGS, max_tokens=9)]
+    assert [("max_tokens" in b, b.get("max_completion_tokens")) for b in seen] == [
+        (True, None), (False, 9), (False, 9), (True, None)]
+
+
 async def test_other_400_is_not_retried():
     calls = []
 

@@ -52,6 +52,7 @@ class _Context:
         self.app = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.window = None
+        self.engines: list = []
 
 
 # --- the checks -------------------------------------------------------------------------
@@ -284,41 +285,62 @@ def check_window(ctx: _Context) -> str:
         from desktop.ui import app as ui_app
     except ImportError as exc:
         raise CheckFailed(f"the window's code can't be imported: {exc}") from None
-    factory = getattr(ui_app, "create_main_window", None)
-    if factory is None:
-        raise CheckFailed("desktop.ui.app has no create_main_window() to build the window with")
-    window = _run_async(ctx, _maybe_async(factory, ctx))
-    if window is None:
-        raise CheckFailed("create_main_window() returned nothing")
+    build = getattr(ui_app, "build_window", None)
+    if build is None:
+        raise CheckFailed("desktop.ui.app has no build_window(engine) to build the window with")
+    from desktop.engine.app import Engine
+
+    _ensure_loop(ctx)  # the window's background tasks need the app's loop set first
+    engine = Engine.open(home=ctx.home, keystore=_MemoryKeys())
+    ctx.engines.append(engine)
+    _controller, window = build(engine)
+    ctx.window = window
     window.show()
-    deadline = time.monotonic() + 10
-    while not window.isVisible() and time.monotonic() < deadline:
-        ctx.app.processEvents()
-    ctx.app.processEvents()
+    shown = _run_async(ctx, _settle(ctx, window))
     if not window.isVisible():
         raise CheckFailed("the main window didn't show")
+    if window.grab().isNull():
+        raise CheckFailed("the main window rendered nothing")
+    screens = []
+    opener = getattr(window, "open_settings", None)
+    if callable(opener):
+        opener("")
+        _run_async(ctx, _settle(ctx, window))
+        settings = getattr(window, "_settings", None)
+        if settings is not None and settings.grab().isNull():
+            raise CheckFailed("the settings screen rendered nothing")
+        screens.append("settings")
     title = window.windowTitle() or type(window).__name__
-    ctx.window = window
-    return f"main window shown ({title!r})"
+    since_start = _since_process_start(shown)
+    extra = f", {' and '.join(screens)} too" if screens else ""
+    when = f", {since_start:.2f} s after the process started" if since_start is not None else ""
+    return f"main window {title!r} shown offscreen{extra}{when}"
 
 
-async def _maybe_async(factory: Callable, ctx: _Context):
-    """``create_main_window(home=...)`` may be a plain or an async function."""
-    import inspect
+async def _settle(ctx: _Context, window) -> float:
+    """Wait until the window is visible and has painted; return when (perf_counter)."""
+    deadline = time.monotonic() + 10
+    while not window.isVisible() and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0)  # one turn of the loop: layout and the first paint
+    shown = time.perf_counter()
+    await asyncio.sleep(0.05)
+    return shown
 
-    kwargs = {}
+
+def _since_process_start(now_perf: float) -> float | None:
+    """Seconds from this process's start to ``now_perf`` (Linux; None elsewhere)."""
     try:
-        params = inspect.signature(factory).parameters
-    except (TypeError, ValueError):
-        params = {}
-    if "home" in params:
-        kwargs["home"] = ctx.home
-    if "keystore" in params:
-        kwargs["keystore"] = _MemoryKeys()
-    out = factory(**kwargs)
-    if inspect.isawaitable(out):
-        out = await out
-    return out
+        with open("/proc/self/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        start_ticks = int(fields[19])
+        with open("/proc/uptime", "rb") as fh:
+            uptime = float(fh.read().split()[0])
+        ticks = os.sysconf("SC_CLK_TCK")
+        started_ago = uptime - start_ticks / ticks
+        return started_ago - (time.perf_counter() - now_perf)
+    except Exception:
+        return None
 
 
 #: name -> (what it checks, function); run in this order.
@@ -347,18 +369,24 @@ def _need(app, what: str) -> None:
 
 def _run_async(ctx: _Context, coro):
     """Run ``coro`` on the app's loop: qasync's when Qt is up (as the window does), else asyncio's."""
+    return _ensure_loop(ctx).run_until_complete(coro)
+
+
+def _ensure_loop(ctx: _Context) -> asyncio.AbstractEventLoop:
     if ctx.loop is None:
         loop = None
         if ctx.app is not None:
-            try:
-                import qasync
+            try:  # the window's own loop set-up (qasync, with asyncio's async-generator hooks)
+                from desktop.ui.app import make_loop
 
-                loop = qasync.QEventLoop(ctx.app)
+                loop = make_loop(ctx.app)
             except ImportError:
                 loop = None
-        ctx.loop = loop or asyncio.new_event_loop()
-        asyncio.set_event_loop(ctx.loop)
-    return ctx.loop.run_until_complete(coro)
+        if loop is None:
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+        ctx.loop = loop
+    return ctx.loop
 
 
 def _reason(exc: BaseException) -> str:
@@ -438,13 +466,28 @@ def run_self_test(only: list[str] | None = None) -> int:
 
 
 def _teardown(ctx: _Context) -> None:
-    if ctx.window is not None:
+    window, ctx.window = ctx.window, None
+    if window is not None:  # the window closes its engine itself, as when the user quits
+
+        async def closed() -> None:
+            window.close()
+            for _ in range(500):
+                if getattr(window, "_closed", True):
+                    return
+                await asyncio.sleep(0.01)
+
         try:
-            ctx.window.close()
-            ctx.window.deleteLater()
+            _run_async(ctx, closed())
+            window.deleteLater()
         except Exception:
             pass
-        ctx.window = None
+    else:
+        for engine in ctx.engines:
+            try:
+                _run_async(ctx, engine.aclose())
+            except Exception:
+                pass
+    ctx.engines.clear()
     if ctx.loop is not None:
         try:
             ctx.loop.run_until_complete(ctx.loop.shutdown_asyncgens())

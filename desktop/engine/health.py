@@ -360,7 +360,17 @@ async def probe_provider(
             latency = round((time.perf_counter() - started) * 1000, 1)
     except RouteDeskError as err:
         latency = round((time.perf_counter() - started) * 1000, 1)
-        if err.status == 404 and kind not in ("ollama",):
+        if err.status == 404 and kind == "ollama":
+            wrong = RouteDeskError(ErrorKind.MISCONFIGURED, err.message, err.fix, provider=name, status=404,
+                                   code="not_ollama", detail=err.detail)
+            return failed(
+                wrong, latency=latency,
+                explanation=(f"Something answers at {base_url}, but it isn't Ollama's API "
+                             "(404 Not Found for /api/version)."),
+                fix=("Point OLLAMA_HOST (or this provider's base URL) at Ollama itself: a bare host and port "
+                     "such as http://127.0.0.1:11434, with nothing after it."),
+            ), None
+        if err.status == 404:
             try:
                 provider = engine.provider(name)
                 alt = await _suggest_base_url(provider, timeout)

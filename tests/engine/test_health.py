@@ -558,3 +558,11 @@ async def test_engine_marks_a_provider_after_a_failed_chat(heng, sim):
     result = await heng.send(None, "hello", mode="strong")
     assert result.model == ModelRef("ollama", "llama3.2:latest")
     assert mon.is_down("work") is not None and mon.report("work").error_kind == "auth_invalid"
+
+
+async def test_an_ollama_address_where_something_else_answers(heng, sim):
+    # The simulator's OpenAI-compatible side (under /lmstudio) 404s Ollama's /api paths.
+    heng.store.add_provider("gpu", "ollama", sim.base_url + "/lmstudio")
+    [report] = await probe_all(heng, only="gpu")
+    assert report.status == "misconfigured"
+    assert "isn't Ollama's API" in report.explanation and "11434" in report.fix

@@ -283,7 +283,7 @@ _CONTEXT = re.compile(
 _QUOTA = re.compile(
     r"insufficient_quota|credit balance is too low|exceeded your current quota|insufficient credits"
     r"|insufficient_balance|insufficient balance|payment required|more credits|out of credits"
-    r"|quota exceeded|no credits|reached your usage limit",
+    r"|quota exceeded|no credits|reached your usage limit|exceeded (?:your|the) [a-z ]{0,20}quota",
     re.IGNORECASE,
 )
 _FILTER = re.compile(

@@ -90,6 +90,9 @@ CASES = [
     ("ollama-unauthorized", "ollama", 401, {}, json.dumps({"error": "unauthorized"}), K.AUTH_INVALID),
     ("ollama-busy", "ollama", 503, {}, json.dumps({"error": "server busy, please try again.  maximum pending requests exceeded"}), K.OVERLOADED),
     ("ollama-cloud-limit", "ollama", 429, {}, json.dumps({"error": "you have reached your usage limit"}), K.QUOTA_EXHAUSTED),
+    ("deepseek-balance", "deepseek", 402, {}, oa("Insufficient Balance", "unknown_error", "invalid_request_error"), K.QUOTA_EXHAUSTED),
+    ("monthly-quota", "openai-compatible", 403, {}, json.dumps({"error": {"message": "You have exceeded your monthly quota"}}), K.QUOTA_EXHAUSTED),
+    ("openai-unsupported-param", "openai", 400, {}, oa("Unsupported parameter: 'temperature'", "invalid_request_error", "unsupported_parameter"), K.BAD_RESPONSE),
     # --- odd ones -----------------------------------------------------------------
     ("fastapi-400", "openai-compatible", 400, {}, json.dumps({"detail": "Unsupported parameter"}), K.BAD_RESPONSE),
     ("garbage-400", "openai-compatible", 400, {}, b"\xff\xfe\x00garbage", K.BAD_RESPONSE),

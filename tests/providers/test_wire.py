@@ -223,6 +223,7 @@ async def test_closed_port_is_unreachable(client, protocol):
                       client, FAST)
     out = await collect(p, "m")
     assert out.error.kind is K.UNREACHABLE and out.error.code == "connection_refused"
+    assert_no_secret(out.error)
     assert f"127.0.0.1:{port}" in out.error.message
     if protocol == "ollama":
         assert out.error.message == f"Ollama isn't running on 127.0.0.1:{port}."

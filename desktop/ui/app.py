@@ -25,6 +25,9 @@ def make_app(argv: Sequence[str] | None = None):
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication
 
+    from desktop.ui.qtcompat import guard_bool_refcounts
+
+    guard_bool_refcounts()
     app = QApplication.instance()
     if app is None:
         # Fractional scaling (150 %, 200 %) exactly as the system asks, not rounded.

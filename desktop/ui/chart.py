@@ -60,6 +60,10 @@ class SpendChart(QWidget):
             return
         import pyqtgraph as pg
 
+        # pyqtgraph's atexit clean-up walks every graphics item during interpreter
+        # shutdown; with PySide6 that can crash after a clean exit. Widgets are
+        # deleted by Qt's ownership instead.
+        pg.setConfigOptions(exitCleanup=False, antialias=True)
         pal = self.palette()
         bg = pal.color(QPalette.ColorRole.Base)
         fg = pal.color(QPalette.ColorRole.Text)

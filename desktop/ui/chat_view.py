@@ -162,7 +162,7 @@ class CodeBlock(QFrame):
     def copy(self) -> None:
         QGuiApplication.clipboard().setText(self._text)
         self.copy_btn.setText("Copied")
-        QTimer.singleShot(1500, lambda: self.copy_btn.setText("Copy"))
+        QTimer.singleShot(1500, self.copy_btn, lambda: self.copy_btn.setText("Copy"))
 
 
 class RichText(QWidget):
@@ -577,7 +577,7 @@ class ChatView(QScrollArea):
         self._update_earlier()
         self.setUpdatesEnabled(True)
         self._inner.adjustSize()
-        QTimer.singleShot(0, lambda: bar.setValue(old_val + bar.maximum() - old_max))
+        QTimer.singleShot(0, self, lambda: bar.setValue(old_val + bar.maximum() - old_max))
 
     def ensure_visible_message(self, message_id: int) -> QWidget | None:
         """Render back far enough to show ``message_id`` and scroll to it."""
@@ -589,7 +589,7 @@ class ChatView(QScrollArea):
         w = self._widgets.get(id(self.session.items[idx]))
         if w is not None:
             self._stick = False
-            QTimer.singleShot(30, lambda: self.ensureWidgetVisible(w, 0, 40))
+            QTimer.singleShot(30, self, lambda: self.ensureWidgetVisible(w, 0, 40))
         return w
 
     def _update_earlier(self) -> None:

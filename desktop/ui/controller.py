@@ -229,13 +229,12 @@ class AppController(QObject):
             r.strong, r.weak = pair.strong, pair.weak
         except Exception:
             r.strong = r.weak = None
-        policy = self.setting(POLICY_SETTING, {}) or {}
-        if isinstance(policy, dict):
-            r.control = "budget" if policy.get("kind") == "budget" else "share"
-            if policy.get("target_share") is not None:
-                r.target_share = float(policy["target_share"])
-            if policy.get("monthly_usd") is not None:
-                r.monthly_budget = Decimal(str(policy["monthly_usd"]))
+        cfg = self._routing_settings()
+        r.control = "budget" if cfg.get("policy") == "budget" else "share"
+        if cfg.get("target_share") is not None:
+            r.target_share = float(cfg["target_share"])
+        if cfg.get("monthly_budget_usd") is not None:
+            r.monthly_budget = Decimal(str(cfg["monthly_budget_usd"]))
         mode = self.setting(MODE_SETTING, "auto")
         r.mode = ModelRef.parse(mode) if isinstance(mode, str) and "/" in mode else (mode or "auto")
         r.models = self.known_models()
@@ -258,17 +257,27 @@ class AppController(QObject):
         self.set_setting(MODE_SETTING, str(mode))
         self.routing.changed.emit()
 
+    def _routing_settings(self) -> dict:
+        if hasattr(self.engine, "routing_settings"):
+            return self.engine.routing_settings().to_dict()
+        return dict(self.setting(POLICY_SETTING, {}) or {})
+
     def set_policy(self, control: str, *, target_share: float | None = None, monthly_usd: Decimal | None = None) -> None:
+        """The cost-quality control: a target share of strong calls, or a monthly budget."""
         r = self.routing
         r.control = control
         if target_share is not None:
             r.target_share = max(0.0, min(1.0, target_share))
         if monthly_usd is not None:
             r.monthly_budget = monthly_usd
-        value: dict[str, Any] = {"kind": control, "target_share": r.target_share}
-        if r.monthly_budget is not None:
-            value["monthly_usd"] = str(r.monthly_budget)
-        self.set_setting(POLICY_SETTING, value)
+        value = {"policy": control, "target_share": r.target_share,
+                 "monthly_budget_usd": None if r.monthly_budget is None else str(r.monthly_budget)}
+        if hasattr(self.engine, "set_routing_settings"):
+            from desktop.engine.routing import RoutingSettings
+
+            self.engine.set_routing_settings(RoutingSettings.from_dict(value))
+        else:
+            self.set_setting(POLICY_SETTING, value)
         r.changed.emit()
 
     def set_pair(self, strong: ModelRef | None, weak: ModelRef | None) -> None:

@@ -20,7 +20,10 @@ import pytest  # noqa: E402
 
 from desktop.core.errors import ErrorKind, RouteDeskError  # noqa: E402
 from desktop.core.types import ModelRef  # noqa: E402
+from desktop.ui.qtcompat import guard_bool_refcounts  # noqa: E402
 from tests.simulator.fixtures import sim  # noqa: E402,F401
+
+guard_bool_refcounts()  # PySide6 6.12.0's emit() drops a reference to True each call
 
 STRONG = ModelRef("openai", "gpt-4o")
 WEAK = ModelRef("ollama", "llama3.2:latest")
@@ -144,6 +147,12 @@ def app_window(make_engine, qtbot):
         if not w._closed:
             w.close()
             qtbot.waitUntil(lambda w=w: w._closed, timeout=10000)
+        # delete the widget tree now: left to interpreter shutdown, PySide and
+        # pyqtgraph wrappers can be torn down in the wrong order
+        gone = []
+        w.destroyed.connect(lambda *_: gone.append(1))
+        w.deleteLater()
+        qtbot.waitUntil(lambda: bool(gone), timeout=5000)
 
 
 @pytest.fixture

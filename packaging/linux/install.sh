@@ -33,11 +33,6 @@ while [ $# -gt 0 ]; do
     shift
 done
 
-if [ "$(id -u)" = 0 ] && [ -z "${ROUTEDESK_ALLOW_ROOT:-}" ]; then
-    echo "Run this as the user who will use RouteDesk, not as root: it installs into your home folder." >&2
-    exit 1
-fi
-
 refresh_caches() {
     if command -v update-desktop-database >/dev/null 2>&1; then
         update-desktop-database -q "$DATA_HOME/applications" 2>/dev/null || true

@@ -46,6 +46,10 @@ def make_app(argv: Sequence[str] | None = None):
 def make_loop(app, *, already_running: bool = False):
     import qasync
 
+    from desktop.ui.qtcompat import guard_bool_refcounts
+
+    guard_bool_refcounts()
+
     loop = qasync.QEventLoop(app, already_running=already_running)
     asyncio.set_event_loop(loop)
     install_asyncgen_hooks(loop)

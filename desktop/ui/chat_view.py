@@ -522,6 +522,7 @@ class ChatView(QScrollArea):
         self.verticalScrollBar().valueChanged.connect(self._on_scroll)
         self.session.reset.connect(self.rebuild)
         self.session.added.connect(self._on_added)
+        self.session.prepended.connect(self._on_prepended)
         self.session.changed.connect(self._on_changed)
         self.session.delta.connect(self._on_delta)
         self.rebuild()
@@ -562,7 +563,12 @@ class ChatView(QScrollArea):
         self._refresh_last_answers()
         QTimer.singleShot(0, self.scroll_to_bottom)
 
+    def _on_prepended(self, n: int) -> None:
+        self._first += n  # the rendered widgets moved down by n items
+
     def show_earlier(self) -> None:
+        if self._first < PAGE and self.session.more_before:
+            self.controller.load_earlier()
         items = self.session.items
         new_first = max(0, self._first - PAGE)
         bar = self.verticalScrollBar()
@@ -582,6 +588,9 @@ class ChatView(QScrollArea):
     def ensure_visible_message(self, message_id: int) -> QWidget | None:
         """Render back far enough to show ``message_id`` and scroll to it."""
         idx = next((i for i, it in enumerate(self.session.items) if it.id == message_id), None)
+        while idx is None and self.session.more_before:
+            self.controller.load_earlier()
+            idx = next((i for i, it in enumerate(self.session.items) if it.id == message_id), None)
         if idx is None:
             return None
         while self._first > idx:
@@ -593,8 +602,10 @@ class ChatView(QScrollArea):
         return w
 
     def _update_earlier(self) -> None:
-        self.earlier_btn.setVisible(self._first > 0)
-        self.earlier_btn.setText(f"Show earlier messages ({self._first} more)")
+        more = self.session.more_before
+        self.earlier_btn.setVisible(self._first > 0 or more)
+        count = f"{self._first}{'+' if more else ''} more" if self._first else "more"
+        self.earlier_btn.setText(f"Show earlier messages ({count})")
 
     def _on_added(self, item: MessageItem) -> None:
         self.empty_label.hide()

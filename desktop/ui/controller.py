@@ -45,6 +45,7 @@ POLICY_SETTING = "routing.policy"  # same key as desktop.engine.app.ROUTING_SETT
 PAIR_SETTING = "routing.pair"
 UI_SETTING = "ui.state"
 MODE_SETTING = "ui.mode"
+LOAD_PAGE = 200  # messages read from the database at a time
 
 
 def _ts(dt: datetime | None) -> float:
@@ -176,27 +177,75 @@ class AppController(QObject):
         self.session.set_items(None, [], "")
         self.conversation_changed.emit(None)
 
+    def _page(self, conversation_id: int, before_id: int | None = None, limit: int = LOAD_PAGE) -> tuple[list, bool]:
+        """The newest ``limit`` messages older than ``before_id`` (oldest first), and
+        whether there are older ones.
+
+        Store.messages() parses every row of a conversation (10,000 rows take longer than
+        the 300 ms budget), and the Store has no paged read yet, so this reads one page
+        with the Store's own row mapper. Falls back to messages() if those change."""
+        store = self.store
+        try:
+            x, make, attempt = store._x, store._message, store._attempt
+        except AttributeError:
+            recs = store.messages(conversation_id)
+            if before_id is not None:
+                recs = [r for r in recs if r.id < before_id]
+            return recs[-limit:], len(recs) > limit
+        sql = "SELECT * FROM messages WHERE conversation_id = ?"
+        params: list = [conversation_id]
+        if before_id is not None:
+            sql += " AND id < ?"
+            params.append(before_id)
+        rows = x(sql + " ORDER BY id DESC LIMIT ?", (*params, limit + 1)).fetchall()
+        more = len(rows) > limit
+        rows = rows[:limit][::-1]
+        by_message: dict[int, list] = {}
+        if rows:
+            ids = [r["id"] for r in rows]
+            q = ",".join("?" * len(ids))
+            for a in x(f"SELECT * FROM attempts WHERE message_id IN ({q}) ORDER BY id", ids):
+                by_message.setdefault(a["message_id"], []).append(attempt(a))
+        return [make(r, tuple(by_message.get(r["id"], ()))) for r in rows], more
+
+    @staticmethod
+    def _items(records) -> list[MessageItem]:
+        items = [item_from_record(r) for r in records]
+        prompt = ""
+        for it in items:
+            if it.role == "user":
+                prompt = it.text
+            else:
+                it.prompt = prompt
+        return items
+
     def open_conversation(self, conversation_id: int | None) -> None:
         if conversation_id is None:
             self.new_conversation()
             return
+        more = False
         if self._live_conv == conversation_id and self._live_items is not None:
             items = self._live_items
         else:
-            items = [item_from_record(r) for r in self.store.messages(conversation_id)]
-            prompt = ""
-            for it in items:
-                if it.role == "user":
-                    prompt = it.text
-                else:
-                    it.prompt = prompt
+            records, more = self._page(conversation_id)
+            items = self._items(records)
         title = ""
         for c in self.conversations.rows:
             if c.id == conversation_id:
                 title = c.title
-        self.session.set_items(conversation_id, items, title)
+        self.session.set_items(conversation_id, items, title, more_before=more)
         self.set_setting("ui.last_conversation", conversation_id)
         self.conversation_changed.emit(conversation_id)
+
+    def load_earlier(self) -> int:
+        """Put the previous page of the open conversation in front; returns how many."""
+        s = self.session
+        if s.conversation_id is None or not s.more_before:
+            return 0
+        first = next((i.id for i in s.items if i.id is not None), None)
+        records, more = self._page(s.conversation_id, before_id=first)
+        s.prepend(self._items(records), more)
+        return len(records)
 
     def rename_conversation(self, conversation_id: int, title: str) -> None:
         title = title.strip()

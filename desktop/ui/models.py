@@ -71,6 +71,7 @@ class ChatSession(QObject):
 
     reset = Signal()
     added = Signal(object)  # MessageItem
+    prepended = Signal(int)  # how many older items were put in front
     changed = Signal(object)  # MessageItem: status, meta or failures changed
     delta = Signal(object)  # MessageItem: text grew (views batch these)
 
@@ -79,12 +80,20 @@ class ChatSession(QObject):
         self.conversation_id: int | None = None
         self.title: str = ""
         self.items: list[MessageItem] = []
+        self.more_before = False  # older messages exist in the database, not loaded yet
 
-    def set_items(self, conversation_id: int | None, items: list[MessageItem], title: str = "") -> None:
+    def set_items(self, conversation_id: int | None, items: list[MessageItem], title: str = "",
+                  more_before: bool = False) -> None:
         self.conversation_id = conversation_id
         self.items = items
         self.title = title
+        self.more_before = more_before
         self.reset.emit()
+
+    def prepend(self, items: list[MessageItem], more_before: bool) -> None:
+        self.items[0:0] = items
+        self.more_before = more_before
+        self.prepended.emit(len(items))
 
     def append(self, item: MessageItem) -> None:
         self.items.append(item)

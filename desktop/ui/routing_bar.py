@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QSlider,
     QStackedWidget,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -28,14 +29,18 @@ class RoutingBar(QFrame):
         self.controller = controller
         self.state = controller.routing
         self.setObjectName("routingBar")
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(12, 6, 12, 0)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(12, 6, 12, 0)
+        outer.setSpacing(2)
+        lay = QHBoxLayout()
         lay.setSpacing(8)
+        outer.addLayout(lay)
 
         lay.addWidget(QLabel("Route:"))
         self.mode = QComboBox()
         self.mode.setToolTip("Auto lets the router pick per message; the others force a model")
-        self.mode.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.mode.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.mode.setMinimumContentsLength(12)
         lay.addWidget(self.mode)
 
         self.control = QComboBox()
@@ -52,7 +57,7 @@ class RoutingBar(QFrame):
         self.slider.setRange(0, 100)
         self.slider.setSingleStep(5)
         self.slider.setPageStep(10)
-        self.slider.setMinimumWidth(self.fontMetrics().horizontalAdvance("M") * 8)
+        self.slider.setMinimumWidth(self.fontMetrics().horizontalAdvance("M") * 5)
         self.slider.setToolTip("Target share of messages sent to the strong model")
         self.share_label = QLabel()
         self.share_label.setMinimumWidth(self.fontMetrics().horizontalAdvance("100 % strong "))
@@ -77,8 +82,10 @@ class RoutingBar(QFrame):
 
         self.pair = QLabel()
         self.pair.setTextFormat(Qt.TextFormat.RichText)
+        self.pair.setWordWrap(True)
+        self.pair.setObjectName("muted")
         self.pair.linkActivated.connect(lambda _h: controller.settings_requested.emit(""))
-        lay.addWidget(self.pair)
+        outer.addWidget(self.pair)
 
         self._commit_share = QTimer(self)
         self._commit_share.setSingleShot(True)

@@ -132,10 +132,11 @@ def app_window(make_engine, qtbot):
 
     windows = []
 
-    def make(engine=None, *, show: bool = True):
+    def make(engine=None, *, show: bool = True, resize: bool = True):
         engine = engine if engine is not None else make_engine()
         controller, window = build_window(engine)
-        window.resize(1100, 760)
+        if resize:
+            window.resize(1100, 760)
         if show:
             window.show()
             qtbot.waitExposed(window)

@@ -27,9 +27,10 @@ rm -rf dist/RouteDesk dist/RouteDesk.app
 "$PY" -m PyInstaller --noconfirm --clean --log-level WARN \
     --distpath dist --workpath build/pyinstaller packaging/routedesk.spec
 t1=$(date +%s)
-echo "PyInstaller took $((t1 - t0)) s; app folder: $(du -sh dist/RouteDesk | cut -f1)"
+echo "PyInstaller took $((t1 - t0)) s"
 
 if [ "$OS" != linux ]; then
+    echo "App folder: dist/RouteDesk ($(du -sh dist/RouteDesk | cut -f1))"
     exit 0
 fi
 # PyInstaller links top-level names to libraries the spec pruned; drop those dead links.
@@ -41,6 +42,7 @@ if command -v strip >/dev/null 2>&1; then
     find dist/RouteDesk/_internal -maxdepth 1 -name 'libpython3*.so*' -type f -exec strip --strip-debug {} +
     find dist/RouteDesk/_internal -path '*/lib-dynload/*.so' -type f -exec strip --strip-debug {} +
 fi
+echo "App folder: dist/RouteDesk ($(du -sh dist/RouteDesk | cut -f1))"
 
 # The Linux tarball: the app, a .desktop file, icons in the usual sizes, install.sh.
 NAME="RouteDesk-$VERSION-$OS-$ARCH"

@@ -89,7 +89,22 @@ def check_qt(ctx: _Context) -> str:
     name = QApplication.platformName()
     if not name:
         raise CheckFailed("no Qt platform plugin was loaded")
+    if name == "offscreen":
+        _quiet_offscreen_warnings()
     return f"Qt {qVersion()} (PySide6 {pyside_version}), platform plugin '{name}'"
+
+
+def _quiet_offscreen_warnings() -> None:
+    """The offscreen plugin warns about window-manager calls it can't honour; those
+    lines are noise in the self-test's output. Everything else still goes to stderr."""
+    from PySide6.QtCore import qInstallMessageHandler
+
+    def handler(mode, context, message: str) -> None:
+        if message.startswith("This plugin does not support"):
+            return
+        sys.stderr.write(message + "\n")
+
+    qInstallMessageHandler(handler)
 
 
 def check_image_plugins(ctx: _Context) -> str:
@@ -314,7 +329,9 @@ def check_window(ctx: _Context) -> str:
     since_start = _since_process_start(shown)
     extra = f", {' and '.join(screens)} too" if screens else ""
     when = f", {since_start:.2f} s after the process started" if since_start is not None else ""
-    return f"main window {title!r} shown offscreen{extra}{when}"
+    from PySide6.QtWidgets import QApplication
+
+    return f"main window {title!r} shown ({QApplication.platformName()}){extra}{when}"
 
 
 async def _settle(ctx: _Context, window) -> float:

@@ -48,6 +48,11 @@ status=0
 t_test0=$(date +%s.%N)
 QT_QPA_PLATFORM=offscreen ROUTEDESK_HOME="$work/home/data" scripts/with-keyring.sh "$APP" --self-test || status=$?
 t_test1=$(date +%s.%N)
+if [ "$status" -eq 0 ] && command -v xvfb-run >/dev/null 2>&1; then
+    echo "== packaging: the window on a real X server (Xvfb, xcb platform plugin) =="
+    QT_QPA_PLATFORM=xcb ROUTEDESK_SELFTEST_ONLY=qt,images,icons,window ROUTEDESK_HOME="$work/home/data" \
+        xvfb-run -a -s "-screen 0 1280x800x24" "$APP" --self-test || status=$?
+fi
 
 echo "== packaging: summary =="
 echo "tarball: $TARBALL, $mb MB (budget $MAX_MB MB); app folder $(du -sh dist/RouteDesk | cut -f1)"

@@ -105,7 +105,7 @@ class SpendChart(QWidget):
         target = self.controller.routing.target_share * 100
         self.target_line = pg.InfiniteLine(pos=target, angle=0, movable=False,
                                            pen=pg.mkPen(mix(bg, fg, 0.45), style=Qt.PenStyle.DotLine),
-                                           label="target", labelOpts={"color": fg.name(), "position": 0.05})
+                                           label="target", labelOpts={"color": fg.name(), "position": 0.92})
         self.share_plot.addItem(self.target_line)
         self.spend_plot = make("Cumulative spend", "USD")
         legend = self.spend_plot.addLegend(offset=(10, 10), labelTextColor=fg)

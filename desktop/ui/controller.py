@@ -732,6 +732,24 @@ class AppController(QObject):
         self.notice.emit(f"Pulled {model}.")
         await self.check_health()
 
+    # --- warm-up --------------------------------------------------------------------------
+    async def prewarm(self) -> None:
+        """Load what the first answer would otherwise load on the UI thread (the price
+        data, the router's weights), in a worker thread, so it never stalls a stream."""
+
+        def work() -> None:
+            try:
+                import genai_prices  # noqa: F401
+                from genai_prices import data  # noqa: F401
+            except Exception:
+                pass
+            try:
+                _ = self.engine.router  # loads the weights once; numpy only, no database
+            except Exception:
+                pass
+
+        await asyncio.to_thread(work)
+
     # --- shutdown ------------------------------------------------------------------------
     async def aclose(self) -> None:
         if self._closed:

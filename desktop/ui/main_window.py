@@ -97,6 +97,7 @@ class MainWindow(QMainWindow):
         self.input.edit.setFocus()
         if controller.has_any_provider():  # the status-bar dots, once, after the first paint
             QTimer.singleShot(800, self._first_health_check)
+        QTimer.singleShot(300, self, lambda: controller.spawn(controller.prewarm()))
 
     def _first_health_check(self) -> None:
         if not self._closing and not self.controller.health.checking and not self.controller.health.providers:

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from desktop.core.errors import RouteDeskError
 from desktop.core.types import ModelRef
 from desktop.providers import PRESETS
+from desktop.ui.theme import icon
 
 __all__ = ["SettingsDialog", "ProviderForm", "PriceTable", "PAIR_NONE", "MAIN_KINDS"]
 
@@ -79,7 +80,9 @@ class PriceTable(QTableWidget):
             self.refs = []
             for r, (ref, price) in enumerate(rows):
                 self.refs.append(ref)
-                it = QTableWidgetItem(ref.model)
+                r_state = self.controller.routing
+                side = " — strong" if ref == r_state.strong else " — weak" if ref == r_state.weak else ""
+                it = QTableWidgetItem(ref.model + side)
                 it.setFlags(it.flags() & ~Qt.ItemFlag.ItemIsEditable)
                 self.setItem(r, 0, it)
                 for c, v in ((1, price.input_per_mtok), (2, price.output_per_mtok)):
@@ -160,8 +163,7 @@ class ProviderForm(QWidget):
         self.key = QLineEdit()
         self.key.setEchoMode(QLineEdit.EchoMode.Password)
         self.key.setObjectName("keyField")
-        self.show_key = self.key.addAction(self.style().standardIcon(self.style().StandardPixmap.SP_FileDialogContentsView),
-                                           QLineEdit.ActionPosition.TrailingPosition)
+        self.show_key = self.key.addAction(icon("eye"), QLineEdit.ActionPosition.TrailingPosition)
         self.show_key.setToolTip("Show or hide the key")
         self.show_key.triggered.connect(self._toggle_key)
         self.key_help = QLabel()
@@ -332,6 +334,8 @@ class ProviderForm(QWidget):
             self.controller.set_pair(ref, r.weak)
         else:
             self.controller.set_pair(r.strong, ref)
+        self._fill_prices()
+        self.prices.selectRow(row)
         self.result.setText(f"✔ {ref} is now the {side} model.")
 
 

@@ -331,7 +331,7 @@ class AnswerWidget(QFrame):
         acts.setSpacing(2)
         self.copy_btn = _button("Copy", self.copy, "Copy the answer", "copy")
         self.regen_btn = _button("Regenerate", lambda: view.controller.regenerate(), "Answer again (routed as usual)", "refresh")
-        self.strong_btn = _button("Retry with strong", lambda: view.controller.retry_strong(),
+        self.strong_btn = _button("Retry with strong", lambda: view.controller.retry_strong(self.item),
                                   "Answer again with the strong model", "bolt")
         self.up_btn = _button("", lambda: self._feedback(1), "Good answer (teaches the router)", "thumb-up")
         self.down_btn = _button("", lambda: self._feedback(-1), "Bad answer (teaches the router)", "thumb-down")

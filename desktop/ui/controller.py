@@ -364,8 +364,23 @@ class AppController(QObject):
         self._start(coro, answer)
         return True
 
-    def retry_strong(self) -> bool:
+    def retry_strong(self, item: MessageItem | None = None) -> bool:
+        """Answer again with the strong model; on a weak answer this also tells the
+        router that the weak model was not good enough."""
+        if self.busy:
+            return False
+        if item is not None and item.id is not None and item.status != "error":
+            self._give_feedback(item.id, "retry_strong")
         return self.regenerate("strong")
+
+    def _give_feedback(self, message_id: int, kind: str) -> None:
+        try:
+            if hasattr(self.engine, "give_feedback"):
+                self.engine.give_feedback(message_id, kind)
+            else:
+                self.store.add_feedback(message_id, -1 if "down" in kind or kind == "retry_strong" else 1, kind)
+        except RouteDeskError as err:
+            self.notice.emit(err.message)
 
     def answer_with_other(self, item: MessageItem) -> bool:
         other = self.other_model_for(item)
@@ -395,12 +410,17 @@ class AppController(QObject):
         return False
 
     def feedback(self, item: MessageItem, value: int) -> None:
+        """Thumbs up (1) / down (-1) on an answer; 0 only clears the buttons."""
         if item.id is None:
             return
         item.feedback = value
-        self.store.add_feedback(item.id, value, FEEDBACK_KIND)
+        if value:
+            weak = (item.route is not None and item.route.choice == "weak") or (
+                item.model is not None and item.model == self.routing.weak)
+            kind = f"{FEEDBACK_KIND}_{'up' if value > 0 else 'down'}" + ("_weak" if weak else "")
+            self._give_feedback(item.id, kind)
         self.session.changed.emit(item)
-        self.notice.emit("Thanks — the router will learn from this." if value else "")
+        self.notice.emit("Thanks — the router learns from this." if value else "")
 
     def _listener(self, answer: MessageItem, user: MessageItem | None) -> Callable:
         from desktop.engine.events import AnswerDelta, AnswerFinished, AnswerStarted, AttemptFailed, AttemptStarted
@@ -651,6 +671,13 @@ class AppController(QObject):
                 items = [health_from_report(r) for r in reports]
                 local = [m for h in items if h.local and h.status in ("ok", "degraded") for m in h.models]
                 self.health.set_all(items, local)
+                cache = dict(self.setting("ui.models_cache", {}) or {})
+                fresh = {h.name: sorted(h.models) for h in items if h.models}
+                if any(cache.get(k) != v for k, v in fresh.items()):
+                    cache.update(fresh)
+                    self.set_setting("ui.models_cache", cache)
+                    self.routing.models = self.known_models()
+                    self.routing.changed.emit()
             else:
                 await self._check_health_here()
         finally:

@@ -134,6 +134,8 @@ class MainWindow(QMainWindow):
         self.chart_action = act("Spend chart", self.toggle_chart, "Ctrl+Shift+C", "chart", "Show or hide the routing and spend chart", True)
         self.health_action = act("Health", self.open_health, None, "pulse", "Provider status, local models, pull a model")
         self.stop_action = act("Stop", c.stop, None, "stop", "Stop the answer (Esc)")
+        self.stop_action.setShortcut(QKeySequence(Qt.Key.Key_Escape))
+        self.stop_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         self.quit_action = act("Quit", self.close, QKeySequence.StandardKey.Quit, None, "Quit RouteDesk (Ctrl+Q)")
         if self.quit_action.shortcut().isEmpty():
             self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))

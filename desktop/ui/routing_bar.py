@@ -71,6 +71,7 @@ class RoutingBar(QFrame):
         self.budget.setDecimals(2)
         self.budget.setPrefix("$")
         self.budget.setSuffix(" / month")
+        self.budget.setValue(10.0)
         self.budget.setToolTip("RouteDesk paces strong calls so the month's spend stays under this")
         self.budget_used = QLabel()
         self.budget_used.setObjectName("muted")

@@ -111,6 +111,8 @@ def test_retry_with_strong(ui, qtbot):
     assert second is not first and second.role == "assistant"
     assert second.model == STRONG and second.route.choice == "fixed"
     assert second.status == "complete" and second.cost_usd is not None and second.cost_usd > 0
+    # the retry tells the router the weak answer was not good enough
+    assert [(f.message_id, f.kind) for f in controller.store.list_feedback()] == [(first.id, "retry_strong")]
     # regenerate answers the same user message: no new user bubble
     assert [i.role for i in controller.session.items] == ["user", "assistant", "assistant"]
     # only the last answer offers regenerate
@@ -206,7 +208,8 @@ def test_copy_and_feedback(ui, qtbot, sim):
     assert QGuiApplication.clipboard().text() == "echo hi"
     qtbot.mouseClick(w.down_btn, Qt.MouseButton.LeftButton)
     fb = controller.store.list_feedback()
-    assert [(f.message_id, f.value) for f in fb] == [(item.id, -1)]
+    kind = "thumbs_down_weak" if item.route.choice == "weak" else "thumbs_down"
+    assert [(f.message_id, f.value, f.kind) for f in fb] == [(item.id, -1, kind)]
     assert w.down_btn.isChecked() and not w.up_btn.isChecked()
 
 

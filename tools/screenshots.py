@@ -71,7 +71,6 @@ def dark_palette():
 async def main(out: Path, dark: bool) -> list[Path]:
     from PySide6.QtWidgets import QApplication
 
-    from desktop.core.types import ModelRef
     from desktop.engine.app import Engine
     from desktop.ui.app import build_window
     from tests.simulator import Fault, Simulator

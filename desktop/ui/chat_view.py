@@ -11,10 +11,9 @@ from __future__ import annotations
 import html
 from typing import Callable
 
-from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QFontDatabase, QGuiApplication, QPalette, QTextOption
+from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtGui import QFontDatabase, QGuiApplication, QTextOption
 from PySide6.QtWidgets import (
-    QApplication,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -28,9 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.core.types import ModelRef
 from desktop.ui.markdown import CodeHighlighter, Segment, is_dark, split_segments
-from desktop.ui.models import ChatSession, Failure, MessageItem
+from desktop.ui.models import ChatSession, MessageItem
 from desktop.ui.theme import fmt_cost, fmt_ms, fmt_tokens, icon
 
 __all__ = ["ChatView", "AnswerWidget", "UserBubble", "CodeBlock", "ErrorCard", "RichText", "FLUSH_MS", "PAGE"]

@@ -8,9 +8,8 @@ Sizes are in font units (em) so 200 % scaling stays readable.
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from PySide6.QtCore import Qt
 
-from desktop.core.types import ModelRef, RouteDecision, Usage
+from desktop.core.types import RouteDecision, Usage
 from desktop.ui.markdown import Segment, split_segments
 from tests.ui.conftest import WEAK
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from desktop.ui.chat_view import AnswerWidget, CodeBlock
+from desktop.ui.chat_view import AnswerWidget
 from tests.ui.conftest import STRONG, WEAK
 
 
@@ -231,3 +231,25 @@ def test_mode_always_strong_from_routing_bar(ui, qtbot):
     bar.mode.activated.emit(0)
     bar.slider.setValue(55)
     qtbot.waitUntil(lambda: (controller.store.get_setting("routing.policy") or {}).get("target_share") == 0.55)
+
+
+def test_interrupted_stream_keeps_the_partial_and_offers_retry(ui, qtbot, sim):
+    from tests.simulator import Fault
+
+    controller, window = ui
+    controller.set_mode("weak")
+    sim.reply = lambda m: " ".join(f"part{i}" for i in range(50))
+    sim.inject(Fault("cut", protocol="ollama", after_chunks=5))
+    _send(window, qtbot, "go")
+    _wait_idle(controller, qtbot)
+    item = controller.session.items[-1]
+    assert item.status == "interrupted"
+    assert item.text.startswith("part0") and len(item.text.split()) < 50
+    w = window.chat.widget_for(item)
+    assert w.status_tag.text() == "Interrupted"
+    card = w.card_box.itemAt(0).widget()
+    assert card.objectName() == "noticeCard" and "Retry" in card.buttons
+    qtbot.mouseClick(card.buttons["Retry"], Qt.MouseButton.LeftButton)
+    _wait_idle(controller, qtbot)
+    assert controller.session.items[-1].status == "complete"
+    assert len(controller.session.items[-1].text.split()) == 50

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from desktop.ui.chat_view import AnswerWidget
 from desktop.ui.models import ProviderHealth
-from tests.ui.conftest import STRONG, WEAK
+from tests.ui.conftest import WEAK
 
 
 def _ask(controller, qtbot, text, mode=None):

@@ -22,16 +22,12 @@ from desktop.router.features import DENSE_NAMES, HASH_BITS, MAX_CHARS, N_BLOCKS 
 from desktop.router.model import RouterWeights  # noqa: E402
 from desktop.router.training import (  # noqa: E402
     DATA_FILES,
-    PRIOR_COEF,
     RECIPE,
     cross_validate,
     featurise,
     fit_recipe,
     load_bench,
-    make_labels,
     metrics_table,
-    platt,
-    raw_score,
     sha256_file,
 )
 
@@ -80,26 +76,18 @@ def main(argv=None) -> int:
     recipe = RECIPE
     cv = cross_validate(ds, dense, X, recipe, progress=lambda k, n: log(f"  cv fold {k}/{n}"))
     metrics = metrics_table(ds, dense, cv)
-    y_cal = make_labels(ds, recipe.calibration_label)
-    a, b = platt(cv.oof, y_cal)
-    log(f"calibration: P = sigmoid({a:.4f} * raw + {b:.4f})")
+    a, b = cv.calibration
+    log(f"calibration: P = sigmoid({a:.4f} * fitted + {b:.4f})")
 
-    everything = np.arange(len(ds))
-    final = fit_recipe(ds, dense, X, everything, recipe)
     centre = dense.mean(axis=0)
-    # prior coefficients are per raw unit and not rescaled by the calibration slope
-    prior = np.array([n in PRIOR_COEF for n in DENSE_NAMES])
-    w_dense = np.where(prior, final.w_dense, a * final.w_dense)
+    final = fit_recipe(ds, dense, X, np.arange(len(ds)), recipe, centre).calibrated(a, b)
     weights = RouterWeights(
-        mean=centre,
-        scale=final.scale,
-        w_dense=w_dense,
-        w_hash=a * final.w_hash,
-        bias=b,
-        ref_quantiles=np.zeros(2),
+        mean=final.mean, scale=final.scale, w_mc=final.w_mc, w_ff=final.w_ff,
+        bias_mc=final.bias_mc, bias_ff=final.bias_ff,
+        w_hash=final.w_hash.astype(np.float32).astype(np.float64), ref_quantiles=np.zeros(2),
     )
-    train_logit = b + ((dense - centre) / final.scale) @ w_dense + X.dot(weights.w_hash.astype(np.float32).astype(np.float64))
-    train_scores = 1.0 / (1.0 + np.exp(-train_logit))
+    final.w_hash = weights.w_hash
+    train_scores = 1.0 / (1.0 + np.exp(-final.logit(dense, X)))
     weights.ref_quantiles = np.quantile(train_scores, np.linspace(0.0, 1.0, 201))
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -130,15 +118,17 @@ def main(argv=None) -> int:
         "model": {
             "type": "L2-regularised logistic regression (full-batch L-BFGS from zero, deterministic)",
             "recipe": recipe.to_dict(),
-            "calibration": {"a": a, "b": b},
+            "calibration": {"a": a, "b": b, "label": recipe.calibration_label,
+                            "fitted_on": "out-of-fold scores of the cross-validation below"},
             "iterations": final.iterations,
         },
         "seed": recipe.seed,
         "metrics": {
             "protocol": "MMLU: 5 folds grouped by domain (no subject in two folds); GSM8K: 5-fold. "
             "Each test fold is scored by a model fitted on every other row of both files. "
-            "APGR/CPT on the pooled out-of-fold scores (fold intercepts removed); "
-            "also the mean of per-fold APGRs.",
+            "APGR/CPT on the pooled out-of-fold scores (fold intercepts removed, features "
+            "centred on one label-free point); also the mean of per-fold APGRs. "
+            "tools/eval_router.py also reports leave-one-domain-out.",
             **metrics,
         },
         "reference_distribution": "201 quantiles of the shipped model's scores on the training prompts",

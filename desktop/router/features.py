@@ -129,6 +129,8 @@ _WORDS: dict[str, Iterable[str]] = {
         scenario scenarios character""",
     "chat_words": """hi hello hey thanks thank joke jokes fun favorite favourite chat
         bored lol haha cheers""",
+    "people_words": """he she his her him hers i me my mine we our they their them you
+        your man woman person someone""",
     "creative_words": """write story poem essay letter email blog song creative
         imagine describe character characters dialogue""",
 }
@@ -187,8 +189,10 @@ DENSE_NAMES: tuple[str, ...] = (
     "which_following",
     "how_many",
     *sorted(_WORDS),
+    "clauses",
     "n_options",
     "options_numeric",
+    "options_compound",
     "options_log_len",
     "options_words_share",
     "history_turns",
@@ -337,6 +341,7 @@ def _parse(text: str) -> _Parsed:
     for name, subs in _COUNTS_CASED.items():
         d[_INDEX[name]] = math.log1p(sum(clipped.count(x) for x in subs))
     d[_INDEX["list_markers"]] = math.log1p(len(_LIST_MARKERS.findall(clipped)))
+    d[_INDEX["clauses"]] = math.log1p(stem.count(",") + stem.count(";"))
     counts: dict[str, int] = {}
     get = _WORD_FEATURE.get
     for w in alpha:
@@ -359,6 +364,7 @@ def _parse(text: str) -> _Parsed:
         mean_len = sum(len(o) for o in options) / len(options)
         d[_INDEX["options_log_len"]] = math.log1p(mean_len)
         d[_INDEX["options_words_share"]] = sum(len(o) for o in options) / max(n_chars, 1)
+        d[_INDEX["options_compound"]] = sum(o.count(",") for o in options) / len(options)
     return _Parsed(d, words, low)
 
 

@@ -20,6 +20,10 @@ from desktop.core.types import ChatMessage
 from .feedback import FeedbackModel
 from .features import DENSE_NAMES, HASH_DIM, N_BLOCKS, PromptFeatures, conversation_features, text_features
 
+_NOPT = DENSE_NAMES.index("n_options")
+_NNUM = DENSE_NAMES.index("number_count")
+_MC_ONLY = np.array([n.startswith("options_") or n == "n_options" for n in DENSE_NAMES])
+
 __all__ = ["Score", "Router", "RouterWeights", "load_router", "default_resource_dir", "PHRASES"]
 
 
@@ -52,10 +56,10 @@ PHRASES: dict[str, tuple[str, str]] = {
     "except_question": ("a NOT/EXCEPT question", "a direct question"),
     "which_following": ("pick-one question", "open question"),
     "how_many": ("a how-many/how-much calculation", "no calculation asked"),
-    "chat_words": ("personal, conversational wording", "small talk"),
+    "chat_words": ("conversational wording", "small talk"),
     "code_words": ("programming task", "not a programming task"),
     "constraint_words": ("explicit constraints", "few constraints"),
-    "creative_words": ("creative writing", "creative writing"),
+    "creative_words": ("a writing task", "open creative writing"),
     "extraction_words": ("extraction or reformatting", "simple extraction or reformatting"),
     "law_words": ("legal reasoning", "no legal detail"),
     "maths_words": ("maths", "little maths"),
@@ -69,6 +73,9 @@ PHRASES: dict[str, tuple[str, str]] = {
     "options_numeric": ("numeric answer options", "worded answer options"),
     "options_log_len": ("long answer options", "short answer options"),
     "options_words_share": ("answer options carry much of the text", "answer options are short"),
+    "options_compound": ("compound answer options (several judgements)", "single-part answer options"),
+    "people_words": ("a situation involving people to reason about", "no people or scenario involved"),
+    "clauses": ("long sentences with many clauses", "simple sentences"),
     "history_turns": ("long conversation", "fresh conversation"),
     "history_log_chars": ("much earlier context", "little earlier context"),
     "_wording": ("wording like prompts the weak model got wrong", "wording like prompts the weak model handled"),
@@ -90,39 +97,40 @@ class Score:
 
 @dataclass
 class RouterWeights:
+    """Weights per standardised feature unit, one set for multiple-choice prompts (``mc``,
+    answer options present) and one for free-form prompts (``ff``, every chat prompt); the
+    hashed n-gram weights apply to free-form prompts only."""
+
     mean: np.ndarray
     scale: np.ndarray
-    w_dense: np.ndarray
+    w_mc: np.ndarray
+    w_ff: np.ndarray
+    bias_mc: float
+    bias_ff: float
     w_hash: np.ndarray
-    bias: float
     ref_quantiles: np.ndarray  # reference score distribution (probabilities), ascending
-    dense_names: tuple[str, ...] = DENSE_NAMES
+
+    _FLOATS = ("mean", "scale", "w_mc", "w_ff", "ref_quantiles")
 
     def save(self, path: Path) -> None:
         from .serialise import write_npz
 
-        write_npz(
-            path,
-            {
-                "mean": self.mean.astype(np.float64),
-                "scale": self.scale.astype(np.float64),
-                "w_dense": self.w_dense.astype(np.float64),
-                "w_hash": self.w_hash.astype(np.float32),
-                "bias": np.array([self.bias], dtype=np.float64),
-                "ref_quantiles": self.ref_quantiles.astype(np.float64),
-            },
-        )
+        arrays = {k: np.asarray(getattr(self, k), dtype=np.float64) for k in self._FLOATS}
+        arrays["bias"] = np.array([self.bias_mc, self.bias_ff], dtype=np.float64)
+        arrays["w_hash"] = np.asarray(self.w_hash, dtype=np.float32)
+        arrays["dense_names"] = np.array(DENSE_NAMES)
+        write_npz(path, arrays)
 
     @classmethod
     def load(cls, path: Path) -> "RouterWeights":
         with np.load(path, allow_pickle=False) as z:
+            names = tuple(str(n) for n in z["dense_names"])
+            if names != DENSE_NAMES:
+                raise ValueError("router weights were trained for other features; retrain them")
             return cls(
-                mean=z["mean"].astype(np.float64),
-                scale=z["scale"].astype(np.float64),
-                w_dense=z["w_dense"].astype(np.float64),
-                w_hash=z["w_hash"].astype(np.float64),
-                bias=float(z["bias"][0]),
-                ref_quantiles=z["ref_quantiles"].astype(np.float64),
+                mean=z["mean"], scale=z["scale"], w_mc=z["w_mc"], w_ff=z["w_ff"],
+                bias_mc=float(z["bias"][0]), bias_ff=float(z["bias"][1]),
+                w_hash=z["w_hash"].astype(np.float64), ref_quantiles=z["ref_quantiles"],
             )
 
 
@@ -138,37 +146,55 @@ class Router:
 
     def __init__(self, weights: RouterWeights, manifest: dict | None = None,
                  feedback: FeedbackModel | None = None):
-        if tuple(weights.dense_names) != DENSE_NAMES or weights.w_dense.size != len(DENSE_NAMES):
+        if weights.w_mc.size != len(DENSE_NAMES) or weights.w_hash.size != HASH_DIM * N_BLOCKS:
             raise ValueError("router weights do not match this version's features; retrain")
-        if weights.w_hash.size != HASH_DIM * N_BLOCKS:
-            raise ValueError("router weights have the wrong hashed dimension; retrain")
         self.weights = weights
         self.manifest = manifest or {}
         self.feedback = feedback if feedback is not None else FeedbackModel()
-        self._coef = weights.w_dense / weights.scale  # contribution per raw unit
-        self._offset = weights.bias - float(self._coef @ weights.mean)
-        self._median_logit = _logit(float(np.interp(0.5, np.linspace(0, 1, weights.ref_quantiles.size),
-                                                    weights.ref_quantiles)))
+        # contribution per raw feature unit, and the constant once features are centred
+        self._coef_mc = weights.w_mc / weights.scale
+        self._coef_ff = weights.w_ff / weights.scale
+        self._off_mc = weights.bias_mc - float(self._coef_mc @ weights.mean)
+        self._off_ff = weights.bias_ff - float(self._coef_ff @ weights.mean)
+        q = weights.ref_quantiles
+        self._median_logit = _logit(float(np.interp(0.5, np.linspace(0, 1, q.size), q)))
 
     # --- scoring --------------------------------------------------------------------
-    def _logit(self, f: PromptFeatures) -> tuple[float, float, float]:
-        dense = float(self._coef @ f.dense) + self._offset
-        hashed = float(self.weights.w_hash[f.idx] @ f.val) if f.idx.size else 0.0
+    def _parts(self, f: PromptFeatures) -> tuple[np.ndarray, float, float, float]:
+        """(per-feature coefficients used, dense logit, hashed logit, feedback shift)."""
+        if f.dense[_NOPT] == 0.0:
+            coef = self._coef_ff
+            dense = float(coef @ f.dense) + self._off_ff
+            # the n-gram block is learnt from maths word problems: applied to prompts with
+            # numbers in them (gate 0 / 0.5 / 1 for 0 / 1 / 2+ numbers); see training.hash_gate
+            gate = min(1.0, math.expm1(f.dense[_NNUM]) / 2.0)
+            hashed = gate * float(self.weights.w_hash[f.idx] @ f.val) if gate > 0 and f.idx.size else 0.0
+        else:
+            coef = self._coef_mc
+            dense = float(coef @ f.dense) + self._off_mc
+            hashed = 0.0
         fb = self.feedback.shift(f) if self.feedback else 0.0
-        return dense, hashed, fb
+        return coef, dense, hashed, fb
+
+    def _logit(self, f: PromptFeatures) -> tuple[float, float, float]:
+        _, d, h, fb = self._parts(f)
+        return d, h, fb
 
     def features(self, messages: Sequence[ChatMessage]) -> PromptFeatures:
         return conversation_features(messages)
 
     def score_features(self, f: PromptFeatures, explain: bool = True, top: int = 3) -> Score:
-        dense, hashed, fb = self._logit(f)
+        coef, dense, hashed, fb = self._parts(f)
         z = dense + hashed + fb
         value = _sigmoid(z)
         if not explain:
             return Score(value, (), (), z)
-        contrib = self._coef * (f.dense - self.weights.mean)
+        contrib = coef * (f.dense - self.weights.mean)
+        if f.dense[_NOPT] == 0.0:
+            contrib = np.where(_MC_ONLY, 0.0, contrib)  # constant for free-form prompts
         pairs = [(n, float(c)) for n, c in zip(DENSE_NAMES, contrib) if c != 0.0]
-        pairs.append(("_wording", hashed))
+        if hashed:
+            pairs.append(("_wording", hashed))
         if fb:
             pairs.append(("_feedback", fb))
         pairs.sort(key=lambda p: (-abs(p[1]), p[0]))

@@ -260,22 +260,51 @@ def kfold(n: int, k: int, seed: int) -> list[np.ndarray]:
 
 
 # --- the full recipe: configuration, cross-validation, final fit -------------------------
+#
+# Two kinds of prompt share one model with a switch on "has answer options":
+#
+# * multiple-choice prompts (MMLU) use the SHARED features only; the answer-option features
+#   (numeric options, compound options such as "Wrong, Not wrong") are zero for free-form
+#   prompts, so what they learn about the benchmark's format is neutral for chat;
+# * free-form prompts (GSM8K, and every chat prompt) use SHARED plus FREE_FORM interaction
+#   weights, the hashed n-grams (fitted on free-form rows only: vocabulary learnt on some MMLU
+#   subjects does not transfer to others) and the hand-set PRIOR_COEF below.
+#
+# The feature lists are fixed by design (not searched on the test folds); see the manifest.
 
-# Features whose meaning on the benchmark differs from chat (or that never vary in it) are not
-# fitted; they get hand-set coefficients (per raw unit) so they behave sensibly on chat.
+SHARED: tuple[str, ...] = (
+    "log_words",  # longer, multi-part questions: more for the weak model to get wrong
+    "people_words",  # situations involving people (vignettes, scenarios) to reason about
+    "multi_statement",  # several statements or scenarios to judge in one question
+    "upper_share",  # names, acronyms, capitalised entities: knowledge-heavy
+    "options_numeric",  # multiple choice only
+    "options_compound",  # multiple choice only
+)
+FREE_FORM: tuple[str, ...] = ("log_words", "upper_share")
+
+# Hand-set coefficients (logit per raw feature unit) for features the benchmark cannot teach:
+# it has no chat, no code requests and no conversations, and its maths questions are
+# multiple-choice items where both models fail alike. Applied to free-form prompts only.
 PRIOR_COEF: dict[str, float] = {
     "chat_words": -0.6,  # greetings and small talk: the weak model is fine
-    "creative_words": -0.15,  # open creative writing: small quality gap
+    "creative_words": -0.1,  # open creative writing: small quality gap
+    "code_block": 0.35,  # code in the prompt
+    "code_words": 0.2,  # programming task
+    "maths_words": 0.15,  # maths vocabulary
+    "math_symbol_share": 0.1,
+    "latex": 0.2,
+    "reasoning_words": 0.15,  # explicit multi-step reasoning asked
+    "constraint_words": 0.1,  # explicit output constraints
     "history_turns": 0.08,  # long conversations carry more context to track
     "history_log_chars": 0.04,
-    "n_options": 0.0,  # constant on MMLU, absent on GSM8K: would only learn the benchmark
 }
 
 
 @dataclass(frozen=True)
 class Recipe:
     fit: FitConfig
-    balance_domains: bool
+    shared: tuple[str, ...] = SHARED
+    free_form: tuple[str, ...] = FREE_FORM
     calibration_label: str = "strong_wins"
     seed: int = 20240607
     gsm8k_folds: int = 5
@@ -284,105 +313,188 @@ class Recipe:
     def to_dict(self) -> dict:
         return {
             "fit": self.fit.to_dict(),
-            "balance_domains": self.balance_domains,
+            "shared_features": list(self.shared),
+            "free_form_features": list(self.free_form),
+            "hashed_ngrams": "free-form prompts with numbers only (see hash_gate)",
+            "prior_coefficients_free_form": PRIOR_COEF,
             "calibration_label": self.calibration_label,
             "seed": self.seed,
             "gsm8k_folds": self.gsm8k_folds,
-            "mmlu_folds": self.mmlu_folds,
-            "prior_coefficients": PRIOR_COEF,
+            "mmlu_folds_grouped_by_domain": self.mmlu_folds,
         }
 
 
-def fitted_mask() -> np.ndarray:
-    return np.array([n not in PRIOR_COEF for n in DENSE_NAMES])
+RECIPE = Recipe(fit=FitConfig(label="soft", l2_dense=0.1, l2_hash=1e-3, use_hash=True, max_iter=300))
+
+DATA_FILES = ("mmlu.jsonl.gz", "gsm8k.jsonl.gz")
+
+_NOPT = DENSE_NAMES.index("n_options")
 
 
-def _weights_for(ds: Dataset, idx: np.ndarray, balance: bool) -> np.ndarray | None:
-    if not balance:
-        return None
-    keys = np.char.add(np.char.add(ds.benchmark[idx].astype(str), "/"), ds.domain[idx].astype(str))
-    _, inv, cnt = np.unique(keys, return_inverse=True, return_counts=True)
-    return 1.0 / cnt[inv]
+def free_form_mask(dense: np.ndarray) -> np.ndarray:
+    return dense[:, _NOPT] == 0
 
 
-def fit_recipe(ds: Dataset, dense: np.ndarray, X: Sparse, idx: np.ndarray, recipe: Recipe) -> Fitted:
-    mask = fitted_mask()
+def _design(dense: np.ndarray, recipe: Recipe) -> np.ndarray:
+    ff = free_form_mask(dense).astype(np.float64)
+    sel = [DENSE_NAMES.index(n) for n in recipe.shared]
+    it = [DENSE_NAMES.index(n) for n in recipe.free_form]
+    return np.hstack([dense[:, sel], dense[:, it] * ff[:, None], ff[:, None]])
+
+
+def hash_gate(dense: np.ndarray) -> np.ndarray:
+    """How much of the hashed n-gram block applies to each prompt: it is learnt from maths
+    word problems (the free-form rows), so it applies to free-form prompts with numbers in
+    them: 0 with no number, 0.5 with one, 1 with two or more; never to multiple choice."""
+    n_numbers = np.expm1(dense[:, DENSE_NAMES.index("number_count")])
+    return np.where(free_form_mask(dense), np.minimum(1.0, n_numbers / 2.0), 0.0)
+
+
+def _free_form_rows(X: Sparse, gate: np.ndarray) -> Sparse:
+    """Scale each row's hashed entries by its gate (gate 0 rows become empty)."""
+    lens = np.diff(X.indptr)
+    keep = np.repeat(gate > 0, lens)
+    new_lens = np.where(gate > 0, lens, 0)
+    indptr = np.concatenate([[0], np.cumsum(new_lens)])
+    return Sparse(indptr, X.indices[keep], (X.data * np.repeat(gate, lens))[keep], X.n_cols)
+
+
+@dataclass
+class Model:
+    """Weights per standardised unit for multiple-choice (mc) and free-form (ff) prompts."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    w_mc: np.ndarray
+    w_ff: np.ndarray
+    bias_mc: float
+    bias_ff: float
+    w_hash: np.ndarray
+    iterations: int
+
+    def logit(self, dense: np.ndarray, X: Sparse, with_priors: bool = True) -> np.ndarray:
+        ff = free_form_mask(dense)
+        Z = (dense - self.mean) / self.scale
+        w_ff = self.w_ff if with_priors else self.w_ff - _prior_vector(self.scale)
+        out = np.where(ff, Z @ w_ff + self.bias_ff, Z @ self.w_mc + self.bias_mc)
+        return out + _free_form_rows(X, hash_gate(dense)).dot(self.w_hash)
+
+    def calibrated(self, a: float, b: float) -> "Model":
+        """Fold P = sigmoid(a * fitted + b) into the weights (priors stay in logit units)."""
+        prior = _prior_vector(self.scale)
+        return Model(self.mean, self.scale, a * self.w_mc, a * (self.w_ff - prior) + prior,
+                     a * self.bias_mc + b, a * self.bias_ff + b, a * self.w_hash, self.iterations)
+
+
+def _prior_vector(scale: np.ndarray) -> np.ndarray:
+    v = np.zeros(len(DENSE_NAMES))
+    for n, c in PRIOR_COEF.items():
+        j = DENSE_NAMES.index(n)
+        v[j] = c * scale[j]
+    return v
+
+
+def fit_recipe(ds: Dataset, dense: np.ndarray, X: Sparse, idx: np.ndarray, recipe: Recipe,
+               centre: np.ndarray) -> Model:
+    """Fit on rows ``idx``. Features are standardised around a fixed, label-free ``centre``
+    (the mean over all prompts) and the global standard deviation, so fold models differ only
+    in what they learn from labels."""
     y = make_labels(ds, recipe.fit.label)
-    Xs = X.rows(idx) if recipe.fit.use_hash else X
-    m = fit(dense[idx][:, mask], Xs, y[idx], recipe.fit, _weights_for(ds, idx, recipe.balance_domains))
-    mean = dense[idx].mean(axis=0)
-    scale = np.ones(dense.shape[1])
-    w = np.zeros(dense.shape[1])
-    scale[mask] = m.scale
-    mean[mask] = m.mean
-    w[mask] = m.w_dense
-    for j, name in enumerate(DENSE_NAMES):
-        if name in PRIOR_COEF:
-            w[j] = PRIOR_COEF[name]  # scale is 1: per raw unit
-    return Fitted(mean, scale, w, m.w_hash, m.bias, m.iterations)
-
-
-def raw_score(m: Fitted, dense: np.ndarray, X: Sparse, centre: np.ndarray) -> np.ndarray:
-    """Logit without the intercept, centred on a fixed (label-free) point, so that scores
-    from models fitted on different folds can be pooled without the fold-specific offset."""
-    return ((dense - centre) / m.scale) @ m.w_dense + X.dot(m.w_hash)
+    D = _design(dense, recipe)
+    gate = hash_gate(dense)
+    Xf = _free_form_rows(X.rows(idx), gate[idx]) if recipe.fit.use_hash else X.rows(idx)
+    m = fit(D[idx], Xf, y[idx], recipe.fit)
+    scale = dense.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    # fit() standardised the design with the training rows' own mean/std; map back to raw
+    coef = m.w_dense / m.scale  # per raw design unit
+    bias = m.bias - float(coef @ m.mean)
+    k = len(recipe.shared)
+    w_mc = np.zeros(len(DENSE_NAMES))
+    w_ff = np.zeros(len(DENSE_NAMES))
+    for i, n in enumerate(recipe.shared):
+        j = DENSE_NAMES.index(n)
+        w_mc[j] += coef[i]
+        w_ff[j] += coef[i]
+    for i, n in enumerate(recipe.free_form):
+        w_ff[DENSE_NAMES.index(n)] += coef[k + i]
+    b_ff = bias + coef[-1]
+    # re-express per standardised unit around the fixed centre
+    bias_mc = bias + float(w_mc @ centre)
+    bias_ff = b_ff + float(w_ff @ centre)
+    w_mc = w_mc * scale
+    w_ff = w_ff * scale + _prior_vector(scale)
+    return Model(centre.copy(), scale, w_mc, w_ff, bias_mc, bias_ff,
+                 m.w_hash if recipe.fit.use_hash else np.zeros(X.n_cols), m.iterations)
 
 
 @dataclass
 class CVResult:
-    oof: np.ndarray  # raw out-of-fold scores for every row
+    oof: np.ndarray  # out-of-fold fitted logits (no priors) for every row
+    oof_final: np.ndarray  # the same with the free-form priors, after calibration
     mmlu_folds: list[np.ndarray]
     gsm8k_folds: list[np.ndarray]
+    calibration: tuple[float, float]
 
 
-def cross_validate(ds: Dataset, dense: np.ndarray, X: Sparse, recipe: Recipe,
-                   progress=None) -> CVResult:
-    """MMLU: folds grouped by domain; GSM8K: plain k-fold. Every test fold is scored by a model
-    fitted on all other rows (both benchmarks), as the shipped model is."""
+def mmlu_gsm8k_folds(ds: Dataset, recipe: Recipe, leave_one_domain_out: bool = False):
     is_m = ds.benchmark == "mmlu"
     m_idx = np.nonzero(is_m)[0]
     g_idx = np.nonzero(~is_m)[0]
-    mf = [m_idx[f] for f in grouped_folds(ds.domain[m_idx], recipe.mmlu_folds)]
+    if leave_one_domain_out:
+        mf = [m_idx[ds.domain[m_idx] == d] for d in np.unique(ds.domain[m_idx])]
+    else:
+        mf = [m_idx[f] for f in grouped_folds(ds.domain[m_idx], recipe.mmlu_folds)]
     gf = [g_idx[f] for f in kfold(g_idx.size, recipe.gsm8k_folds, recipe.seed)]
+    return mf, gf
+
+
+def cross_validate(ds: Dataset, dense: np.ndarray, X: Sparse, recipe: Recipe, *,
+                   leave_one_domain_out: bool = False, progress=None) -> CVResult:
+    """MMLU: folds grouped by domain; GSM8K: plain k-fold. Every test fold is scored by a model
+    fitted on all other rows (both benchmarks), as the shipped model is. Scores from all folds
+    share the same fixed feature centre, so they can be pooled."""
+    mf, gf = mmlu_gsm8k_folds(ds, recipe, leave_one_domain_out)
     centre = dense.mean(axis=0)
     oof = np.zeros(len(ds))
     everything = np.arange(len(ds))
-    for k, te in enumerate(mf + gf):
+    fold_models = []
+    folds = mf + gf
+    for k, te in enumerate(folds):
         tr = np.setdiff1d(everything, te)
-        m = fit_recipe(ds, dense, X, tr, recipe)
-        oof[te] = raw_score(m, dense[te], X.rows(te), centre)
+        m = fit_recipe(ds, dense, X, tr, recipe, centre)
+        # the intercepts are dropped: they differ between folds only by the held-out labels'
+        # absence and would otherwise rank whole folds against each other (a known artefact)
+        oof[te] = m.logit(dense[te], X.rows(te), with_priors=False) - np.where(
+            free_form_mask(dense[te]), m.bias_ff, m.bias_mc)
+        fold_models.append(m)
         if progress:
-            progress(k + 1, len(mf) + len(gf))
-    return CVResult(oof, mf, gf)
+            progress(k + 1, len(folds))
+    a, b = platt(oof, make_labels(ds, recipe.calibration_label))
+    final = np.zeros(len(ds))
+    for te, m in zip(folds, fold_models):
+        prior = _prior_vector(m.scale)
+        Z = (dense[te] - m.mean) / m.scale
+        final[te] = a * oof[te] + b + np.where(free_form_mask(dense[te]), Z @ prior, 0.0)
+    return CVResult(oof, final, mf, gf, (a, b))
 
 
 def platt(raw: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Fit P(y) = sigmoid(a * raw + b) (deterministic Newton steps)."""
-    a, b = 1.0, 0.0
+    """Fit P(y) = sigmoid(a * raw + b) by Newton's method (deterministic)."""
     ybar = float(np.clip(y.mean(), 1e-6, 1 - 1e-6))
-    b = float(np.log(ybar / (1 - ybar)))
-    a = 0.0
-    for _ in range(50):
+    a, b = 0.0, float(np.log(ybar / (1 - ybar)))
+    for _ in range(100):
         z = a * raw + b
         p = 1.0 / (1.0 + np.exp(-z))
         g = np.array([np.sum((p - y) * raw), np.sum(p - y)])
         wgt = p * (1 - p)
         H = np.array([[np.sum(wgt * raw * raw), np.sum(wgt * raw)], [np.sum(wgt * raw), np.sum(wgt)]])
-        H += np.eye(2) * 1e-9
-        step = np.linalg.solve(H, g)
+        step = np.linalg.solve(H + np.eye(2) * 1e-9, g)
         a -= step[0]
         b -= step[1]
-        if np.max(np.abs(step)) < 1e-10:
+        if np.max(np.abs(step)) < 1e-12:
             break
     return float(a), float(b)
-
-
-RECIPE = Recipe(
-    fit=FitConfig(label="soft", l2_dense=10.0, l2_hash=1e-2, use_hash=False, max_iter=200),
-    balance_domains=False,
-)
-
-DATA_FILES = ("mmlu.jsonl.gz", "gsm8k.jsonl.gz")
 
 
 def metrics_table(ds: Dataset, dense: np.ndarray, cv: CVResult) -> dict:
@@ -395,11 +507,12 @@ def metrics_table(ds: Dataset, dense: np.ndarray, cv: CVResult) -> dict:
         idx = np.concatenate(folds)
         s, w = ds.strong[idx], ds.weak[idx]
         out[bench] = {
-            "router": routing_metrics(cv.oof[idx], s, w).to_dict(),
+            "router": routing_metrics(cv.oof_final[idx], s, w).to_dict(),
             "random": routing_metrics(np.zeros(idx.size), s, w).to_dict(),
             "prompt_length": routing_metrics(length[idx], s, w).to_dict(),
-            "router_mean_apgr_per_fold": float(np.mean([apgr(cv.oof[f], ds.strong[f], ds.weak[f]) for f in folds])),
-            "prompt_length_mean_apgr_per_fold": float(np.mean([apgr(length[f], ds.strong[f], ds.weak[f]) for f in folds])),
+            "router_mean_apgr_per_fold": float(np.mean(
+                [apgr(cv.oof_final[f], ds.strong[f], ds.weak[f]) for f in folds
+                 if ds.strong[f].mean() != ds.weak[f].mean()])),
             "folds": len(folds),
         }
     return out

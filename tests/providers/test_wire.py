@@ -20,7 +20,7 @@ from .conftest import KEY, MESSAGES, MODELS, assert_well_formed, collect
 K = ErrorKind
 PROTOCOLS = ["openai", "openrouter", "lmstudio", "anthropic", "ollama"]
 FAST = Timeouts(connect=2, read=3)
-TINY = Timeouts(connect=2, read=0.3)
+TINY = Timeouts(connect=2, read=0.5)
 
 
 def url_for(sim, protocol: str) -> str:
@@ -194,7 +194,7 @@ async def test_cut_before_any_response_is_unreachable(sim, client, protocol):
 async def test_stall_before_headers_is_timeout(sim, client, protocol):
     sim.inject(Fault("stall", protocol=protocol))
     out = await collect(provider_for(sim, client, protocol, timeouts=TINY), MODELS[protocol])
-    assert out.error.kind is K.TIMEOUT and "0.3s" in out.error.message
+    assert out.error.kind is K.TIMEOUT and "0.5s" in out.error.message
     sim.release_stalls()
 
 
@@ -206,8 +206,8 @@ async def test_slow_first_token(sim, client, protocol):
     out = await collect(provider_for(sim, client, protocol, timeouts=t), MODELS[protocol])
     assert out.error.kind is K.TIMEOUT and out.text == ""
     sim.release_stalls()
-    sim.inject(Fault("slow_first_token", protocol=protocol, delay=0.3))
-    t = Timeouts(connect=2, read=0.1, first_token=2)
+    sim.inject(Fault("slow_first_token", protocol=protocol, delay=0.8))
+    t = Timeouts(connect=2, read=0.5, first_token=3)
     out = await collect(provider_for(sim, client, protocol, timeouts=t), MODELS[protocol])
     assert out.error is None and isinstance(out.end, StreamEnd)
 

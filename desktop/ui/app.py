@@ -97,6 +97,10 @@ def run_app(argv: Sequence[str] | None = None) -> int:
     controller, window = build_window(engine)
     window.closed.connect(app.quit)
     window.show()
+    from PySide6.QtCore import QTimer
+
+    # background probes: the status-bar dots stay current and the engine skips providers that are down
+    QTimer.singleShot(1000, window, controller.start_health_monitor)
     with loop:
         loop.run_forever()
     return 0

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from desktop.ui.markdown import CodeHighlighter, Segment, is_dark, split_segments
 from desktop.ui.models import ChatSession, MessageItem
-from desktop.ui.theme import fmt_cost, fmt_ms, fmt_tokens, icon
+from desktop.ui.theme import fmt_cost, fmt_ms, fmt_tokens, icon, set_icon
 
 __all__ = ["ChatView", "AnswerWidget", "UserBubble", "CodeBlock", "ErrorCard", "RichText", "FLUSH_MS", "PAGE"]
 
@@ -105,7 +105,7 @@ class CodeBlock(QFrame):
         self.copy_btn = QToolButton()
         self.copy_btn.setObjectName("action")
         self.copy_btn.setText("Copy")
-        self.copy_btn.setIcon(icon("copy"))
+        set_icon(self.copy_btn, "copy")
         self.copy_btn.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.copy_btn.setToolTip("Copy this code")
         self.copy_btn.clicked.connect(self.copy)
@@ -221,7 +221,7 @@ def _button(text: str, slot: Callable, tip: str = "", icon_name: str = "", obj: 
     b.setObjectName(obj)
     b.setText(text)
     if icon_name:
-        b.setIcon(icon(icon_name))
+        set_icon(b, icon_name)
         b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
     b.setToolTip(tip or text)
     b.setCursor(Qt.CursorShape.PointingHandCursor)

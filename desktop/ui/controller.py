@@ -658,10 +658,53 @@ class AppController(QObject):
         self.store.delete_price_override(ref)
 
     # --- health and local models --------------------------------------------------------
+    # the engine's background monitor (run_app starts it; tests may) ------------------------
+    def start_health_monitor(self, **kwargs) -> bool:
+        """Probe providers in the background with the engine's HealthMonitor and mirror
+        its reports into ``self.health``; the engine also uses it to skip providers that
+        are down. Returns False when the engine has no monitor support."""
+        try:
+            from desktop.engine.health import HealthMonitor
+        except ImportError:
+            return False
+        if not hasattr(self.engine, "health"):
+            return False
+        mon = self.engine.health
+        if mon is None:
+            mon = HealthMonitor(self.engine, **kwargs)
+            self.engine.health = mon
+        self._unsubscribe = [mon.subscribe(lambda _r: self._mirror_monitor()),
+                             mon.subscribe_models(lambda _n, _m: self._mirror_monitor())]
+        mon.start()
+        return True
+
+    @property
+    def monitor(self):
+        mon = getattr(self.engine, "health", None)
+        return mon if mon is not None and getattr(mon, "running", False) else None
+
+    def _mirror_monitor(self) -> None:
+        mon = self.monitor
+        if mon is None or self._closed:
+            return
+        items = [health_from_report(r) for r in mon.reports()]
+        local: list[str] = []
+        for h in items:
+            models = mon.models(h.name)
+            if models is not None:
+                h.models = sorted(m.ref.model for m in models)
+            if h.local and h.status in ("ok", "degraded"):
+                local.extend(h.models)
+        self.health.set_all(items, local)
+
     async def check_health(self) -> None:
         self.health.checking = True
         self.health.changed.emit()
         try:
+            if self.monitor is not None:
+                await self.monitor.probe_now()
+                self._mirror_monitor()
+                return
             try:
                 from desktop.engine.health import probe_all
             except ImportError:  # the engine's probes are not there yet: probe from here
@@ -788,6 +831,12 @@ class AppController(QObject):
             except (asyncio.CancelledError, Exception):
                 pass
         self._closed = True
+        mon = getattr(self.engine, "health", None)
+        if mon is not None and hasattr(mon, "stop"):
+            try:
+                await mon.stop()
+            except Exception:
+                log.exception("stopping the health monitor failed")
         for t in list(self._bg):
             t.cancel()
         if self._bg:

@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QHBoxLayout, QPlainTextEdit, QPushButton, QSizePolicy, QWidget
 
-from desktop.ui.theme import icon
+from desktop.ui.theme import icon, set_icon
 
 __all__ = ["MessageEdit", "InputBox"]
 
@@ -52,7 +52,7 @@ class InputBox(QWidget):
         lay.setContentsMargins(12, 6, 12, 10)
         self.edit = MessageEdit()
         self.send_btn = QPushButton("Send")
-        self.send_btn.setIcon(icon("send"))
+        set_icon(self.send_btn, "send")
         self.send_btn.setDefault(False)
         self.send_btn.setAutoDefault(False)
         self.send_btn.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Expanding)
@@ -78,5 +78,5 @@ class InputBox(QWidget):
 
     def _busy(self, busy: bool) -> None:
         self.send_btn.setText("Stop" if busy else "Send")
-        self.send_btn.setIcon(icon("stop" if busy else "send"))
+        set_icon(self.send_btn, "stop" if busy else "send")
         self.send_btn.setToolTip("Stop the answer (Esc); the part already written is kept" if busy else "Send (Enter)")

@@ -23,7 +23,7 @@ from desktop.ui.health import HealthIndicator
 from desktop.ui.input_box import InputBox
 from desktop.ui.routing_bar import RoutingBar
 from desktop.ui.sidebar import Sidebar
-from desktop.ui.theme import icon, stylesheet
+from desktop.ui.theme import icon, set_icon, stylesheet
 from desktop.ui.welcome import WelcomeScreen
 
 __all__ = ["MainWindow"]
@@ -115,7 +115,7 @@ class MainWindow(QMainWindow):
         def act(text, slot, shortcut=None, icon_name=None, tip=None, checkable=False):
             a = QAction(text, self)
             if icon_name:
-                a.setIcon(icon(icon_name))
+                set_icon(a, icon_name)
             if shortcut:
                 a.setShortcut(QKeySequence(shortcut))
                 a.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
@@ -170,6 +170,9 @@ class MainWindow(QMainWindow):
                 self._restyling = True
                 try:
                     self._apply_style()
+                    from desktop.ui.theme import refresh_icons
+
+                    refresh_icons(self)
                 finally:
                     self._restyling = False
         super().changeEvent(e)

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.ui.models import ConversationListModel
-from desktop.ui.theme import icon
+from desktop.ui.theme import icon, set_icon
 
 __all__ = ["Sidebar"]
 
@@ -34,7 +34,7 @@ class Sidebar(QWidget):
         lay.setSpacing(6)
         top = QHBoxLayout()
         self.new_btn = QPushButton("New chat")
-        self.new_btn.setIcon(icon("plus"))
+        set_icon(self.new_btn, "plus")
         self.new_btn.setToolTip("New conversation (Ctrl+N)")
         self.new_btn.clicked.connect(controller.new_conversation)
         top.addWidget(self.new_btn, 1)

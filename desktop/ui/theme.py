@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QApplication
 
 from desktop.core.resources import resource_path
 
-__all__ = ["mix", "stylesheet", "fmt_cost", "fmt_tokens", "fmt_ms", "icon", "status_color", "ICON_DIR"]
+__all__ = ["set_icon", "refresh_icons", "mix", "stylesheet", "fmt_cost", "fmt_tokens", "fmt_ms", "icon", "status_color", "ICON_DIR"]
 
 ICON_DIR = resource_path("icons")
 
@@ -147,3 +147,20 @@ def icon(name: str, color: QColor | None = None) -> QIcon:
         ic = QIcon(pm)
     _ICON_CACHE[key] = ic
     return ic
+
+
+def set_icon(obj, name: str) -> None:
+    """Give a button or action a palette-coloured icon that follows palette changes."""
+    obj.setProperty("rd_icon", name)
+    obj.setIcon(icon(name))
+
+
+def refresh_icons(root) -> None:
+    """Recolour every icon set with ``set_icon`` under ``root`` (after a palette change)."""
+    from PySide6.QtGui import QAction
+    from PySide6.QtWidgets import QAbstractButton
+
+    for obj in [root, *root.findChildren(QAbstractButton), *root.findChildren(QAction)]:
+        name = obj.property("rd_icon")
+        if name:
+            obj.setIcon(icon(name))

@@ -136,3 +136,23 @@ def test_no_qt_outside_ui():
                 if p.name != "selftest.py":  # the packaging self-test checks Qt on purpose (lazily)
                     bad.append(f"{p.relative_to(root)}: {mod}")
     assert not bad, bad
+
+
+def test_follows_a_palette_change(ui, qtbot, qapp):
+    from PySide6.QtGui import QColor, QPalette
+
+    controller, window = ui
+    before = window.styleSheet()
+    icon_before = window.new_action.icon().pixmap(16, 16).toImage()
+    old = qapp.palette()
+    dark = QPalette(old)
+    for role, c in ((QPalette.ColorRole.Window, "#1f2328"), (QPalette.ColorRole.WindowText, "#e6edf3"),
+                    (QPalette.ColorRole.Base, "#161b22"), (QPalette.ColorRole.Text, "#e6edf3")):
+        dark.setColor(role, QColor(c))
+    try:
+        qapp.setPalette(dark)
+        qtbot.waitUntil(lambda: window.styleSheet() != before)
+        assert "#161b22" in window.styleSheet()  # the answer cards use the new base colour
+        assert window.new_action.icon().pixmap(16, 16).toImage() != icon_before  # recoloured
+    finally:
+        qapp.setPalette(old)

@@ -147,3 +147,22 @@ def test_first_run_without_ollama(make_engine, app_window, qtbot, monkeypatch):
     assert welcome.add_key_btn.isVisible()
     qtbot.mouseClick(welcome.add_key_btn, Qt.MouseButton.LeftButton)
     assert window._settings.isVisible()
+
+
+def test_background_health_monitor_feeds_the_indicator(ui, qtbot, sim):
+    from tests.simulator import Fault
+
+    controller, window = ui
+    assert controller.start_health_monitor(local_interval=0.2, interval=0.2, backoff_base=0.2, jitter=0)
+    qtbot.waitUntil(lambda: controller.health.providers.get("openai") is not None
+                    and controller.health.providers["openai"].status == "ok", timeout=10000)
+    qtbot.waitUntil(lambda: "llama3.2:latest" in controller.health.local_models, timeout=10000)
+    # the key stops working: the next probe turns the dot red, with the fix on hover
+    sim.valid_keys = {"sk-other"}
+    qtbot.waitUntil(lambda: controller.health.providers["openai"].status == "down", timeout=10000)
+    tip = window.health_indicator.toolTip()
+    assert "openai" in tip and "Fix:" in tip
+    sim.valid_keys = {"sk-test-key"}
+    # Check now asks the monitor
+    controller.spawn(controller.check_health())
+    qtbot.waitUntil(lambda: controller.health.providers["openai"].status == "ok", timeout=10000)

@@ -110,6 +110,7 @@ def self_test(engine=None) -> int:
     """Build every screen offscreen, render a streamed-looking conversation, exit 0 on success."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     app = make_app([])
+    app.setQuitOnLastWindowClosed(False)  # the coroutine below decides when it is over
     loop = make_loop(app)
     tmp = None
     if engine is None:

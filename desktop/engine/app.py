@@ -472,22 +472,42 @@ class _Run:
         last_save = started
         self.usage = None
         ended = False
-        async for event in provider.stream_chat(ref.model, self.context):
-            if isinstance(event, TextDelta):
-                if not event.text:
-                    continue
-                if self.ttft_ms is None:
-                    self.ttft_ms = round((time.perf_counter() - started) * 1000, 1)
-                self.text_parts.append(event.text)
-                self.emit(AnswerDelta(self.msg_id, event.text))
-                now = time.perf_counter()
-                if now - last_save >= _PARTIAL_EVERY:
-                    e.store.save_partial(self.msg_id, "".join(self.text_parts))
-                    last_save = now
-            elif isinstance(event, UsageReport):
-                self.usage = event.usage
-            elif isinstance(event, StreamEnd):
-                ended = True
+        # Text the user has seen reaches the disk within _PARTIAL_EVERY even when the
+        # stream then stalls (a crash or kill -9 during the stall keeps it): a delta that
+        # comes too soon after the last checkpoint schedules one instead of waiting for
+        # the next delta, which may never come.
+        loop = asyncio.get_running_loop()
+        pending: list[asyncio.TimerHandle] = []
+
+        def checkpoint() -> None:
+            nonlocal last_save
+            pending.clear()
+            e.store.save_partial(self.msg_id, "".join(self.text_parts))
+            last_save = time.perf_counter()
+
+        try:
+            async for event in provider.stream_chat(ref.model, self.context):
+                if isinstance(event, TextDelta):
+                    if not event.text:
+                        continue
+                    if self.ttft_ms is None:
+                        self.ttft_ms = round((time.perf_counter() - started) * 1000, 1)
+                    self.text_parts.append(event.text)
+                    self.emit(AnswerDelta(self.msg_id, event.text))
+                    now = time.perf_counter()
+                    if now - last_save >= _PARTIAL_EVERY:
+                        for h in pending:
+                            h.cancel()
+                        checkpoint()
+                    elif not pending:
+                        pending.append(loop.call_later(_PARTIAL_EVERY - (now - last_save), checkpoint))
+                elif isinstance(event, UsageReport):
+                    self.usage = event.usage
+                elif isinstance(event, StreamEnd):
+                    ended = True
+        finally:
+            for h in pending:
+                h.cancel()
         if not ended:
             raise RouteDeskError(ErrorKind.INTERRUPTED, "The answer stopped before it was finished.", provider=ref.provider, model=ref.model)
         return self._bill(ref, self.usage)

@@ -324,6 +324,7 @@ def _history(args) -> int:
 
     store = Store(database_path())
     try:
+        store.recover_interrupted()  # answers a killed process left "streaming" read as interrupted
         convs = store.list_conversations()[: args.limit]
         out = [{"id": c.id, "title": c.title, "updated_at": c.updated_at,
                 "messages": [_message_dict(m) for m in store.messages(c.id)]} for c in convs]

@@ -2,10 +2,11 @@
 
 The shipped weights carry a reference score distribution (quantiles of the training prompts'
 scores). A user's own prompts may score higher or lower than the benchmark's, so the threshold
-is taken from a blend of the two distributions: the reference counts as ``prior_weight``
-prompts and each of the user's recent prompts (up to ``window``) as one. After a few hundred
-messages the user's own distribution dominates, so the realised share of strong calls tracks
-the target. A small feedback term corrects any remaining gap between the realised share over
+is taken from a blend of the two distributions: each of the user's recent prompts (up to
+``window``) counts as one, and the reference as ``prior_weight`` prompts at first, fading as
+the user's own prompts accumulate (``prior_weight**2 / (prior_weight + n)``). After a few
+hundred messages the user's own distribution dominates, so the realised share of strong calls
+tracks the target. A small feedback term corrects any remaining gap between the realised share over
 the recent decisions and the target.
 """
 
@@ -25,6 +26,10 @@ def _ref_cdf(ref_q: np.ndarray, t: np.ndarray) -> np.ndarray:
     return np.interp(t, ref_q, probs, left=0.0, right=1.0)
 
 
+def _fade(prior_weight: float, n: int) -> float:
+    return prior_weight * prior_weight / (prior_weight + n) if prior_weight > 0 else 0.0
+
+
 def share_above(threshold: float, reference: np.ndarray, recent: Iterable[float] = (),
                 prior_weight: float = 100.0) -> float:
     """Expected share of scores >= threshold under the blended distribution."""
@@ -33,7 +38,8 @@ def share_above(threshold: float, reference: np.ndarray, recent: Iterable[float]
     f_ref = float(_ref_cdf(ref_q, np.array([threshold]))[0])
     n = rec.size
     f_rec = np.searchsorted(rec, threshold, side="left") / n if n else 0.0
-    f = (prior_weight * f_ref + n * f_rec) / (prior_weight + n)
+    pw = _fade(prior_weight, n)
+    f = (pw * f_ref + n * f_rec) / (pw + n)
     return 1.0 - f
 
 
@@ -52,7 +58,8 @@ def blended_threshold(target_share: float, reference: np.ndarray, recent: Iterab
     f_ref = _ref_cdf(ref_q, grid)
     # below-or-equal CDF for the recent sample; midpoints for steps give a smooth answer
     f_rec = (np.searchsorted(rec, grid, side="left") + np.searchsorted(rec, grid, side="right")) / (2.0 * n) if n else np.zeros_like(grid)
-    f = (prior_weight * f_ref + n * f_rec) / (prior_weight + n)
+    pw = _fade(prior_weight, n)
+    f = (pw * f_ref + n * f_rec) / (pw + n)
     f = np.maximum.accumulate(f)
     want = 1.0 - target_share
     i = int(np.searchsorted(f, want, side="left"))
@@ -76,9 +83,10 @@ class ShareTracker:
         self.gain = gain
 
     def corrected(self, target: float) -> float:
-        if len(self.choices) < 20:
+        recent = list(self.choices)[-200:]
+        if len(recent) < 20:
             return target
-        realised = sum(self.choices) / len(self.choices)
+        realised = sum(recent) / len(recent)
         return float(np.clip(target + self.gain * (target - realised), 0.0, 1.0))
 
     def observe(self, score: float, strong: bool | None = None) -> None:

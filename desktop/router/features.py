@@ -246,7 +246,7 @@ def _mix(h: np.ndarray) -> np.ndarray:
 
 def _char_hashes(text: str, n: int = 4) -> np.ndarray:
     """Hash every character n-gram of ``text`` (already normalised) into [0, HASH_DIM)."""
-    cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
     m = cps.size - n + 1
     if m <= 0:
         return np.zeros(0, dtype=np.int64)
@@ -268,7 +268,7 @@ def _word_ids(words: list[str]) -> np.ndarray:
         h = cache.get(w)
         if h is None:
             key = "0" if w[0].isdigit() else w
-            h = zlib.crc32(key.encode("utf-8"))
+            h = zlib.crc32(key.encode("utf-8", "surrogatepass"))
             if len(cache) < 200_000:
                 cache[w] = h
         out.append(h)
@@ -321,7 +321,7 @@ def _parse(text: str) -> _Parsed:
     d[_INDEX["code_chars"]] = 10.0 * code_ch / n_tok
     d[_INDEX["punct_share"]] = 5.0 * punct / n_tok
     if clipped:
-        cps = np.frombuffer(clipped.encode("utf-32-le"), dtype=np.uint32)
+        cps = np.frombuffer(clipped.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
         nc = cps.size
         is_up = (cps >= 65) & (cps <= 90)
         is_lo = (cps >= 97) & (cps <= 122)

@@ -1,7 +1,8 @@
 """Learning from the user: an online, bounded, resettable correction to the router's score.
 
-Feedback is a per-hashed-feature bias vector (a sparse dict bucket -> weight over the same
-hashed word and character n-grams the model reads). Each event is one logistic-regression
+Feedback is a per-hashed-feature bias vector (a sparse dict bucket -> weight over the hashed
+word unigrams and bigrams the model reads, leaving out the common ones: any bucket found in
+more than 1% of the training prompts, so "the", "what is" and the like carry no feedback). Each event is one logistic-regression
 gradient step on the event alone: ``w += lr * (label - p) * x`` where ``p`` is the current score
 and ``label`` is 1 when the weak answer was worse (a thumbs-down on a weak answer, or "retry with
 the strong model") and 0 when it was fine (a thumbs-up on a weak answer). Prompts sharing
@@ -20,18 +21,38 @@ import math
 
 import numpy as np
 
-__all__ = ["FeedbackModel", "FEEDBACK_KINDS"]
+__all__ = ["FeedbackModel", "FEEDBACK_KINDS", "content_view"]
+
+
+class _View:
+    __slots__ = ("idx", "val")
+
+    def __init__(self, idx, val):
+        self.idx = idx
+        self.val = val
+
+
+def content_view(features, common: np.ndarray | None):
+    """The part of a prompt's hashed features that feedback reads: word n-gram buckets
+    (block 0) that are not common. ``common`` is a boolean array over block-0 buckets."""
+    idx = features.idx
+    val = features.val
+    keep = idx < (common.size if common is not None else 1 << 62)
+    if common is not None:
+        keep &= ~common[np.minimum(idx, common.size - 1)]
+    return _View(idx[keep], val[keep])
 
 # feedback kind -> label (1: the weak answer was worse / would have been worse)
 FEEDBACK_KINDS = {
     "thumbs_down_weak": 1.0,
     "retry_strong": 1.0,
     "thumbs_up_weak": 0.0,
+    "retry_strong_no_better": 0.0,  # retried with the strong model and turned that down too
 }
 
 
 class FeedbackModel:
-    def __init__(self, lr: float = 2.0, max_weight: float = 1.0, max_shift: float = 2.5,
+    def __init__(self, lr: float = 1.0, max_weight: float = 0.5, max_shift: float = 2.0,
                  max_entries: int = 50_000):
         self.lr = float(lr)
         self.max_weight = float(max_weight)
@@ -82,7 +103,7 @@ class FeedbackModel:
             "max_shift": self.max_shift,
             "max_entries": self.max_entries,
             "events": self.events,
-            "weights": {str(k): round(v, 6) for k, v in sorted(self._w.items())},
+            "weights": {str(k): v for k, v in sorted(self._w.items())},
         }
 
     def to_bytes(self) -> bytes:
@@ -90,7 +111,7 @@ class FeedbackModel:
 
     @classmethod
     def from_dict(cls, d: dict) -> "FeedbackModel":
-        m = cls(d.get("lr", 2.0), d.get("max_weight", 1.0), d.get("max_shift", 2.5),
+        m = cls(d.get("lr", 1.0), d.get("max_weight", 0.5), d.get("max_shift", 2.0),
                 d.get("max_entries", 50_000))
         m._w = {int(k): float(v) for k, v in d.get("weights", {}).items() if math.isfinite(float(v))}
         m.events = int(d.get("events", 0))

@@ -435,6 +435,7 @@ class CVResult:
     mmlu_folds: list[np.ndarray]
     gsm8k_folds: list[np.ndarray]
     calibration: tuple[float, float]
+    models: list = None  # the fold models, in the order mmlu_folds + gsm8k_folds
 
 
 def mmlu_gsm8k_folds(ds: Dataset, recipe: Recipe, leave_one_domain_out: bool = False):
@@ -476,7 +477,7 @@ def cross_validate(ds: Dataset, dense: np.ndarray, X: Sparse, recipe: Recipe, *,
         prior = _prior_vector(m.scale)
         Z = (dense[te] - m.mean) / m.scale
         final[te] = a * oof[te] + b + np.where(free_form_mask(dense[te]), Z @ prior, 0.0)
-    return CVResult(oof, final, mf, gf, (a, b))
+    return CVResult(oof, final, mf, gf, (a, b), fold_models)
 
 
 def platt(raw: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -516,3 +517,10 @@ def metrics_table(ds: Dataset, dense: np.ndarray, cv: CVResult) -> dict:
             "folds": len(folds),
         }
     return out
+
+
+def common_word_buckets(X: Sparse, share: float = 0.01) -> np.ndarray:
+    """Word-block buckets present in more than ``share`` of the prompts (no labels used)."""
+    word = X.indices < HASH_DIM
+    df = np.bincount(X.indices[word], minlength=HASH_DIM)
+    return df > share * X.n_rows

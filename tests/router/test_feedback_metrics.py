@@ -1,0 +1,107 @@
+"""Feedback (online, bounded, resettable), metrics, import hygiene, reproducible training."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from desktop.core.types import ChatMessage
+from desktop.router import FeedbackModel, apgr, cpt, load_router, routing_metrics
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def user(t):
+    return [ChatMessage("user", t)]
+
+
+LAW = "A landlord leased a warehouse to a tenant; the tenant subleased it without consent. Is the sublessee liable for rent under the covenant?"
+LAW2 = "A tenant subleased the leased warehouse without the landlord's consent. Can the landlord recover rent from the sublessee under the covenant?"
+OTHER = "Give me a recipe for banana bread with walnuts."
+
+
+def test_feedback_shifts_similar_prompts_and_reset_restores():
+    r = load_router()
+    before = {t: r.score(user(t)).value for t in (LAW, LAW2, OTHER)}
+    for _ in range(3):
+        r.learn(user(LAW), weak_was_worse=True)
+    after = {t: r.score(user(t)).value for t in (LAW, LAW2, OTHER)}
+    assert after[LAW] > before[LAW]
+    assert after[LAW2] - before[LAW2] > 0.02  # a similar prompt moves
+    assert abs(after[OTHER] - before[OTHER]) < 0.25 * (after[LAW2] - before[LAW2])  # an unrelated one barely
+    assert any("feedback" in x for x in r.score(user(LAW2)).reasons)
+    # round trip through bytes (what the engine stores in SQLite)
+    blob = r.feedback.to_bytes()
+    r2 = load_router(feedback=FeedbackModel.from_bytes(blob))
+    assert r2.score(user(LAW2)).value == r.score(user(LAW2)).value
+    r.feedback.reset()
+    assert {t: r.score(user(t)).value for t in (LAW, LAW2, OTHER)} == before
+
+
+def test_feedback_is_bounded_and_reversible_in_direction():
+    r = load_router()
+    base = r.score(user(LAW)).value
+    for _ in range(500):
+        r.learn(user(LAW), weak_was_worse=True)
+    z = r.score(user(LAW)).logit
+    base_z = np.log(base / (1 - base))
+    assert z - base_z <= r.feedback.max_shift + 1e-9
+    assert all(abs(v) <= r.feedback.max_weight for v in r.feedback.to_dict()["weights"].values())
+    for _ in range(50):
+        r.learn(user(LAW), weak_was_worse=False)
+    assert r.score(user(LAW)).logit < z
+
+
+def test_apgr_toy_example():
+    s = [1, 1]
+    w = [0, 1]  # strong 100%, weak 50%; only the first prompt gains from the strong model
+    assert apgr([0.9, 0.1], s, w) == pytest.approx(0.75)
+    assert apgr([0.1, 0.9], s, w) == pytest.approx(0.25)
+    assert apgr([0.5, 0.5], s, w) == pytest.approx(0.5)  # ties: expectation, i.e. random
+    assert cpt([0.9, 0.1], s, w, 0.5) == 0.5 and cpt([0.9, 0.1], s, w, 0.8) == 0.5
+    assert cpt([0.1, 0.9], s, w, 0.8) == 1.0
+    rng = np.random.default_rng(0)
+    S = rng.random(5000) < 0.8
+    W = rng.random(5000) < 0.6
+    m = routing_metrics(np.zeros(5000), S, W)
+    assert m.apgr == pytest.approx(0.5) and m.cpt50 == pytest.approx(0.5, abs=0.01)
+    oracle = S.astype(float) - W
+    assert apgr(oracle, S, W) > 0.8
+
+
+def test_router_imports_only_numpy_stdlib_and_core():
+    allowed_top = set(sys.stdlib_module_names) | {"numpy", "desktop"}
+    for path in (ROOT / "desktop" / "router").glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    continue
+                names = [node.module]
+            else:
+                continue
+            for n in names:
+                assert n.split(".")[0] in allowed_top, (path.name, n)
+                if n.startswith("desktop."):
+                    assert n.startswith(("desktop.core", "desktop.router")), (path.name, n)
+
+
+DATA = ROOT.parent / "shared" / "routing-bench"
+
+
+@pytest.mark.skipif(not (DATA / "mmlu.jsonl.gz").exists(), reason="routing-bench data not available")
+def test_training_regenerates_shipped_weights_bit_for_bit(tmp_path):
+    subprocess.run([sys.executable, str(ROOT / "tools" / "train_router.py"), "--quiet",
+                    "--data", str(DATA), "--out", str(tmp_path)], check=True, timeout=300)
+    for name in ("weights.npz", "manifest.json", "NOTICE"):
+        new = hashlib.sha256((tmp_path / name).read_bytes()).hexdigest()
+        shipped = hashlib.sha256((ROOT / "resources" / "router" / name).read_bytes()).hexdigest()
+        assert new == shipped, f"{name} differs from the shipped file: rerun tools/train_router.py"

@@ -1,0 +1,140 @@
+"""Evaluate the router recipe on ../shared/routing-bench/ and print the APGR/CPT table.
+
+    python tools/eval_router.py [--data DIR] [--json] [--no-lodo] [--no-feedback]
+
+MMLU is cross-validated grouped by domain (5 grouped folds, and leave-one-domain-out), GSM8K
+with 5-fold; every test fold is scored by a model fitted only on the other rows. The router is
+compared with a random router (APGR 0.5 by construction) and with prompt length. Then a
+feedback simulation: on each held-out fold, half the prompts are a user's stream (routed at a
+50% share; every weak answer that was wrong gets a thumbs-down, up to N per fold), and APGR is
+measured on the other half before and after that feedback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from desktop.router.evaluation import apgr, routing_metrics  # noqa: E402
+from desktop.router.features import DENSE_NAMES, PromptFeatures  # noqa: E402
+from desktop.router.feedback import FeedbackModel, content_view  # noqa: E402
+from desktop.router.training import (  # noqa: E402
+    DATA_FILES,
+    RECIPE,
+    cross_validate,
+    common_word_buckets,
+    featurise,
+    load_bench,
+    metrics_table,
+)
+
+FEEDBACK_N = (0, 25, 50, 100, 200, 400)
+
+
+def row_features(dense, X, i) -> PromptFeatures:
+    a, b = X.indptr[i], X.indptr[i + 1]
+    return PromptFeatures(dense[i], X.indices[a:b], X.data[a:b])
+
+
+def feedback_simulation(ds, dense, X, cv, common, seed: int) -> dict:
+    """A simulated user on held-out data. Every test fold's prompts are split in two halves;
+    the first halves (shuffled together) are the user's stream, routed at a 50% share by the
+    out-of-fold scores plus the feedback so far; each weak answer that was wrong gets a
+    thumbs-down and a retry with the strong model, until N have been given (label 1 if the
+    strong answer was right, 0 if it was wrong too). APGR is then measured on the second
+    halves."""
+    rng = np.random.default_rng(seed)
+    results: dict = {}
+    base = cv.oof_final  # calibrated out-of-fold logits
+    for bench, folds in (("mmlu", cv.mmlu_folds), ("gsm8k", cv.gsm8k_folds)):
+        stream_parts, held_parts = [], []
+        for te in folds:
+            perm = rng.permutation(te)
+            stream_parts.append(perm[: perm.size // 2])
+            held_parts.append(perm[perm.size // 2:])
+        stream = rng.permutation(np.concatenate(stream_parts))
+        held = np.sort(np.concatenate(held_parts))
+        thr = float(np.median(base[stream]))
+        held_views = [content_view(row_features(dense, X, i), common) for i in held]
+        per_n = {}
+        for n_events in FEEDBACK_N:
+            fb = FeedbackModel()
+            given = 0
+            for i in stream:
+                if given >= n_events:
+                    break
+                view = content_view(row_features(dense, X, i), common)
+                z = base[i] + fb.shift(view)
+                if z > thr or ds.weak[i]:
+                    continue  # strong model used, or the weak answer was fine: no feedback
+                # thumbs-down on the weak answer, then "retry with the strong model": if the
+                # strong answer is right the weak one was worse (label 1); if the user turns the
+                # strong answer down too, the strong model did not help (label 0)
+                fb.update(view, 1.0 / (1.0 + np.exp(-z)), 1.0 if ds.strong[i] else 0.0)
+                given += 1
+            vals = base[held] + np.array([fb.shift(v) for v in held_views])
+            per_n[n_events] = {"apgr": apgr(vals, ds.strong[held], ds.weak[held]), "events": given}
+        results[bench] = per_n
+    return results
+
+
+def fmt_row(name, m):
+    return f"  {name:<16} APGR {m['apgr']:.3f}   CPT(50%) {m['cpt50']:.3f}   CPT(80%) {m['cpt80']:.3f}"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "routing-bench")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--no-lodo", action="store_true", help="skip leave-one-domain-out (45 fits)")
+    ap.add_argument("--no-feedback", action="store_true")
+    args = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    ds = load_bench([args.data / f for f in DATA_FILES])
+    dense, X = featurise(ds.prompt)
+    report: dict = {}
+    cv = cross_validate(ds, dense, X, RECIPE)
+    report["grouped_5fold"] = metrics_table(ds, dense, cv)
+    if not args.no_lodo:
+        cv_lodo = cross_validate(ds, dense, X, RECIPE, leave_one_domain_out=True)
+        report["leave_one_domain_out"] = metrics_table(ds, dense, cv_lodo)
+    if not args.no_feedback:
+        report["feedback"] = feedback_simulation(ds, dense, X, cv, common_word_buckets(X), RECIPE.seed)
+    report["seconds"] = round(time.perf_counter() - t0, 1)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    g5 = report["grouped_5fold"]
+    print("Router evaluation on routing-bench (out-of-fold scores; strong = GPT-4, weak = Mixtral)\n")
+    print(f"MMLU, {g5['mmlu']['folds']} folds grouped by domain ({int(g5['mmlu']['router']['n'])} prompts)")
+    for k in ("router", "prompt_length", "random"):
+        print(fmt_row(k, g5["mmlu"][k]))
+    print(f"  (router: mean of per-fold APGRs {g5['mmlu']['router_mean_apgr_per_fold']:.3f})")
+    if "leave_one_domain_out" in report:
+        lo = report["leave_one_domain_out"]
+        print(f"MMLU, leave-one-domain-out ({lo['mmlu']['folds']} folds)")
+        for k in ("router", "prompt_length", "random"):
+            print(fmt_row(k, lo["mmlu"][k]))
+    print(f"GSM8K, {g5['gsm8k']['folds']}-fold ({int(g5['gsm8k']['router']['n'])} prompts)")
+    for k in ("router", "prompt_length", "random"):
+        print(fmt_row(k, g5["gsm8k"][k]))
+    if "feedback" in report:
+        print("\nFeedback simulation: APGR on the held-out halves of the test folds after N "
+              "thumbs-down + retry-with-strong\nevents on wrong weak answers in the other halves "
+              "(routed at a 50% share; label = whether the strong retry was right):")
+        for bench, per_n in report["feedback"].items():
+            print(f"  {bench:<6} " + "  ".join(f"N={v['events']}: {v['apgr']:.3f}" for v in per_n.values()))
+    print(f"\n({report['seconds']}s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

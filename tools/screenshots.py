@@ -151,6 +151,18 @@ async def main(out: Path, dark: bool) -> list[Path]:
                 text = ("Explain in depth " * 60) if i % 3 == 0 else f"quick question {i}"
                 c.send(text)
                 await until(lambda: not c.busy)
+            # demo data only: spread the answers over the last hours, as a real day would be
+            import sqlite3
+            from datetime import datetime, timedelta, timezone
+
+            db = sqlite3.connect(str(Path(tmp) / "routedesk.sqlite3"))
+            ids = [r[0] for r in db.execute("SELECT id FROM ledger ORDER BY id")]
+            start = datetime.now(timezone.utc) - timedelta(minutes=25 * len(ids))
+            for i, lid in enumerate(ids):
+                when = (start + timedelta(minutes=25 * i + 7 * (i % 3))).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+                db.execute("UPDATE ledger SET created_at = ? WHERE id = ?", (when, lid))
+            db.commit()
+            db.close()
             w.toggle_chart(True)
             await asyncio.sleep(0.3)
             shot(w, "05-chart")

@@ -108,6 +108,7 @@ class SpendChart(QWidget):
                                            label="target", labelOpts={"color": fg.name(), "position": 0.92})
         self.share_plot.addItem(self.target_line)
         self.spend_plot = make("Cumulative spend", "USD")
+        self.spend_plot.getAxis("left").enableAutoSIPrefix(False)  # $0.004, not "4 (x0.001)"
         legend = self.spend_plot.addLegend(offset=(10, 10), labelTextColor=fg)
         legend.setBrush(mix(bg, fg, 0.04))
         self.spent_curve = self.spend_plot.plot([], [], pen=pg.mkPen(self._colors["spent"], width=2), name="you spent",
@@ -144,8 +145,14 @@ class SpendChart(QWidget):
         sx, s_spent, s_always = self.series.spend_series()
         self.spent_curve.setData(sx, s_spent)
         self.always_curve.setData(sx, s_always)
-        for w in (self.share_plot, self.spend_plot):
-            w.enableAutoRange(axis="x")
+        if xs:
+            # at least ten minutes wide, so the time axis reads as clock times
+            lo, hi = xs[0], xs[-1]
+            if hi - lo < 600:
+                pad = (600 - (hi - lo)) / 2
+                lo, hi = lo - pad, hi + pad
+            for w in (self.share_plot, self.spend_plot):
+                w.setXRange(lo, hi, padding=0.03)
         self.share_plot.setYRange(0, 100)
         self.spend_plot.enableAutoRange(axis="y")
 
@@ -171,7 +178,8 @@ class SpendChart(QWidget):
         _, spent, always = self.series.spend_series()
         p = self.series.points[i]
         when = datetime.fromtimestamp(xs[i]).strftime("%d %b %H:%M:%S")
-        text = (f"{when}: answer {i + 1} went {p.choice}, cost ${float(p.cost):.5f}; "
+        where = "strong" if p.to_strong else ("weak" if p.choice in ("weak", "fixed") else p.choice)
+        text = (f"{when}: answer {i + 1} went {where}, cost ${float(p.cost):.5f}; "
                 f"strong share {ys[i]:.0f} %; spent ${spent[i]:.4f} vs ${always[i]:.4f} always strong")
         self.hover.setText(text)
         return text

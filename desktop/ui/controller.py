@@ -535,10 +535,12 @@ class AppController(QObject):
         except TypeError:
             entries = [e for e in self.store.ledger() if _ts(e.created_at) >= since.timestamp()]
         points = []
+        pair_strong = self.routing.strong
         for e in entries:
             cost = e.cost_usd if e.cost_usd is not None else Decimal(0)
             strong = e.strong_cost_usd if e.strong_cost_usd is not None else cost
-            points.append(SpendPoint(_ts(e.created_at), e.choice, Decimal(cost), Decimal(strong)))
+            forced = e.choice == "fixed" and pair_strong is not None and e.ref == pair_strong
+            points.append(SpendPoint(_ts(e.created_at), e.choice, Decimal(cost), Decimal(strong), forced))
         self.spend.set_points(points)
 
     def month_spend(self) -> Decimal:

@@ -177,6 +177,11 @@ class SpendPoint:
     choice: str
     cost: Decimal
     strong_cost: Decimal
+    to_strong: bool = False  # routed to the strong model (auto) or sent there by the user
+
+    def __post_init__(self) -> None:
+        if self.choice == "strong":
+            object.__setattr__(self, "to_strong", True)
 
 
 class SpendSeries(QObject):
@@ -201,7 +206,7 @@ class SpendSeries(QObject):
         xs, ys = [], []
         strong = 0
         for i, p in enumerate(self.points, 1):
-            strong += p.choice == "strong"
+            strong += p.to_strong
             xs.append(p.ts)
             ys.append(100.0 * strong / i)
         return xs, ys
@@ -221,7 +226,7 @@ class SpendSeries(QObject):
     def totals(self) -> tuple[Decimal, Decimal, float | None]:
         spent = sum((p.cost for p in self.points), Decimal(0))
         always = sum((p.strong_cost for p in self.points), Decimal(0))
-        share = (sum(p.choice == "strong" for p in self.points) / len(self.points)) if self.points else None
+        share = (sum(p.to_strong for p in self.points) / len(self.points)) if self.points else None
         return spent, always, share
 
 

@@ -25,7 +25,7 @@ def test_chart_updates_when_an_answer_completes(ui, qtbot):
     _ask(controller, qtbot, "second", "strong")
     assert [p.choice for p in chart.series.points] == ["fixed", "fixed"]
     xs, ys = chart.share_curve.getData()
-    assert len(xs) == 2
+    assert list(ys) == [0.0, 50.0]  # "Always strong" counts as sent to strong
     sx, spent = chart.spent_curve.getData()
     _, always = chart.always_curve.getData()
     assert spent[-1] <= always[-1]  # the weak answer was free; always-strong would have paid

@@ -57,12 +57,17 @@ def main(argv: list[str]) -> int:
                 await asyncio.sleep(0.1)
         items = [{"role": i.role, "text": i.text, "status": i.status,
                   "error": None if i.error is None else i.error.kind} for i in controller.session.items]
+        window.close()  # and shut down as the user would
+        for _ in range(300):
+            if getattr(window, "_closed", True):
+                break
+            await asyncio.sleep(0.01)
         return {"auto_opened": auto, "items": items}
 
+    app.setQuitOnLastWindowClosed(False)
     with loop:
         out = loop.run_until_complete(show())
     print(json.dumps(out), flush=True)
-    window.close()
     return 0
 
 

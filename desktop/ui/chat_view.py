@@ -9,6 +9,7 @@ get widgets until the user asks for earlier ones.
 from __future__ import annotations
 
 import html
+import re
 from typing import Callable
 
 from PySide6.QtCore import QSize, Qt, QTimer
@@ -52,6 +53,25 @@ _TITLES = {
     "misconfigured": "Something needs setting up",
 }
 _SETTINGS_KINDS = {"auth_invalid", "quota_exhausted", "model_not_found", "misconfigured", "unreachable", "context_too_long"}
+
+
+_GUI_HINTS = [
+    (re.compile(r"`routedesk use[^`]*`"), "Settings (pick the strong and weak models)"),
+    (re.compile(r"`(?:echo \$KEY \| )?routedesk providers add[^`]*`"), "Settings → Providers"),
+    (re.compile(r"`routedesk providers list`"), "Settings → Providers"),
+    (re.compile(r"`routedesk models`"), "Settings (it lists each provider's models)"),
+    (re.compile(r"`routedesk pull [^`]*`"), "Health → Pull a model"),
+    (re.compile(r"`routedesk probe[^`]*`"), "Health → Check now"),
+    (re.compile(r"--model PROVIDER/MODEL"), "a model in the Route menu"),
+]
+
+
+def gui_fix(text: str) -> str:
+    """The engine's fixes are written for the command line too; in the window, name the
+    screen that does it instead of the command."""
+    for pattern, words in _GUI_HINTS:
+        text = pattern.sub(words, text)
+    return text
 
 
 def error_title(kind: str) -> str:
@@ -250,7 +270,7 @@ class ErrorCard(QFrame):
         lay.addWidget(self.message)
         self.fix = None
         if info.fix:
-            self.fix = QLabel("<b>What to do:</b> " + html.escape(info.fix))
+            self.fix = QLabel("<b>What to do:</b> " + html.escape(gui_fix(info.fix)))
             self.fix.setWordWrap(True)
             self.fix.setTextFormat(Qt.TextFormat.RichText)
             self.fix.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

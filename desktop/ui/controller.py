@@ -775,11 +775,24 @@ class AppController(QObject):
         """Ollama's /api/pull, streamed into ``health.pull_progress``."""
         from desktop.core.paths import ollama_base_url
 
-        if hasattr(self.engine, "pull_model"):
-            async for p in self.engine.pull_model(model):
-                self.health.pull_progress.emit(PullProgress(getattr(p, "status", str(p)), getattr(p, "completed", None),
-                                                            getattr(p, "total", None)))
+        try:
+            from desktop.engine.catalog import pull_progress
+        except ImportError:
+            pull_progress = None
+        if pull_progress is not None:
+            agen = pull_progress(self.engine, ModelRef("ollama", model))
+            try:
+                async for p in agen:
+                    self.health.pull_progress.emit(PullProgress(getattr(p, "status", str(p)),
+                                                                getattr(p, "completed", None), getattr(p, "total", None)))
+            except RouteDeskError as err:
+                self.health.pull_progress.emit(PullProgress("failed", done=True, error=f"{err.message} {err.fix}".strip()))
+                return
+            finally:
+                await agen.aclose()
             self.health.pull_progress.emit(PullProgress("success", done=True))
+            self.notice.emit(f"Pulled {model}.")
+            await self.check_health()
             return
         url = (base_url or ollama_base_url()).rstrip("/") + "/api/pull"
         try:

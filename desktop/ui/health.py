@@ -43,7 +43,9 @@ def health_tooltip(h: ProviderHealth) -> str:
     elif h.summary:
         lines.append(html.escape(h.summary))
     if h.fix:
-        lines.append("<b>Fix:</b> " + html.escape(h.fix))
+        from desktop.ui.chat_view import gui_fix
+
+        lines.append("<b>Fix:</b> " + html.escape(gui_fix(h.fix)))
     if h.checked_at is not None:
         lines.append(f"<span style='color:gray'>Checked at {h.checked_at:%H:%M:%S}</span>")
     return "<br>".join(lines)

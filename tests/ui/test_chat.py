@@ -253,3 +253,16 @@ def test_interrupted_stream_keeps_the_partial_and_offers_retry(ui, qtbot, sim):
     _wait_idle(controller, qtbot)
     assert controller.session.items[-1].status == "complete"
     assert len(controller.session.items[-1].text.split()) == 50
+
+
+def test_no_model_pair_points_to_settings(make_engine, app_window, qtbot):
+    engine = make_engine(pair=False)
+    controller, window = app_window(engine)
+    controller.send("hello")
+    qtbot.waitUntil(lambda: not controller.busy, timeout=10000)
+    item = controller.session.items[-1]
+    assert item.status == "error" and item.error.kind == "misconfigured"
+    card = window.chat.widget_for(item).card_box.itemAt(0).widget()
+    assert "Settings" in card.fix.text() and "routedesk use" not in card.fix.text()
+    qtbot.mouseClick(card.buttons["Open settings"], Qt.MouseButton.LeftButton)
+    assert window._settings.isVisible()

@@ -166,3 +166,13 @@ def test_background_health_monitor_feeds_the_indicator(ui, qtbot, sim):
     # Check now asks the monitor
     controller.spawn(controller.check_health())
     qtbot.waitUntil(lambda: controller.health.providers["openai"].status == "ok", timeout=10000)
+
+
+def test_pull_of_an_unknown_model_says_so(ui, qtbot, sim):
+    controller, window = ui
+    sim.ollama_registry = {"llama3.2:1b"}
+    seen = []
+    controller.health.pull_progress.connect(seen.append)
+    controller.spawn(controller.pull_model("no-such-model"))
+    qtbot.waitUntil(lambda: bool(seen) and seen[-1].done, timeout=10000)
+    assert seen[-1].error and "no-such-model" in seen[-1].error

@@ -303,6 +303,14 @@ class UserBubble(QFrame):
         self.body = RichText(plain=True)
         self.body.set_text(item.text)
         lay.addWidget(self.body)
+        fm = self.fontMetrics()
+        longest = max((fm.horizontalAdvance(line) for line in item.text.splitlines()), default=0)
+        self._ideal = max(longest, fm.horizontalAdvance("You")) + 40  # margins and document padding
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
+
+    def fit(self, limit: int) -> None:
+        """As wide as the text needs, at most ``limit`` (long messages wrap)."""
+        self.setFixedWidth(min(self._ideal, limit))
 
 
 class AnswerWidget(QFrame):
@@ -553,9 +561,8 @@ class ChatView(QScrollArea):
             row.setContentsMargins(0, 0, 0, 0)
             row.addStretch(1)
             bubble = UserBubble(item)
-            bubble.setMaximumWidth(max(320, int(self.viewport().width() * 0.8)))
-            bubble.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
-            row.addWidget(bubble, 4)
+            bubble.fit(self._bubble_limit())
+            row.addWidget(bubble)
             w.bubble = bubble
             return w
         return AnswerWidget(item, self)
@@ -691,8 +698,11 @@ class ChatView(QScrollArea):
 
     def resizeEvent(self, e) -> None:  # noqa: N802
         super().resizeEvent(e)
-        limit = max(320, int(self.viewport().width() * 0.8))
+        limit = self._bubble_limit()
         for w in self._widgets.values():
             bubble = getattr(w, "bubble", None)
             if bubble is not None:
-                bubble.setMaximumWidth(limit)
+                bubble.fit(limit)
+
+    def _bubble_limit(self) -> int:
+        return max(self.fontMetrics().horizontalAdvance("M") * 20, int(self.viewport().width() * 0.8))

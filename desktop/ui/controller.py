@@ -392,7 +392,8 @@ class AppController(QObject):
     def other_model_for(self, item: MessageItem) -> ModelRef | None:
         """The pair's model that did not fail on this answer (None when both did)."""
         r = self.routing
-        failed = {a.model for a in item.attempts if getattr(a, "error", None) is not None and not getattr(a, "skipped", False)}
+        # a model skipped because it failed moments ago counts as failed: it would be skipped again
+        failed = {a.model for a in item.attempts if getattr(a, "error", None) is not None}
         if not item.attempts:
             failed = {f.model for f in item.failures}
         if item.status == "interrupted" and item.model is not None:

@@ -266,3 +266,19 @@ def test_no_model_pair_points_to_settings(make_engine, app_window, qtbot):
     assert "Settings" in card.fix.text() and "routedesk use" not in card.fix.text()
     qtbot.mouseClick(card.buttons["Open settings"], Qt.MouseButton.LeftButton)
     assert window._settings.isVisible()
+
+
+def test_answer_with_the_other_model_after_an_interruption(ui, qtbot, sim):
+    from tests.simulator import Fault
+
+    controller, window = ui
+    controller.set_mode("weak")
+    sim.inject(Fault("cut", protocol="ollama", after_chunks=2))
+    _send(window, qtbot, "go")
+    _wait_idle(controller, qtbot)
+    item = controller.session.items[-1]
+    card = window.chat.widget_for(item).card_box.itemAt(0).widget()
+    qtbot.mouseClick(card.buttons["Answer with gpt-4o"], Qt.MouseButton.LeftButton)
+    _wait_idle(controller, qtbot)
+    again = controller.session.items[-1]
+    assert again is not item and again.model == STRONG and again.status == "complete"

@@ -25,9 +25,9 @@ def make_app(argv: Sequence[str] | None = None):
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication
 
-    from desktop.ui.qtcompat import guard_bool_refcounts
+    from desktop.ui.qtcompat import guard_singleton_refcounts
 
-    guard_bool_refcounts()
+    guard_singleton_refcounts()
     app = QApplication.instance()
     if app is None:
         # Fractional scaling (150 %, 200 %) exactly as the system asks, not rounded.
@@ -46,9 +46,9 @@ def make_app(argv: Sequence[str] | None = None):
 def make_loop(app, *, already_running: bool = False):
     import qasync
 
-    from desktop.ui.qtcompat import guard_bool_refcounts
+    from desktop.ui.qtcompat import guard_singleton_refcounts
 
-    guard_bool_refcounts()
+    guard_singleton_refcounts()
 
     loop = qasync.QEventLoop(app, already_running=already_running)
     asyncio.set_event_loop(loop)

@@ -1,12 +1,17 @@
 """Work-arounds for defects in the Qt binding that RouteDesk cannot avoid otherwise.
 
-PySide6 6.12.0: ``SignalInstance.emit()`` returns ``True`` without taking a reference
-to it, so every emit from Python (ours, and pyqtgraph's many) drops ``True``'s
-reference count by one. On Python < 3.12, where ``True`` is not immortal, a long
-streamed answer or a busy chart reaches zero and the process aborts with "Fatal
-Python error: bool_dealloc". ``guard_bool_refcounts()`` detects the defect at run
-time (it emits a private signal a few times and watches the count) and, only then,
-gives ``True`` and ``False`` a reserve of references no session can use up.
+The PySide6 6.12.0 build this project runs on returns two singletons without taking a
+reference to them: ``SignalInstance.emit()`` returns ``True``, and every method that
+returns nothing (``setText``, ``update``, ``deleteLater``, ...) or a null pointer
+returns ``None``. Each such call drops that object's reference count by one; on
+Python < 3.12, where ``None``/``True``/``False`` are not immortal, a long streamed
+answer, a busy chart or a few hours of use reach zero and the process aborts with
+"Fatal Python error: bool_dealloc" (or "none_dealloc").
+
+``guard_singleton_refcounts()`` detects each defect at run time (it makes a few calls
+on a private object and watches the counts) and, only when one is found, gives the
+affected singletons a reserve of references no session can use up. A binding without
+the defect is left alone, and Python 3.12+ needs nothing (the singletons are immortal).
 """
 
 from __future__ import annotations
@@ -14,36 +19,54 @@ from __future__ import annotations
 import ctypes
 import sys
 
-__all__ = ["emit_leaks_true", "guard_bool_refcounts"]
+__all__ = ["binding_leaks", "guard_singleton_refcounts", "guard_bool_refcounts"]
 
-_RESERVE = 1 << 40  # emits before the count could reach zero again
-_guarded = False
+_RESERVE = 1 << 40  # calls before a count could reach zero again
+_guarded: set[str] = set()
 
 
-def emit_leaks_true() -> bool:
-    if sys.version_info >= (3, 12):  # True and False are immortal
-        return False
+def binding_leaks() -> dict[str, bool]:
+    """Which singletons the Qt binding drops references to: {"True": ..., "None": ...}."""
+    if sys.version_info >= (3, 12):  # immortal singletons
+        return {"True": False, "None": False}
     from PySide6.QtCore import QObject, Signal
 
     class _Probe(QObject):
         ping = Signal()
 
     probe = _Probe()
-    before = sys.getrefcount(True)
-    for _ in range(16):
+    n = 16
+    before_true = sys.getrefcount(True)
+    for _ in range(n):
         probe.ping.emit()
-    return before - sys.getrefcount(True) >= 16
+    after_true = sys.getrefcount(True)
+    before_none = sys.getrefcount(None)
+    for _ in range(n):
+        probe.setObjectName("probe")
+    after_none = sys.getrefcount(None)
+    return {"True": before_true - after_true >= n, "None": before_none - after_none >= n}
+
+
+def _reserve(obj) -> None:
+    # CPython object header: the reference count is the first field.
+    ctypes.c_ssize_t.from_address(id(obj)).value += _RESERVE
+
+
+def guard_singleton_refcounts() -> set[str]:
+    """Add the reserve where the binding leaks (once per process); returns what is guarded."""
+    if not _guarded:
+        leaks = binding_leaks()
+        if leaks["True"]:
+            _reserve(True)
+            _reserve(False)
+            _guarded.update({"True", "False"})
+        if leaks["None"]:
+            _reserve(None)
+            _guarded.add("None")
+        _guarded.add("checked")
+    return _guarded - {"checked"}
 
 
 def guard_bool_refcounts() -> bool:
-    """Returns True when the defect was found and the reserve added (once per process)."""
-    global _guarded
-    if _guarded:
-        return True
-    if not emit_leaks_true():
-        return False
-    for obj in (True, False):
-        # CPython object header: the reference count is the first field.
-        ctypes.c_ssize_t.from_address(id(obj)).value += _RESERVE
-    _guarded = True
-    return True
+    """Kept for callers of the first version: guards every affected singleton."""
+    return bool(guard_singleton_refcounts())

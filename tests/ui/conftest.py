@@ -20,10 +20,10 @@ import pytest  # noqa: E402
 
 from desktop.core.errors import ErrorKind, RouteDeskError  # noqa: E402
 from desktop.core.types import ModelRef  # noqa: E402
-from desktop.ui.qtcompat import guard_bool_refcounts  # noqa: E402
+from desktop.ui.qtcompat import guard_singleton_refcounts  # noqa: E402
 from tests.simulator.fixtures import sim  # noqa: E402,F401
 
-guard_bool_refcounts()  # PySide6 6.12.0's emit() drops a reference to True each call
+guard_singleton_refcounts()  # PySide6 6.12.0 drops references to True and None
 
 STRONG = ModelRef("openai", "gpt-4o")
 WEAK = ModelRef("ollama", "llama3.2:latest")

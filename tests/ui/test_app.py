@@ -156,3 +156,15 @@ def test_follows_a_palette_change(ui, qtbot, qapp):
         assert window.new_action.icon().pixmap(16, 16).toImage() != icon_before  # recoloured
     finally:
         qapp.setPalette(old)
+
+
+def test_binding_refcount_guard():
+    """PySide6 6.12.0 drops a reference to None on every void call and to True on every
+    emit; the guard gives them a reserve so a long session can't abort the process."""
+    from desktop.ui.qtcompat import binding_leaks, guard_singleton_refcounts
+
+    guarded = guard_singleton_refcounts()
+    leaks = binding_leaks()
+    for name, obj in (("True", True), ("None", None)):
+        if leaks[name]:
+            assert name in guarded and sys.getrefcount(obj) > 2**39

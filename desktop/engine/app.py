@@ -33,6 +33,7 @@ from desktop.engine.events import (
     Listener,
 )
 from desktop.engine.explain import explain
+from desktop.engine.health import skip_reason
 from desktop.engine.pricing import PriceBook
 from desktop.engine.routing import Pair, RoutingSettings, placeholder_decision, plan_route
 from desktop.providers import PRESETS, Provider, Timeouts, make_provider, normalize_base_url
@@ -92,6 +93,8 @@ class Engine:
         self._owns_client = owns_client
         self._router = router
         self._router_loaded = router is not None
+        #: A HealthMonitor when the app runs one (the window); None on the command line.
+        self.health = None
 
     # --- construction ---------------------------------------------------------------
 
@@ -400,6 +403,13 @@ class _Run:
         first_error = None
         for index, ref in enumerate(candidates):
             next_ref = candidates[index + 1] if index + 1 < len(candidates) else None
+            down = skip_reason(e.health, ref, candidates)
+            if down is not None:
+                # Known down from probes or recent traffic: don't make the user wait on it.
+                self._add(Attempt(ref, down, skipped=True))
+                self.emit(AttemptFailed(self.msg_id, ref, down, will_retry=False))
+                first_error = first_error or down
+                continue
             cooling = None if cooling_all else e.cooldowns.check(ref)
             if cooling is not None:
                 left = int(e.cooldowns.seconds_left(cooling) + 0.5)
@@ -438,8 +448,11 @@ class _Run:
             self.emit(AttemptStarted(self.msg_id, ref))
             try:
                 provider = e.provider(ref.provider)
+                started = time.perf_counter()
                 usage, cost, source = await self._stream(provider, ref)
                 e.cooldowns.clear(ref)
+                if e.health is not None:
+                    e.health.record_success(ref.provider, (time.perf_counter() - started) * 1000)
                 self._add(Attempt(ref, None, retries=retries))
                 return self._result("complete", model=ref, usage=usage, cost=cost, price_source=source)
             except RouteDeskError as raw:
@@ -459,8 +472,10 @@ class _Run:
                     continue
                 self.current = None
                 self._add(Attempt(ref, err.info(), retries=retries))
-                if err.kind is not ErrorKind.INTERRUPTED and err.kind is not ErrorKind.CONTENT_FILTERED and err.kind is not ErrorKind.CONTEXT_TOO_LONG:
+                if err.kind not in _NOT_THE_PROVIDERS_FAULT:
                     e.cooldowns.mark(ref, err)
+                    if e.health is not None:
+                        e.health.record_failure(ref.provider, err)
                 if self.text_parts:
                     self.current = ref
                 return err
@@ -538,6 +553,10 @@ class _Run:
             self.msg_id, ref, usage, cost, price.source, strong_cost, self.plan.decision.choice
         )
         return usage, cost, price.source
+
+
+#: Failures that say nothing about the provider's health: no cooldown, no health mark.
+_NOT_THE_PROVIDERS_FAULT = frozenset({ErrorKind.INTERRUPTED, ErrorKind.CONTENT_FILTERED, ErrorKind.CONTEXT_TOO_LONG})
 
 
 def _kind_of(engine: Engine, ref: ModelRef) -> tuple[str | None, str | None]:

@@ -849,10 +849,13 @@ class AppController(QObject):
         self._closed = True
         mon = getattr(self.engine, "health", None)
         if mon is not None and hasattr(mon, "stop"):
-            try:
-                await mon.stop()
-            except Exception:
-                log.exception("stopping the health monitor failed")
+            # bounded: quitting must never hang on a background probe
+            stopping = asyncio.ensure_future(mon.stop())
+            done, _ = await asyncio.wait({stopping}, timeout=2.0)
+            if not done:
+                log.warning("the health monitor did not stop within 2 s; closing anyway")
+            elif stopping.exception() is not None:
+                log.error("stopping the health monitor failed", exc_info=stopping.exception())
         for t in list(self._bg):
             t.cancel()
         if self._bg:

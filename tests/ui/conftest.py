@@ -147,7 +147,15 @@ def app_window(make_engine, qtbot):
     for w in windows:
         if not w._closed:
             w.close()
-            qtbot.waitUntil(lambda w=w: w._closed, timeout=10000)
+            try:
+                qtbot.waitUntil(lambda w=w: w._closed, timeout=10000)
+            except Exception:
+                import io
+
+                out = io.StringIO()
+                for t in asyncio.all_tasks(asyncio.get_event_loop()):
+                    t.print_stack(file=out)
+                raise AssertionError("the window did not close; pending tasks:\n" + out.getvalue()) from None
         # delete the widget tree now: left to interpreter shutdown, PySide and
         # pyqtgraph wrappers can be torn down in the wrong order
         gone = []

@@ -32,6 +32,18 @@ class Pair:
         }
 
 
+def _budget(value) -> Decimal | None:
+    """A stored monthly budget, or None when it isn't a usable amount (a hand-edited or
+    damaged setting must not stop messages from being sent)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        amount = Decimal(str(value).strip())
+    except (ArithmeticError, ValueError):
+        return None
+    return amount if amount.is_finite() and amount >= 0 else None
+
+
 @dataclass(frozen=True)
 class RoutingSettings:
     """The user's cost-quality control: a target share of strong calls, or a monthly budget."""
@@ -48,10 +60,11 @@ class RoutingSettings:
             share = min(1.0, max(0.0, float(share)))
         except (TypeError, ValueError):
             share = 0.3
+        budget = _budget(budget)
         return cls(
             policy="budget" if d.get("policy") == "budget" and budget is not None else "share",
             target_share=share,
-            monthly_budget_usd=None if budget is None else Decimal(str(budget)),
+            monthly_budget_usd=budget,
         )
 
     def to_dict(self) -> dict:

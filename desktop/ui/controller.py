@@ -579,8 +579,22 @@ class AppController(QObject):
         url = normalize_base_url(kind, base_url)
         if key:  # the keyring first: a provider without its key is worse than none
             self.engine.keystore.set(name, key)
-        if original and original != name:
+        if original and original != name and self.store.get_provider(original) is not None:
+            if not key:  # renamed without a new key: the key moves with it
+                old_key = self.engine.keystore.get(original)
+                if old_key:
+                    self.engine.keystore.set(name, old_key)
             self.remove_provider(original, keep_key=False)
+            pair = self.engine.pair()
+            moved = [ModelRef(name, r.model) if r is not None and r.provider == original else r
+                     for r in (pair.strong, pair.weak)]
+            if moved != [pair.strong, pair.weak]:
+                self.engine.set_pair(*moved)
+            cache = dict(self.setting("ui.models_cache", {}) or {})
+            if original in cache:
+                cache[name] = cache.pop(original)
+                self.set_setting("ui.models_cache", cache)
+            self.load_routing()
         if self.store.get_provider(name) is None:
             self.store.add_provider(name, kind, url)
         else:

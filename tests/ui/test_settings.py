@@ -132,3 +132,18 @@ def test_env_key_offered_never_used_silently(make_engine, app_window, qtbot, sim
     assert engine.keystore.get("openai") == "sk-from-env"
     assert engine.store.get_provider("openai").kind == "openai"
     assert not dlg.env_banner.isVisible()
+
+
+def test_renaming_a_provider_moves_its_key_and_the_pair(ui, qtbot):
+    controller, window = ui
+    dlg = _open_settings(window, "openai")
+    dlg.form.name.setText("work")
+    assert dlg.form.save()
+    keys = controller.engine.keystore
+    assert keys.get("work") == KEY and keys.get("openai") is None
+    assert controller.store.get_provider("openai") is None and controller.store.get_provider("work") is not None
+    assert controller.routing.strong == ModelRef("work", "gpt-4o")
+    controller.send("still works", "strong")
+    qtbot.waitUntil(lambda: not controller.busy, timeout=10000)
+    assert controller.session.items[-1].model == ModelRef("work", "gpt-4o")
+    assert controller.session.items[-1].status == "complete"

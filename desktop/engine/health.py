@@ -586,6 +586,7 @@ class HealthMonitor:
         self._cache = DetailCache()
         self._task: asyncio.Task | None = None
         self._wake: asyncio.Event | None = None
+        self._idle: asyncio.Event | None = None
         self.rounds = 0  # scheduler passes that probed something (for tests and the UI)
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -595,18 +596,17 @@ class HealthMonitor:
         if self._task is not None and not self._task.done():
             return
         self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._run(), name="routedesk-health")
 
     async def stop(self) -> None:
         task, self._task = self._task, None
         pending = [s.task for s in self._slots.values() if s.task is not None and not s.task.done()]
-        for t in ([task] if task is not None else []) + pending:
+        tasks = ([task] if task is not None else []) + pending
+        for t in tasks:
             t.cancel()
-        for t in ([task] if task is not None else []) + pending:
-            try:
-                await t
-            except (asyncio.CancelledError, Exception):
-                pass
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     @property
     def running(self) -> bool:
@@ -674,8 +674,7 @@ class HealthMonitor:
         slots = [self._slots[name]] if name is not None else list(self._slots.values())
         tasks = [self._ensure_probe(s, deep=deep) for s in slots]
         await asyncio.gather(*tasks, return_exceptions=True)
-        if self._wake is not None:
-            self._wake.set()
+        self._poke()
         return [s.report for s in slots if s.report is not None]
 
     def forget(self, name: str) -> None:
@@ -684,8 +683,7 @@ class HealthMonitor:
         if slot is not None:
             slot.report = None
             slot.next_at = self._clock()
-        if self._wake is not None:
-            self._wake.set()
+        self._poke()
 
     # --- real traffic ----------------------------------------------------------------------
 
@@ -755,6 +753,8 @@ class HealthMonitor:
     def _poke(self) -> None:
         if self._wake is not None:
             self._wake.set()
+        if self._idle is not None:
+            self._idle.clear()  # until the scheduler has looked at the new state
 
     def _is_local(self, slot: _Slot) -> bool:
         if slot.report is not None:
@@ -822,6 +822,7 @@ class HealthMonitor:
             if report.retry_after:
                 slot.next_at = max(slot.next_at, self._clock() + float(report.retry_after))
         self._set_models(slot, models, report)
+        self._poke()  # the scheduler recomputes its next wake-up
         self._notify(report)
         return report
 
@@ -852,34 +853,51 @@ class HealthMonitor:
                 log.exception("health models listener failed")
 
     async def _run(self) -> None:
-        assert self._wake is not None
+        """Launch the probes that are due (each its own task, so one slow provider never
+        delays the others), then sleep until the next one is due or something wakes us
+        (a probe finishing, ``probe_now``, ``forget``, real traffic)."""
+        assert self._wake is not None and self._idle is not None
         while True:
             self._refresh_targets()
             now = self._clock()
-            due = [s for s in self._slots.values() if s.next_at <= now]
+            waiting = [s for s in self._slots.values() if s.task is None or s.task.done()]
+            due = [s for s in waiting if s.next_at <= now]
             if due:
                 self.rounds += 1
-                await asyncio.gather(*(self._ensure_probe(s) for s in due), return_exceptions=True)
-                continue
-            wait = min((s.next_at for s in self._slots.values()), default=now + self.interval) - now
+                for s in due:
+                    self._ensure_probe(s)
+                waiting = [s for s in waiting if s not in due]
+            next_at = min((s.next_at for s in waiting), default=None)
             self._wake.clear()
-            await self._wait(max(0.0, wait))
+            try:
+                await self._wait(None if next_at is None else max(0.0, next_at - now),
+                                 idle=len(waiting) == len(self._slots))
+            finally:
+                self._idle.clear()
 
-    async def _wait(self, seconds: float) -> None:
-        assert self._wake is not None
-        sleeper = asyncio.ensure_future(self._sleep(seconds))
+    async def wait_idle(self) -> None:
+        """Return once no probe is running and the scheduler is waiting for the next one
+        (for tests, and for a UI that wants to show "checking…" until then)."""
+        if self._idle is None:
+            raise RuntimeError("the monitor is not running; call start() first")
+        await self._idle.wait()
+
+    async def _wait(self, seconds: float | None, *, idle: bool) -> None:
+        assert self._wake is not None and self._idle is not None
         waker = asyncio.ensure_future(self._wake.wait())
+        tasks = {waker}
+        if seconds is not None:
+            tasks.add(asyncio.ensure_future(self._sleep(seconds)))
         try:
-            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.sleep(0)  # let the sleep start (an injected clock takes its deadline now)
+            if idle and not self._wake.is_set():
+                self._idle.set()
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for t in (sleeper, waker):
+            # Cancel, don't await: awaiting here could swallow a cancellation of the scheduler itself.
+            for t in tasks:
                 if not t.done():
                     t.cancel()
-            for t in (sleeper, waker):
-                try:
-                    await t
-                except (asyncio.CancelledError, Exception):
-                    pass
 
 
 def _names(reports: Iterable[HealthReport]) -> list[str]:

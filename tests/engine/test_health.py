@@ -253,7 +253,7 @@ async def start(monitor, clock):
     first = {}
     for name in ("work", "ollama", "lmstudio"):
         first[name] = await reports.next(name)
-    await clock.idle()
+    await monitor.wait_idle()
     return reports, first
 
 
@@ -278,7 +278,7 @@ async def test_models_pulled_or_removed_show_within_one_probe_interval(monitor, 
     assert ("ollama", ["llama3.2:latest", "phi3:mini", "qwen2.5-coder:7b"]) in changes
     assert "ollama/phi3:mini" in {str(m.ref) for m in monitor.models("ollama")}
 
-    await clock.idle()
+    await monitor.wait_idle()
     sim.remove_model("ollama", "llama3.2")
     clock.advance(10)
     r = await reports.next("ollama")
@@ -302,7 +302,7 @@ async def test_ollama_disappearing_then_appearing_with_backoff(monitor, clock, s
     waits = []
     for _ in range(4):
         waits.append(monitor.next_probe_in("ollama"))
-        await clock.idle()
+        await monitor.wait_idle()
         clock.advance(waits[-1])
         r = await reports.next("ollama")
         assert r.status == "down"
@@ -310,7 +310,7 @@ async def test_ollama_disappearing_then_appearing_with_backoff(monitor, clock, s
     assert monitor.next_probe_in("ollama") == 30
 
     sim.start()  # same port
-    await clock.idle()
+    await monitor.wait_idle()
     clock.advance(30)
     r = await reports.next("ollama")
     assert r.status == "ok" and r.models == 2 and r.failures == 0
@@ -331,19 +331,19 @@ async def test_remote_backoff_doubles_up_to_its_cap_and_honours_retry_after(moni
         assert r.error_kind == "server_error"
         waits.append(monitor.next_probe_in("work"))
         if len(waits) < 8:
-            await clock.idle()
+            await monitor.wait_idle()
             clock.advance(waits[-1])
     assert waits == [5, 10, 20, 40, 80, 160, 300, 300]
     assert monitor.report("work").status == "down"  # degraded three times in a row
 
     sim.clear_faults()
-    await clock.idle()
+    await monitor.wait_idle()
     clock.advance(300)
     assert (await reports.next("work")).status == "ok"
     assert monitor.next_probe_in("work") == 60
 
     sim.inject(Fault("rate_limited", protocol="openai", endpoint="models", retry_after=45))
-    await clock.idle()
+    await monitor.wait_idle()
     clock.advance(60)
     r = await reports.next("work")
     assert r.error_kind == "rate_limited" and r.status == "degraded"
@@ -415,6 +415,7 @@ async def test_a_failure_from_traffic_is_rechecked_by_the_next_probe(monitor, cl
     monitor.record_failure("ollama", unreachable("ollama"))
     await reports.next("ollama")
     assert monitor.is_down("ollama") is not None
+    await monitor.wait_idle()
     clock.advance(monitor.next_probe_in("ollama"))
     r = await reports.next("ollama")
     assert r.status == "ok" and r.source == "probe"
@@ -429,7 +430,7 @@ async def test_providers_added_while_running_are_probed_and_removed_ones_dropped
     r = await reports.next("second")
     assert r.status == "ok"
     heng.store.remove_provider("second")
-    await clock.idle()
+    await monitor.wait_idle()
     clock.advance(10)
     await reports.next("ollama")
     assert monitor.report("second") is None
@@ -467,7 +468,7 @@ async def test_probes_keep_running_while_a_chat_streams(monitor, clock, heng, si
     await asyncio.wait_for(streaming.wait(), 10)
     # the answer is stalled mid-stream; the monitor keeps probing on the same loop and client
     for _ in range(2):
-        await clock.idle()
+        await monitor.wait_idle()
         clock.advance(10)
         r = await reports.next("ollama")
         assert r.status == "ok"
@@ -482,7 +483,8 @@ async def test_stop_cancels_the_scheduler(heng, clock):
     mon.start()
     mon.start()  # idempotent
     assert mon.running
-    await clock.idle()
+    await mon.wait_idle()
+    assert clock.sleeps  # parked on the injected sleep, not polling
     await mon.stop()
     assert not mon.running
 

@@ -34,46 +34,37 @@ class MemoryKeyStore:
 
 
 class FakeClock:
-    """Monotonic time that moves only when the test says so. ``sleep`` parks the caller
-    until ``advance`` moves past its deadline; ``idle()`` waits until someone is parked."""
+    """Monotonic time that moves only when the test says so.
+
+    ``sleep(seconds)`` returns a future at once (its deadline is fixed when it is called,
+    not when a task first runs), resolved by ``advance`` moving past that deadline.
+    """
 
     def __init__(self, start: float = 1000.0) -> None:
         self.now = start
         self.sleeps: list[float] = []
         self._sleepers: list[tuple[float, asyncio.Future]] = []
-        self._parked: asyncio.Event | None = None
 
     def __call__(self) -> float:
         return self.now
 
-    def _event(self) -> asyncio.Event:
-        if self._parked is None:
-            self._parked = asyncio.Event()
-        return self._parked
-
-    async def sleep(self, seconds: float) -> None:
+    def sleep(self, seconds: float) -> asyncio.Future:
         self.sleeps.append(seconds)
         fut = asyncio.get_running_loop().create_future()
-        entry = (self.now + seconds, fut)
-        self._sleepers.append(entry)
-        self._event().set()
-        try:
-            await fut
-        finally:
-            if entry in self._sleepers:
-                self._sleepers.remove(entry)
-            if not self._sleepers:
-                self._event().clear()
+        self._sleepers.append((self.now + seconds, fut))
+        return fut
 
-    async def idle(self, timeout: float = 5.0) -> None:
-        """Wait (event-driven; ``timeout`` is only a safety net) until a sleeper is parked."""
-        await asyncio.wait_for(self._event().wait(), timeout)
+    @property
+    def sleeping(self) -> int:
+        self._sleepers = [(d, f) for d, f in self._sleepers if not f.done()]
+        return len(self._sleepers)
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
         for deadline, fut in list(self._sleepers):
             if deadline <= self.now and not fut.done():
                 fut.set_result(None)
+        self._sleepers = [(d, f) for d, f in self._sleepers if not f.done()]
 
 
 class Reports:

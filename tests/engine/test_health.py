@@ -350,6 +350,21 @@ async def test_remote_backoff_doubles_up_to_its_cap_and_honours_retry_after(moni
     assert monitor.next_probe_in("work") == 45  # not the 5 s backoff: the provider asked for 45
 
 
+async def test_a_hung_provider_does_not_hold_up_the_others(monitor, clock, heng, sim):
+    heng.store.update_provider("lmstudio", kind="lmstudio", base_url=f"http://127.0.0.1:{free_port()}/v1")
+    reports, _ = await start(monitor, clock)
+    sim.inject(Fault("stall", protocol="openai", endpoint="models", delay=None))
+    clock.advance(60)  # every provider is due; OpenAI's model list hangs
+    for _ in range(3):
+        r = await reports.next("ollama")
+        assert r.status == "ok"
+        clock.advance(10)  # Ollama keeps its 10 s schedule meanwhile
+    assert monitor.report("work").checked_at < monitor.report("ollama").checked_at
+    sim.release_stalls()
+    r = await reports.next("work")
+    assert r.status == "ok"
+
+
 async def test_jitter_is_seeded_and_bounded(heng):
     delays = []
     for _ in range(2):

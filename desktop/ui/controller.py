@@ -849,6 +849,12 @@ class AppController(QObject):
                 pass
 
         await asyncio.to_thread(work)
+        # what is loaded by now lives as long as the app: keep the cyclic GC from rescanning
+        # it during streams (a full collection over the price tables stalls the loop)
+        import gc
+
+        gc.collect()
+        gc.freeze()
 
     # --- shutdown ------------------------------------------------------------------------
     async def aclose(self) -> None:

@@ -835,20 +835,24 @@ class AppController(QObject):
     # --- warm-up --------------------------------------------------------------------------
     async def prewarm(self) -> None:
         """Load what the first answer would otherwise load on the UI thread (the price
-        data, the router's weights), in a worker thread, so it never stalls a stream."""
+        data, the router's modules), so it never stalls a stream. Only imports run in the
+        worker thread: the Store's SQLite connection belongs to this thread, so the
+        router itself (it reads the feedback setting) is built here afterwards (~20 ms)."""
 
         def work() -> None:
-            try:
-                import genai_prices  # noqa: F401
-                from genai_prices import data  # noqa: F401
-            except Exception:
-                pass
-            try:
-                _ = self.engine.router  # loads the weights once; numpy only, no database
-            except Exception:
-                pass
+            for name in ("genai_prices", "genai_prices.data", "desktop.router"):
+                try:
+                    __import__(name)
+                except Exception:
+                    pass
 
         await asyncio.to_thread(work)
+        if self._closed:
+            return
+        try:
+            _ = self.engine.router  # the weights (numpy) and the user's feedback
+        except Exception:
+            log.exception("loading the router failed")
         # what is loaded by now lives as long as the app: keep the cyclic GC from rescanning
         # it during streams (a full collection over the price tables stalls the loop)
         import gc

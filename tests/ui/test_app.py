@@ -168,3 +168,21 @@ def test_binding_refcount_guard():
     for name, obj in (("True", True), ("None", None)):
         if leaks[name]:
             assert name in guarded and sys.getrefcount(obj) > 2**39
+
+
+def test_prewarm_loads_the_router_on_the_ui_thread(ui, qtbot):
+    """The warm-up imports in a worker thread but must not build the router there (the
+    Store's SQLite connection belongs to the UI thread): the learned router stays usable."""
+    import pytest
+
+    try:
+        from desktop.router import load_router
+
+        load_router()
+    except Exception as exc:  # no weights in this checkout
+        pytest.skip(f"no router weights: {exc}")
+    controller, window = ui
+    task = controller.spawn(controller.prewarm())
+    qtbot.waitUntil(task.done, timeout=20000)
+    assert task.exception() is None
+    assert controller.engine.router is not None

@@ -128,12 +128,16 @@ async def main(out: Path, dark: bool) -> list[Path]:
             await asyncio.sleep(0.1)
             shot(w, "02-conversation-fallback")
             # open "why?" on the fallback answer
-            aw = w.chat.answer_widgets()[-1]
-            aw._on_link("why")
+            for aw in w.chat.answer_widgets():  # the routed answer (score, threshold, reasons) and the fallback
+                aw._on_link("why")
             await asyncio.sleep(0.1)
-            w.chat.scroll_to_bottom()
+            w.chat._stick = False
+            w.chat.verticalScrollBar().setValue(w.chat.widget_for(c.session.items[1]).y() - 10)
             await asyncio.sleep(0.1)
             shot(w, "03-why-details")
+            w.chat.scroll_to_bottom()
+            await asyncio.sleep(0.1)
+            shot(w, "03b-why-fallback")
 
             # every model fails -> error card
             sim.inject(Fault("auth_invalid", protocol="openai", times=None))

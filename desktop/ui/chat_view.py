@@ -442,7 +442,7 @@ class AnswerWidget(QFrame):
             if r.score is not None and r.threshold is not None:
                 rows.append(f"Router score <b>{r.score:.2f}</b> against threshold <b>{r.threshold:.2f}</b> → <b>{html.escape(r.choice)}</b>")
             rows.append(f"Decision: {html.escape(r.reason)}")
-            if r.reasons:
+            if r.reasons and not all(x in r.reason for x in r.reasons):  # not already in the sentence
                 rows.append("Reasons: " + html.escape(", ".join(r.reasons)))
             rows.append(f"Policy: {html.escape(r.policy)}")
         final = [f for f in it.failures if not f.will_retry]

@@ -10,6 +10,7 @@ attempts and the ledger entry. Listeners (the CLI printer, the window) get event
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -500,26 +501,28 @@ class _Run:
             e.store.save_partial(self.msg_id, "".join(self.text_parts))
             last_save = time.perf_counter()
 
+        # aclosing: the HTTP response is released the moment we stop, not at garbage collection.
         try:
-            async for event in provider.stream_chat(ref.model, self.context):
-                if isinstance(event, TextDelta):
-                    if not event.text:
-                        continue
-                    if self.ttft_ms is None:
-                        self.ttft_ms = round((time.perf_counter() - started) * 1000, 1)
-                    self.text_parts.append(event.text)
-                    self.emit(AnswerDelta(self.msg_id, event.text))
-                    now = time.perf_counter()
-                    if now - last_save >= _PARTIAL_EVERY:
-                        for h in pending:
-                            h.cancel()
-                        checkpoint()
-                    elif not pending:
-                        pending.append(loop.call_later(_PARTIAL_EVERY - (now - last_save), checkpoint))
-                elif isinstance(event, UsageReport):
-                    self.usage = event.usage
-                elif isinstance(event, StreamEnd):
-                    ended = True
+            async with contextlib.aclosing(provider.stream_chat(ref.model, self.context)) as events:
+                async for event in events:
+                    if isinstance(event, TextDelta):
+                        if not event.text:
+                            continue
+                        if self.ttft_ms is None:
+                            self.ttft_ms = round((time.perf_counter() - started) * 1000, 1)
+                        self.text_parts.append(event.text)
+                        self.emit(AnswerDelta(self.msg_id, event.text))
+                        now = time.perf_counter()
+                        if now - last_save >= _PARTIAL_EVERY:
+                            for h in pending:
+                                h.cancel()
+                            checkpoint()
+                        elif not pending:
+                            pending.append(loop.call_later(_PARTIAL_EVERY - (now - last_save), checkpoint))
+                    elif isinstance(event, UsageReport):
+                        self.usage = event.usage
+                    elif isinstance(event, StreamEnd):
+                        ended = True
         finally:
             for h in pending:
                 h.cancel()

@@ -146,3 +146,35 @@ def test_probe_tells_a_rejected_key_from_an_unreachable_host(cli_home, sim, caps
     assert providers[key_name + "x"]["error_kind"] == "unreachable"
     assert "sk-not-valid" not in out
     assert code == 1
+
+
+def test_ctrl_c_stops_a_pull_cleanly(cli_home, sim):
+    """A real process and a real SIGINT: the download stops, the user is told, exit 130."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    sim.chunk_delay = 0.05
+    sim.pull_steps = 200  # about ten seconds of progress if nobody stops it
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    proc = subprocess.Popen([sys.executable, "-m", "desktop", "pull", "ollama/phi3:mini"], cwd=root, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        seen = []
+        for line in proc.stderr:  # blocks until the progress bar moves: no sleeps
+            seen.append(line)
+            if "%" in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        _, rest = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = "".join(seen) + (rest or "")
+    assert proc.returncode == 130
+    assert "Stopped pulling phi3:mini" in text
+    assert "Traceback" not in text
+    assert "phi3:mini" not in sim.models["ollama"]

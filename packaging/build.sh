@@ -62,7 +62,7 @@ install -m 0755 packaging/linux/install.sh "$STAGE/install.sh"
 install -m 0644 packaging/linux/README.txt "$STAGE/README.txt"
 
 TARBALL="dist/$NAME.tar.gz"
-tar -C build/tarball -cf - "$NAME" | gzip -6 > "$TARBALL"
+tar -C build/tarball --sort=name --owner=0 --group=0 --numeric-owner -cf - "$NAME" | gzip -6 -n > "$TARBALL"
 t2=$(date +%s)
 bytes=$(stat -c %s "$TARBALL")
 echo "Tarball: $TARBALL ($(awk -v b="$bytes" 'BEGIN { printf "%.1f MB", b / 1e6 }'), packed in $((t2 - t1)) s)"

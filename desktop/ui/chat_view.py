@@ -501,7 +501,11 @@ class AnswerWidget(QFrame):
             other = c.other_model_for(it)
             if other is not None and it.error.kind != "content_filtered":
                 actions.append((f"Answer with {other.model}", lambda _=False: c.answer_with_other(it)))
-        self.card_box.addWidget(ErrorCard(it.error, notice=it.status == "interrupted", actions=actions))
+        card = ErrorCard(it.error, notice=it.status == "interrupted", actions=actions)
+        failed = {a.model for a in it.attempts if getattr(a, "error", None) is not None}
+        if it.status == "error" and len(failed) >= 2:  # every candidate failed: say so first
+            card.title.setText(f"No model could answer (first problem: {error_title(it.error.kind).lower()})")
+        self.card_box.addWidget(card)
 
     # --- actions --------------------------------------------------------------------
     def _on_link(self, href: str) -> None:

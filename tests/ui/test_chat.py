@@ -159,6 +159,7 @@ def test_error_card_buttons(ui, qtbot, sim):
     card = w.card_box.itemAt(0).widget()
     assert card.objectName() == "errorCard"
     assert w.role.text() == "No answer"
+    assert card.title.text().startswith("No model could answer")  # both candidates failed
     assert set(card.buttons) >= {"Open settings", "Retry"}
     # Ollama works again: Retry answers
     qtbot.mouseClick(card.buttons["Retry"], Qt.MouseButton.LeftButton)

@@ -15,7 +15,7 @@ import asyncio
 import sys
 from typing import AsyncIterator, Callable, TextIO
 
-from desktop.core.errors import ErrorInfo, ErrorKind, RouteDeskError
+from desktop.core.errors import ErrorKind, RouteDeskError
 from desktop.core.types import ModelInfo, ModelRef
 from desktop.engine.discovery import LOCAL_PROVIDERS, DetailCache, discover_one, same_model
 

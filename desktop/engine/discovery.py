@@ -213,11 +213,6 @@ async def _lmstudio_details(provider, models: list[ModelInfo], timeout: float = 
     return out
 
 
-def _local_settings(engine, name: str):
-    settings = engine.provider_settings(name)
-    return settings
-
-
 def _variant_provider(engine, base, url: str):
     """A copy of ``base`` pointed at ``url`` (same client, same key, nothing logged)."""
     import copy
@@ -266,7 +261,7 @@ async def discover_one(
     Never raises for the server's absence: ``found`` is False and ``error`` says why
     (the error from the configured address, which is what the user set).
     """
-    settings = _local_settings(engine, name)
+    settings = engine.provider_settings(name)
     kind = settings.kind
     configured = settings.base_url
     result = Discovered(name=name, kind=kind, configured_url=configured, base_url=configured, found=False)

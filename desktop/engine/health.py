@@ -898,7 +898,3 @@ class HealthMonitor:
             for t in tasks:
                 if not t.done():
                     t.cancel()
-
-
-def _names(reports: Iterable[HealthReport]) -> list[str]:
-    return [r.name for r in reports]

@@ -451,7 +451,14 @@ def run_self_test(only: list[str] | None = None) -> int:
         print(f"Unknown self-test checks: {', '.join(unknown)}. Known: {', '.join(CHECKS)}.", file=sys.stderr)
         return 2
     debug = bool(os.environ.get("ROUTEDESK_DEBUG"))
+    for stream in (sys.stdout, sys.stderr):  # a Windows pipe may not take every character
+        try:
+            stream.reconfigure(errors="replace")  # type: ignore[union-attr]
+        except (AttributeError, ValueError):
+            pass
     print(_header(), flush=True)
+    current = {"what": "starting"}
+    watchdog = _watchdog(current)
     started = time.perf_counter()
     failed: list[str] = []
     with tempfile.TemporaryDirectory(prefix="routedesk-selftest-") as tmp:
@@ -460,6 +467,7 @@ def run_self_test(only: list[str] | None = None) -> int:
             try:
                 for name in names:
                     what, fn = CHECKS[name]
+                    current["what"] = what
                     t0 = time.perf_counter()
                     try:
                         detail = fn(ctx)
@@ -472,7 +480,10 @@ def run_self_test(only: list[str] | None = None) -> int:
                     ms = (time.perf_counter() - t0) * 1000
                     print(f"ok  {detail} [{ms:.0f} ms]", flush=True)
             finally:
+                current["what"] = "cleaning up"
                 _teardown(ctx)
+    if watchdog is not None:
+        watchdog.cancel()
     total = time.perf_counter() - started
     if failed:
         print(f"Self-test FAILED: {len(failed)} of {len(names)} checks failed ({', '.join(failed)}) "
@@ -480,6 +491,31 @@ def run_self_test(only: list[str] | None = None) -> int:
         return 1
     print(f"Self-test passed: all {len(names)} checks ok in {total:.1f} s.", flush=True)
     return 0
+
+
+def _watchdog(current: dict):
+    """Nothing in the self-test may hang a CI run (a keyring waiting for an unlock
+    prompt, a stuck socket): after ROUTEDESK_SELFTEST_TIMEOUT seconds (default 120) it
+    says where it was stuck and exits 1."""
+    import threading
+
+    try:
+        limit = float(os.environ.get("ROUTEDESK_SELFTEST_TIMEOUT", "120"))
+    except ValueError:
+        limit = 120.0
+    if limit <= 0:
+        return None
+
+    def expire() -> None:
+        print(f"FAIL {current['what']}: still not done after {limit:.0f} s, so the self-test gave up",
+              flush=True)
+        sys.stderr.flush()
+        os._exit(1)
+
+    timer = threading.Timer(limit, expire)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def _teardown(ctx: _Context) -> None:

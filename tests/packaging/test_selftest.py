@@ -139,3 +139,16 @@ def test_desktop_file_and_spec_are_consistent() -> None:
     assert "onefile" not in spec.lower() or "never one-file" in spec
     for size in selftest.APP_ICON_SIZES:
         assert (ROOT / "resources" / "icons" / f"routedesk-{size}.png").is_file()
+
+
+def test_a_hung_check_ends_the_self_test_with_a_plain_reason(tmp_path: Path) -> None:
+    """The watchdog: a check that never returns can't hang CI."""
+    script = (
+        "import time, desktop.selftest as st\n"
+        "st.CHECKS = {'slow': ('a stuck thing', lambda ctx: time.sleep(60))}\n"
+        "raise SystemExit(st.run_self_test())\n"
+    )
+    env = dict(os.environ, ROUTEDESK_SELFTEST_TIMEOUT="1")
+    r = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1
+    assert "FAIL a stuck thing: still not done after 1 s" in r.stdout

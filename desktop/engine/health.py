@@ -723,6 +723,8 @@ class HealthMonitor:
         slot = self._slot_for(name)
         prev = slot.report or self._blank(name)
         now = self._wall()
+        if prev.status in _UNUSABLE and status not in _UNUSABLE:
+            return  # already known to be unusable, for a stronger reason; the next probe decides
         slot.report = replace(
             prev, status=status, checked_at=now, source="traffic", failures=prev.failures + 1,
             explanation=info.message, fix=info.fix, error_kind=kind.value, error=info,

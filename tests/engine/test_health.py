@@ -583,3 +583,12 @@ async def test_an_ollama_address_where_something_else_answers(heng, sim):
     [report] = await probe_all(heng, only="gpu")
     assert report.status == "misconfigured"
     assert "isn't Ollama's API" in report.explanation and "11434" in report.fix
+
+
+def test_a_milder_traffic_error_does_not_hide_a_known_outage(heng):
+    mon = HealthMonitor(heng, jitter=0)
+    mon.record_failure("work", RouteDeskError(ErrorKind.AUTH_INVALID, "bad key", "new key", provider="work"))
+    mon.record_failure("work", ErrorInfo("timeout", "slow", "wait", provider="work"))
+    assert mon.is_down("work").error_kind == "auth_invalid"
+    mon.record_success("work")
+    assert mon.is_down("work") is None and mon.report("work").status == "ok"

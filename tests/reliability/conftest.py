@@ -108,9 +108,15 @@ def integrity(path: Path) -> list[str]:
 
 
 @pytest.fixture
-async def rig(tmp_path, monkeypatch, sim, keystore):  # noqa: F811
+async def rig(request, tmp_path, monkeypatch, sim, keystore):  # noqa: F811
     """Providers: OpenAI wire, Anthropic, OpenRouter, LM Studio (local) and the implicit
-    Ollama on the simulator; ``dead`` (connection refused) and ``nokey`` (no key stored)."""
+    Ollama on the simulator; ``dead`` (connection refused) and ``nokey`` (no key stored).
+
+    Timeouts are short (stalls in the soak must end quickly); ``@pytest.mark.timeouts(read=...)``
+    changes them. Keep ``read`` well above the longest event-loop stall the machine may
+    cause: a deadline that fires while the loop was busy reads as the provider's silence."""
+    mark = request.node.get_closest_marker("timeouts")
+    tkw = {"connect": 1.0, "read": 0.75, "first_token": 0.75, **(mark.kwargs if mark else {})}
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("ROUTEDESK_HOME", str(home))
@@ -122,7 +128,7 @@ async def rig(tmp_path, monkeypatch, sim, keystore):  # noqa: F811
     sleep = InstantSleep()
     clock = StepClock()
     eng = Engine.open(home, client=client, keystore=keystore, sleep=sleep, clock=clock,
-                      timeouts=Timeouts(connect=1.0, read=0.3, first_token=0.3))
+                      timeouts=Timeouts(**tkw))
     s = eng.store
     s.add_provider(names["openai"], "openai", sim.openai_url)
     s.add_provider(names["anthropic"], "anthropic", sim.anthropic_url)
@@ -139,3 +145,7 @@ async def rig(tmp_path, monkeypatch, sim, keystore):  # noqa: F811
     finally:
         await eng.aclose()
         await client.aclose()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "timeouts(**kw): provider Timeouts for the ``rig`` engine")

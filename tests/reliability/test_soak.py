@@ -156,7 +156,7 @@ async def _soak(rig, sim):
     e = rig.engine
     rng = random.Random(SEED)
     sim.models["openai"].append("my-private-finetune")  # a model with no known price
-    sim.random_faults(rate=RATE, seed=SEED, kinds=KINDS, stall_delay=1.0, slow_delay=0.02)
+    sim.random_faults(rate=RATE, seed=SEED, kinds=KINDS, stall_delay=2.0, slow_delay=0.02)
 
     monitor = HealthMonitor(e, interval=0.1, local_interval=0.1, backoff_base=0.1, max_backoff=0.4,
                             local_max_backoff=0.4, seed=SEED, timeout=1.0)

@@ -65,6 +65,7 @@ class SpendChart(QWidget):
         # deleted by Qt's ownership instead.
         pg.setConfigOptions(exitCleanup=False, antialias=True)
         pal = self.palette()
+        lw = 2 * max(1.0, self.devicePixelRatioF())  # cosmetic pens are in device pixels: keep 2 px at 200 %
         bg = pal.color(QPalette.ColorRole.Base)
         fg = pal.color(QPalette.ColorRole.Text)
         dark = is_dark(pal)
@@ -99,8 +100,8 @@ class SpendChart(QWidget):
 
         self.share_plot = make("Share of messages sent to the strong model", "%")
         self.share_plot.setYRange(0, 100)
-        self.share_curve = self.share_plot.plot([], [], pen=pg.mkPen(self._colors["share"], width=2),
-                                                symbol="o", symbolSize=5, symbolBrush=self._colors["share"],
+        self.share_curve = self.share_plot.plot([], [], pen=pg.mkPen(self._colors["share"], width=lw),
+                                                symbol="o", symbolSize=int(3 + 2 * lw / 2), symbolBrush=self._colors["share"],
                                                 symbolPen=None)
         target = self.controller.routing.target_share * 100
         self.target_line = pg.InfiniteLine(pos=target, angle=0, movable=False,
@@ -111,9 +112,9 @@ class SpendChart(QWidget):
         self.spend_plot.getAxis("left").enableAutoSIPrefix(False)  # $0.004, not "4 (x0.001)"
         legend = self.spend_plot.addLegend(offset=(10, 10), labelTextColor=fg)
         legend.setBrush(mix(bg, fg, 0.04))
-        self.spent_curve = self.spend_plot.plot([], [], pen=pg.mkPen(self._colors["spent"], width=2), name="you spent",
+        self.spent_curve = self.spend_plot.plot([], [], pen=pg.mkPen(self._colors["spent"], width=lw), name="you spent",
                                                 stepMode=None)
-        self.always_curve = self.spend_plot.plot([], [], pen=pg.mkPen(self._colors["always"], width=2, style=Qt.PenStyle.DashLine),
+        self.always_curve = self.spend_plot.plot([], [], pen=pg.mkPen(self._colors["always"], width=lw, style=Qt.PenStyle.DashLine),
                                                  name="always strong would cost")
         self.controller.routing.changed.connect(
             lambda: self.target_line.setValue(self.controller.routing.target_share * 100)

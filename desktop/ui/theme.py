@@ -120,8 +120,14 @@ def icon(name: str, color: QColor | None = None) -> QIcon:
     cached = _ICON_CACHE.get(key)
     if cached is not None:
         return cached
-    path = ICON_DIR / f"{name}.svg"
     ic = QIcon()
+    pngs = sorted(ICON_DIR.glob(f"{name}-*.png"))
+    if pngs:  # the app icon ships pre-rendered sizes: QIcon loads them lazily (no SVG work at start-up)
+        for png in pngs:
+            ic.addFile(str(png))
+        _ICON_CACHE[key] = ic
+        return ic
+    path = ICON_DIR / f"{name}.svg"
     if path.exists():
         from PySide6.QtCore import QByteArray
         from PySide6.QtSvg import QSvgRenderer

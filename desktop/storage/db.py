@@ -74,7 +74,9 @@ def _ts(value: datetime) -> str:
 def _dt(text: str | None) -> datetime | None:
     if text is None:
         return None
-    return datetime.strptime(text, _TS_FORMAT).replace(tzinfo=timezone.utc)
+    # fromisoformat reads our own fixed format ~10x faster than strptime, which
+    # dominated opening a long conversation.
+    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
 
 
 def _money(value: Decimal | int | str | None, what: str) -> str | None:

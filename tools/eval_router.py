@@ -30,13 +30,13 @@ from desktop.router.training import (  # noqa: E402
     DATA_FILES,
     RECIPE,
     cross_validate,
-    common_word_buckets,
+    char_mean,
     featurise,
     load_bench,
     metrics_table,
 )
 
-FEEDBACK_N = (0, 25, 50, 100, 200, 400)
+FEEDBACK_N = (0, 50, 100, 200, 400, 800)
 
 
 def row_features(dense, X, i) -> PromptFeatures:
@@ -44,13 +44,13 @@ def row_features(dense, X, i) -> PromptFeatures:
     return PromptFeatures(dense[i], X.indices[a:b], X.data[a:b])
 
 
-def feedback_simulation(ds, dense, X, cv, common, seed: int) -> dict:
+def feedback_simulation(ds, dense, X, cv, mean, seed: int) -> dict:
     """A simulated user on held-out data. Every test fold's prompts are split in two halves;
     the first halves (shuffled together) are the user's stream, routed at a 50% share by the
-    out-of-fold scores plus the feedback so far; each weak answer that was wrong gets a
-    thumbs-down and a retry with the strong model, until N have been given (label 1 if the
-    strong answer was right, 0 if it was wrong too). APGR is then measured on the second
-    halves."""
+    out-of-fold scores plus the feedback so far. The user rates the weak answers they get:
+    a wrong one gets a thumbs-down and a retry with the strong model (label 1 if the strong
+    answer is right, 0 if it is wrong too), a right one a thumbs-up (label 0), until N ratings
+    have been given. APGR is then measured on the second halves, which no rating touched."""
     rng = np.random.default_rng(seed)
     results: dict = {}
     base = cv.oof_final  # calibrated out-of-fold logits
@@ -63,22 +63,21 @@ def feedback_simulation(ds, dense, X, cv, common, seed: int) -> dict:
         stream = rng.permutation(np.concatenate(stream_parts))
         held = np.sort(np.concatenate(held_parts))
         thr = float(np.median(base[stream]))
-        held_views = [content_view(row_features(dense, X, i), common) for i in held]
+        held_views = [content_view(row_features(dense, X, i)) for i in held]
+        stream_views = {i: content_view(row_features(dense, X, i)) for i in stream}
         per_n = {}
         for n_events in FEEDBACK_N:
-            fb = FeedbackModel()
+            fb = FeedbackModel(mean=mean)
             given = 0
             for i in stream:
                 if given >= n_events:
                     break
-                view = content_view(row_features(dense, X, i), common)
+                view = stream_views[i]
                 z = base[i] + fb.shift(view)
-                if z > thr or ds.weak[i]:
-                    continue  # strong model used, or the weak answer was fine: no feedback
-                # thumbs-down on the weak answer, then "retry with the strong model": if the
-                # strong answer is right the weak one was worse (label 1); if the user turns the
-                # strong answer down too, the strong model did not help (label 0)
-                fb.update(view, 1.0 / (1.0 + np.exp(-z)), 1.0 if ds.strong[i] else 0.0)
+                if z > thr:
+                    continue  # went to the strong model: no weak answer to rate
+                label = 0.0 if ds.weak[i] else (1.0 if ds.strong[i] else 0.0)
+                fb.update(view, 1.0 / (1.0 + np.exp(-z)), label)
                 given += 1
             vals = base[held] + np.array([fb.shift(v) for v in held_views])
             per_n[n_events] = {"apgr": apgr(vals, ds.strong[held], ds.weak[held]), "events": given}
@@ -107,7 +106,7 @@ def main(argv=None) -> int:
         cv_lodo = cross_validate(ds, dense, X, RECIPE, leave_one_domain_out=True)
         report["leave_one_domain_out"] = metrics_table(ds, dense, cv_lodo)
     if not args.no_feedback:
-        report["feedback"] = feedback_simulation(ds, dense, X, cv, common_word_buckets(X), RECIPE.seed)
+        report["feedback"] = feedback_simulation(ds, dense, X, cv, char_mean(X), RECIPE.seed)
     report["seconds"] = round(time.perf_counter() - t0, 1)
     if args.json:
         print(json.dumps(report, indent=2))
@@ -127,9 +126,9 @@ def main(argv=None) -> int:
     for k in ("router", "prompt_length", "random"):
         print(fmt_row(k, g5["gsm8k"][k]))
     if "feedback" in report:
-        print("\nFeedback simulation: APGR on the held-out halves of the test folds after N "
-              "thumbs-down + retry-with-strong\nevents on wrong weak answers in the other halves "
-              "(routed at a 50% share; label = whether the strong retry was right):")
+        print("\nFeedback simulation: APGR on the held-out halves of the test folds after N ratings of "
+              "weak answers\nin the other halves (routed at a 50% share; thumbs-up if right; thumbs-down "
+              "+ retry with the\nstrong model if wrong, label = whether the strong retry was right):")
         for bench, per_n in report["feedback"].items():
             print(f"  {bench:<6} " + "  ".join(f"N={v['events']}: {v['apgr']:.3f}" for v in per_n.values()))
     print(f"\n({report['seconds']}s)")

@@ -24,7 +24,7 @@ from desktop.router.training import (  # noqa: E402
     DATA_FILES,
     RECIPE,
     cross_validate,
-    common_word_buckets,
+    char_mean,
     featurise,
     fit_recipe,
     load_bench,
@@ -88,7 +88,7 @@ def main(argv=None) -> int:
         w_hash=final.w_hash.astype(np.float32).astype(np.float64), ref_quantiles=np.zeros(2),
     )
     final.w_hash = weights.w_hash
-    weights.common = common_word_buckets(X)
+    weights.char_mean = char_mean(X).astype(np.float32).astype(np.float64)
     train_scores = 1.0 / (1.0 + np.exp(-final.logit(dense, X)))
     weights.ref_quantiles = np.quantile(train_scores, np.linspace(0.0, 1.0, 201))
 

@@ -109,7 +109,7 @@ class RouterWeights:
     bias_ff: float
     w_hash: np.ndarray
     ref_quantiles: np.ndarray  # reference score distribution (probabilities), ascending
-    common: np.ndarray | None = None  # word buckets too common to carry feedback (bool)
+    char_mean: np.ndarray | None = None  # mean character 4-gram vector (feedback's centre)
 
     _FLOATS = ("mean", "scale", "w_mc", "w_ff", "ref_quantiles")
 
@@ -120,8 +120,8 @@ class RouterWeights:
         arrays["bias"] = np.array([self.bias_mc, self.bias_ff], dtype=np.float64)
         arrays["w_hash"] = np.asarray(self.w_hash, dtype=np.float32)
         arrays["dense_names"] = np.array(DENSE_NAMES)
-        if self.common is not None:
-            arrays["common_buckets"] = np.packbits(self.common.astype(bool))
+        if self.char_mean is not None:
+            arrays["char_mean"] = np.asarray(self.char_mean, dtype=np.float32)
         write_npz(path, arrays)
 
     @classmethod
@@ -134,8 +134,7 @@ class RouterWeights:
                 mean=z["mean"], scale=z["scale"], w_mc=z["w_mc"], w_ff=z["w_ff"],
                 bias_mc=float(z["bias"][0]), bias_ff=float(z["bias"][1]),
                 w_hash=z["w_hash"].astype(np.float64), ref_quantiles=z["ref_quantiles"],
-                common=(np.unpackbits(z["common_buckets"]).astype(bool)
-                        if "common_buckets" in z.files else None),
+                char_mean=(z["char_mean"].astype(np.float64) if "char_mean" in z.files else None),
             )
 
 
@@ -156,6 +155,7 @@ class Router:
         self.weights = weights
         self.manifest = manifest or {}
         self.feedback = feedback if feedback is not None else FeedbackModel()
+        self.feedback.attach(weights.char_mean)
         # contribution per raw feature unit, and the constant once features are centred
         self._coef_mc = weights.w_mc / weights.scale
         self._coef_ff = weights.w_ff / weights.scale
@@ -178,7 +178,7 @@ class Router:
             coef = self._coef_mc
             dense = float(coef @ f.dense) + self._off_mc
             hashed = 0.0
-        fb = self.feedback.shift(content_view(f, self.weights.common)) if self.feedback else 0.0
+        fb = self.feedback.shift(content_view(f)) if self.feedback else 0.0
         return coef, dense, hashed, fb
 
     def _logit(self, f: PromptFeatures) -> tuple[float, float, float]:
@@ -234,7 +234,7 @@ class Router:
         strong model', ``False`` for a thumbs-up on a weak answer."""
         f = conversation_features(messages)
         d, h, fb = self._logit(f)
-        self.feedback.update(content_view(f, self.weights.common), _sigmoid(d + h + fb),
+        self.feedback.update(content_view(f), _sigmoid(d + h + fb),
                              1.0 if weak_was_worse else 0.0)
 
     @property

@@ -519,8 +519,7 @@ def metrics_table(ds: Dataset, dense: np.ndarray, cv: CVResult) -> dict:
     return out
 
 
-def common_word_buckets(X: Sparse, share: float = 0.01) -> np.ndarray:
-    """Word-block buckets present in more than ``share`` of the prompts (no labels used)."""
-    word = X.indices < HASH_DIM
-    df = np.bincount(X.indices[word], minlength=HASH_DIM)
-    return df > share * X.n_rows
+def char_mean(X: Sparse) -> np.ndarray:
+    """Mean character 4-gram vector over all prompts (no labels used): feedback's centre."""
+    ch = X.indices >= HASH_DIM
+    return np.bincount(X.indices[ch] - HASH_DIM, weights=X.data[ch], minlength=HASH_DIM) / X.n_rows

@@ -317,17 +317,23 @@ def check_window(ctx: _Context) -> str:
     if window.grab().isNull():
         raise CheckFailed("the main window rendered nothing")
     screens = []
-    opener = getattr(window, "open_settings", None)
-    if callable(opener):
-        opener("")
+    # The first minute: the settings (to add a provider), the health panel, the spend
+    # chart (pyqtgraph). Each is opened only if this version of the window has it.
+    for label, method, args, attr in (("settings", "open_settings", ("",), "_settings"),
+                                      ("health", "open_health", (), "_health"),
+                                      ("chart", "toggle_chart", (True,), None)):
+        opener = getattr(window, method, None)
+        if not callable(opener):
+            continue
+        opener(*args)
         _run_async(ctx, _settle(ctx, window))
-        settings = getattr(window, "_settings", None)
-        if settings is not None and settings.grab().isNull():
-            raise CheckFailed("the settings screen rendered nothing")
-        screens.append("settings")
+        widget = getattr(window, attr, None) if attr else window
+        if widget is not None and widget.grab().isNull():
+            raise CheckFailed(f"the {label} screen rendered nothing")
+        screens.append(label)
     title = window.windowTitle() or type(window).__name__
     since_start = _since_process_start(shown)
-    extra = f", {' and '.join(screens)} too" if screens else ""
+    extra = f", {', '.join(screens)} too" if screens else ""
     when = f", {since_start:.2f} s after the process started" if since_start is not None else ""
     from PySide6.QtWidgets import QApplication
 
@@ -521,6 +527,8 @@ def _watchdog(current: dict):
 def _teardown(ctx: _Context) -> None:
     window, ctx.window = ctx.window, None
     if window is not None:  # the window closes its engine itself, as when the user quits
+        if ctx.app is not None:
+            ctx.app.setQuitOnLastWindowClosed(False)  # or Qt stops the loop mid-close
 
         async def closed() -> None:
             window.close()

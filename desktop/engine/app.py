@@ -360,6 +360,7 @@ class _Run:
         self.context = context
         self.emit = emit
         self.attempts: list[Attempt] = []
+        self.fix_alone: dict[str, str] = {}  # model -> its fix without the fallback promise
         self.text_parts: list[str] = []
         self.current: ModelRef | None = None
         self.ttft_ms: float | None = None
@@ -439,7 +440,7 @@ class _Run:
                 return self._result("interrupted", model=ref, error=err.info(), usage=usage, cost=cost, price_source=source)
             if not err.falls_back:
                 return self._result("error", error=err.info())
-        return self._result("error", error=_all_failed(first_error, self.attempts))
+        return self._result("error", error=_all_failed(first_error, self.attempts, self.fix_alone))
 
     async def _try_model(self, ref: ModelRef, next_ref: ModelRef | None):
         e = self.e
@@ -464,6 +465,10 @@ class _Run:
                     base_url=kind_of[1],
                     fallback=None if next_ref is None else str(next_ref),
                 )
+                if next_ref is not None:
+                    # If every candidate fails, the fix must not promise this fallback.
+                    alone = explain(raw, provider_kind=kind_of[0], base_url=kind_of[1], fallback=None)
+                    self.fix_alone[str(ref)] = alone.fix
                 limit = RETRY_LIMIT.get(err.kind, 0)
                 will_retry = not self.text_parts and retries < limit
                 self.emit(AttemptFailed(self.msg_id, ref, err.info(), will_retry=will_retry))
@@ -584,7 +589,7 @@ def _backoff(err: RouteDeskError, attempt: int) -> float:
     return min(0.5 * (2 ** (attempt - 1)), 8.0)
 
 
-def _all_failed(first, attempts: list[Attempt]):
+def _all_failed(first, attempts: list[Attempt], fix_alone: dict[str, str]):
     from desktop.core.errors import ErrorInfo
 
     if first is None:
@@ -593,10 +598,11 @@ def _all_failed(first, attempts: list[Attempt]):
     if len(tried) <= 1:
         return first
     lines = "; ".join(f"{a.model}: {a.error.kind}" for a in tried)
+    first_model = f"{first.provider}/{first.model}" if first.provider and first.model else ""
     return ErrorInfo(
         kind=first.kind,
         message=f"No model could answer ({lines}). {first.message}",
-        fix=first.fix,
+        fix=fix_alone.get(first_model, first.fix),
         provider=first.provider,
         model=first.model,
         status=first.status,

@@ -196,6 +196,7 @@ async def test_every_candidate_failing_lists_each_attempt(engine, sim):
     assert kinds == ["auth_invalid", "model_not_found"]
     assert "ollama pull llama3.2" in result.attempts[1].error.fix
     assert "auth_invalid" in result.error.message and "model_not_found" in result.error.message
+    assert "llama3.2" not in result.error.fix  # it failed too: the fix must not promise it
 
 
 async def test_cancelling_keeps_the_partial_answer_as_stopped(engine, sim):

@@ -167,6 +167,8 @@ class Engine:
         """Call after a provider's settings or key change."""
         self._providers.pop(name, None)
         self.cooldowns.clear_provider(name)
+        if self.health is not None:
+            self.health.forget(name)  # probe the changed provider now, not at its next slot
 
     # --- routing --------------------------------------------------------------------
 

@@ -592,3 +592,12 @@ def test_a_milder_traffic_error_does_not_hide_a_known_outage(heng):
     assert mon.is_down("work").error_kind == "auth_invalid"
     mon.record_success("work")
     assert mon.is_down("work") is None and mon.report("work").status == "ok"
+
+
+async def test_changing_a_provider_clears_its_known_outage(heng, sim):
+    mon = HealthMonitor(heng, jitter=0)
+    heng.health = mon
+    mon.record_failure("work", unreachable("work"))
+    assert mon.is_down("work") is not None
+    heng.forget_provider("work")  # what Settings calls after a new key or URL
+    assert mon.is_down("work") is None

@@ -1,0 +1,193 @@
+"""Search over 100,000 messages, and opening a 10,000-message conversation, in the store.
+
+    python benchmarks/bench_search.py [--messages 100000] [--runs 200] [--json]
+
+A temporary database gets N messages (1,000 conversations, 8-80 words each from a skewed
+vocabulary, with rare words sprinkled in) through the store's own schema and FTS triggers.
+Then, in the same run and on the same data:
+
+* ``Store.search`` (FTS5, bm25-ranked, snippets, deleted conversations excluded, 50 hits)
+  against two baselines that give the same matches unranked: a plain SQL ``LIKE '%w%'``
+  scan with the same join and limit, and a substring scan over the texts held in memory;
+* ``Store.messages`` on a 10,000-message conversation (rows + attempts into records)
+  against a bare ``SELECT * ... fetchall()``.
+
+Queries mix a rare word, a common word, two words, and a prefix (search-as-you-type).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from desktop.storage import Store  # noqa: E402
+
+COMMON = ("the of and to in is that for it with as on be this are from at or an which by but not have "
+          "python function error value list data model answer question table file code test user").split()
+TOPICS = ("photosynthesis chlorophyll mitochondria kubernetes postgres recursion quicksort eigenvalue "
+          "bayesian gradient transformer tokenizer lighthouse volcano sonnet haiku mortgage amortization "
+          "enzyme isotope quasar nebula tectonic glacier sourdough espresso marathon violin").split()
+RARE = [f"zyx{i:04d}" for i in range(2000)]
+QUERIES = ["zyx0042", "python", "gradient transformer", "photosyn", "the error", "lighthouse volcano"]
+
+
+def make_text(rng: random.Random) -> str:
+    n = rng.randint(8, 80)
+    words = []
+    for _ in range(n):
+        r = rng.random()
+        words.append(rng.choice(COMMON) if r < 0.8 else rng.choice(TOPICS) if r < 0.995 else rng.choice(RARE))
+    return " ".join(words)
+
+
+def build(path: Path, n: int, big: int) -> tuple[Store, list[str], int]:
+    store = Store(path)
+    rng = random.Random(11)
+    convs = [store.create_conversation(f"Conversation {i}") for i in range(1000)]
+    big_conv = store.create_conversation("Huge")
+    texts = []
+    now = store._stamp()  # the store's own timestamp format
+    conn = store.conn
+    conn.execute("BEGIN")
+    rows = []
+    for i in range(n):
+        text = make_text(rng)
+        texts.append(text)
+        cid = big_conv if i < big else convs[i % len(convs)]
+        role = "user" if i % 2 == 0 else "assistant"
+        rows.append((cid, role, "complete", text, now, now))
+        if len(rows) == 5000:
+            conn.executemany("INSERT INTO messages (conversation_id, role, status, text, created_at, updated_at)"
+                             " VALUES (?, ?, ?, ?, ?, ?)", rows)
+            rows.clear()
+    if rows:
+        conn.executemany("INSERT INTO messages (conversation_id, role, status, text, created_at, updated_at)"
+                         " VALUES (?, ?, ?, ?, ?, ?)", rows)
+    conn.execute("COMMIT")
+    return store, texts, big_conv
+
+
+def like_scan(store: Store, query: str, limit: int = 50) -> list:
+    words = query.split()
+    where = " AND ".join("m.text LIKE ?" for _ in words)
+    return store.conn.execute(
+        "SELECT m.id, m.conversation_id, c.title, m.role, m.text FROM messages m"
+        " JOIN conversations c ON c.id = m.conversation_id"
+        f" WHERE {where} AND c.deleted_at IS NULL ORDER BY m.id DESC LIMIT ?",
+        [*(f"%{w}%" for w in words), limit],
+    ).fetchall()
+
+
+def memory_scan(lowered: list[str], query: str, limit: int = 50) -> list[int]:
+    words = query.lower().split()
+    out = []
+    for i in range(len(lowered) - 1, -1, -1):
+        t = lowered[i]
+        if all(w in t for w in words):
+            out.append(i)
+            if len(out) == limit:
+                break
+    return out
+
+
+def timed(fn, runs: int) -> list[float]:
+    out = []
+    for i in range(runs):
+        q = QUERIES[i % len(QUERIES)]
+        t = time.perf_counter()
+        fn(q)
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def timed_one(fn, q: str, runs: int) -> list[float]:
+    out = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn(q)
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def pct(xs: list[float], p: float) -> float:
+    s = sorted(xs)
+    return s[min(len(s) - 1, int(len(s) * p))]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--messages", type=int, default=100_000)
+    ap.add_argument("--big", type=int, default=10_000, help="messages in the one long conversation")
+    ap.add_argument("--runs", type=int, default=200)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="routedesk-bench-search-") as tmp:
+        t0 = time.perf_counter()
+        store, texts, big_conv = build(Path(tmp) / "routedesk.sqlite3", args.messages, args.big)
+        build_s = time.perf_counter() - t0
+        lowered = [t.lower() for t in texts]
+        for q in QUERIES:  # warm the page cache for every contender alike
+            store.search(q), like_scan(store, q), memory_scan(lowered, q)
+        hits = {q: len(store.search(q)) for q in QUERIES}
+        fts = timed(store.search, args.runs)
+        like = timed(lambda q: like_scan(store, q), args.runs)
+        mem = timed(lambda q: memory_scan(lowered, q), args.runs)
+
+        per_query = {}
+        for q in QUERIES:
+            per_query[q] = {
+                "hits": hits[q],
+                "fts_ms": round(statistics.median(timed_one(store.search, q, 7)), 3),
+                "like_ms": round(statistics.median(timed_one(lambda x: like_scan(store, x), q, 7)), 3),
+                "memory_ms": round(statistics.median(timed_one(lambda x: memory_scan(lowered, x), q, 7)), 3),
+            }
+
+        opens, bare = [], []
+        for _ in range(max(5, args.runs // 20)):
+            t = time.perf_counter()
+            msgs = store.messages(big_conv)
+            opens.append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            store.conn.execute("SELECT * FROM messages WHERE conversation_id = ? ORDER BY id", (big_conv,)).fetchall()
+            bare.append((time.perf_counter() - t) * 1000)
+        assert len(msgs) == args.big
+        store.close()
+
+    res = {
+        "messages": args.messages,
+        "build_s": round(build_s, 2),
+        "per_query": per_query,
+        "search_fts_p50_ms": round(statistics.median(fts), 3), "search_fts_p99_ms": round(pct(fts, 0.99), 3),
+        "search_like_p50_ms": round(statistics.median(like), 3), "search_like_p99_ms": round(pct(like, 0.99), 3),
+        "search_memory_p50_ms": round(statistics.median(mem), 3), "search_memory_p99_ms": round(pct(mem, 0.99), 3),
+        "open_messages": args.big,
+        "open_store_p50_ms": round(statistics.median(opens), 2), "open_store_p99_ms": round(pct(opens, 0.99), 2),
+        "open_bare_select_p50_ms": round(statistics.median(bare), 2),
+    }
+    if args.json:
+        print(json.dumps(res, indent=2))
+        return 0
+    print(f"search over {args.messages:,} messages ({args.runs} queries: {', '.join(QUERIES)}), ms")
+    print(f"{'':<36}{'p50':>10}{'p99':>10}")
+    print(f"{'Store.search (FTS5, ranked)':<36}{res['search_fts_p50_ms']:>10.3f}{res['search_fts_p99_ms']:>10.3f}")
+    print(f"{'baseline: SQL LIKE scan':<36}{res['search_like_p50_ms']:>10.3f}{res['search_like_p99_ms']:>10.3f}")
+    print(f"{'baseline: in-memory substring scan':<36}{res['search_memory_p50_ms']:>10.3f}{res['search_memory_p99_ms']:>10.3f}")
+    for q, r in per_query.items():
+        print(f"  {q!r:<24} {r['hits']:>3} hits   FTS {r['fts_ms']:>8.3f}   LIKE {r['like_ms']:>8.3f}   memory {r['memory_ms']:>8.3f}")
+    print(f"open a {args.big:,}-message conversation: Store.messages {res['open_store_p50_ms']} ms "
+          f"(bare SELECT {res['open_bare_select_p50_ms']} ms); database built in {build_s:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -27,7 +27,7 @@ while [ $# -gt 0 ]; do
         --uninstall) action=uninstall ;;
         --prefix) shift; APP_DIR="${1:?--prefix needs a folder}" ;;
         --prefix=*) APP_DIR="${1#--prefix=}" ;;
-        -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         *) echo "Unknown option: $1 (try --help)" >&2; exit 2 ;;
     esac
     shift

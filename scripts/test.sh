@@ -34,7 +34,7 @@ setup_venv .venv "ui,test,test-ui"
 
 status=0
 echo "== core suite (no Qt installed) =="
-scripts/with-keyring.sh .venv-core/bin/python -m pytest -p no:cacheprovider --ignore=tests/ui "$@" || status=$?
-echo "== UI suite (Qt offscreen) =="
-scripts/with-keyring.sh .venv/bin/python -m pytest -p no:cacheprovider tests/ui "$@" || status=$?
+scripts/with-keyring.sh .venv-core/bin/python -m pytest -p no:cacheprovider --ignore=tests/ui --ignore=tests/packaging "$@" || status=$?
+echo "== UI and packaging suite (Qt offscreen) =="
+scripts/with-keyring.sh .venv/bin/python -m pytest -p no:cacheprovider tests/ui tests/packaging "$@" || status=$?
 exit $status

@@ -290,10 +290,11 @@ PRIOR_COEF: dict[str, float] = {
     "creative_words": -0.1,  # open creative writing: small quality gap
     "code_block": 0.35,  # code in the prompt
     "code_words": 0.2,  # programming task
-    "maths_words": 0.15,  # maths vocabulary
-    "math_symbol_share": 0.1,
+    "maths_words": 0.3,  # maths vocabulary
+    "math_symbol_share": 0.15,
     "latex": 0.2,
-    "reasoning_words": 0.15,  # explicit multi-step reasoning asked
+    "reasoning_words": 0.3,  # explicit reasoning asked
+    "multistep_words": 0.1,  # steps to chain
     "constraint_words": 0.1,  # explicit output constraints
     "history_turns": 0.08,  # long conversations carry more context to track
     "history_log_chars": 0.04,

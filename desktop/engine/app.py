@@ -330,6 +330,9 @@ class Engine:
             self._finish(result)
             emit(AnswerFinished(result))
             raise
+        except Exception as exc:  # not the provider's failure (a listener's bug): close the row, then raise
+            self._finish(run.broken_result(exc))
+            raise
         self._finish(result)
         emit(AnswerFinished(result))
         return result
@@ -367,6 +370,7 @@ class _Run:
         self.current: ModelRef | None = None
         self.ttft_ms: float | None = None
         self.usage: Usage | None = None
+        self.billed: tuple | None = None  # this attempt's (usage, cost, source) once booked
 
     def _add(self, attempt: Attempt) -> None:
         self.attempts.append(attempt)
@@ -399,6 +403,23 @@ class _Run:
         if model is not None:
             self._add(Attempt(model, None))
         return self._result("stopped", model=model, usage=usage, cost=cost, price_source=source)
+
+    def broken_result(self, exc: BaseException) -> AnswerResult:
+        """The run ended with an exception that is not a provider's failure: keep what the
+        user saw (interrupted), book usage already received (once), never leave it streaming."""
+        from desktop.core.errors import ErrorInfo
+
+        model = self.current
+        usage, cost, source = self._bill(model, self.usage) if model is not None else (None, None, None)
+        info = ErrorInfo(
+            ErrorKind.INTERRUPTED.value,
+            f"The answer stopped because of an error inside RouteDesk ({type(exc).__name__}).",
+            "Try again; the text so far is kept.",
+            provider=None if model is None else model.provider,
+            model=None if model is None else model.model,
+        )
+        status = "interrupted" if self.text_parts else "error"
+        return self._result(status, model=model, error=info, usage=usage, cost=cost, price_source=source)
 
     async def go(self) -> AnswerResult:
         e = self.e
@@ -494,6 +515,7 @@ class _Run:
         started = time.perf_counter()
         last_save = started
         self.usage = None
+        self.billed = None
         ended = False
         # Text the user has seen reaches the disk within _PARTIAL_EVERY even when the
         # stream then stalls (a crash or kill -9 during the stall keeps it): a delta that
@@ -541,6 +563,8 @@ class _Run:
         """Price the usage the provider reported and write the ledger entry."""
         if usage is None:
             return None, None, None
+        if self.billed is not None:  # booked already (a stop or an error after the stream's end)
+            return self.billed
         e = self.e
         try:
             settings = e.provider_settings(ref.provider)
@@ -562,7 +586,8 @@ class _Run:
         e.store.add_ledger_entry(
             self.msg_id, ref, usage, cost, price.source, strong_cost, self.plan.decision.choice
         )
-        return usage, cost, price.source
+        self.billed = (usage, cost, price.source)
+        return self.billed
 
 
 #: Failures that say nothing about the provider's health: no cooldown, no health mark.

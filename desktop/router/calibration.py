@@ -1,7 +1,9 @@
 """Turning a target share of strong calls into a score threshold.
 
-The shipped weights carry a reference score distribution (quantiles of the training prompts'
-scores). A user's own prompts may score higher or lower than the benchmark's, so the threshold
+The shipped weights carry a reference score distribution: quantiles of the shipped model's scores
+on hand-written everyday chat prompts (``resources/router/reference_prompts.jsonl``; the
+benchmark's prompts score differently from chat, so they are not used). A user's own prompts may
+still score higher or lower than that reference, so the threshold
 is taken from a blend of the two distributions: each of the user's recent prompts (up to
 ``window``) counts as one, and the reference as ``prior_weight`` prompts at first, fading as
 the user's own prompts accumulate (``prior_weight**2 / (prior_weight + n)``). After a few

@@ -17,6 +17,8 @@ from typing import Sequence
 
 import numpy as np
 
+from desktop.core.types import ChatMessage
+
 from .features import DENSE_NAMES, HASH_DIM, N_BLOCKS, PromptFeatures, text_features
 
 __all__ = [
@@ -31,6 +33,8 @@ __all__ = [
     "make_labels",
     "grouped_folds",
     "kfold",
+    "load_reference_prompts",
+    "reference_quantiles",
 ]
 
 N_HASH = HASH_DIM * N_BLOCKS
@@ -524,3 +528,29 @@ def char_mean(X: Sparse) -> np.ndarray:
     """Mean character 4-gram vector over all prompts (no labels used): feedback's centre."""
     ch = X.indices >= HASH_DIM
     return np.bincount(X.indices[ch] - HASH_DIM, weights=X.data[ch], minlength=HASH_DIM) / X.n_rows
+
+
+# --- the reference score distribution -------------------------------------------------------
+
+
+def load_reference_prompts(path: Path) -> tuple[list[list[ChatMessage]], np.ndarray]:
+    """Hand-written everyday chat prompts (JSON lines ``{"prompt", "category", "hard"}``, with
+    an optional ``history``: earlier user turns, oldest first) as conversations, and whether
+    each was written as a genuinely hard request. Not training data: only the population the
+    share-target threshold is calibrated on."""
+    convs: list[list[ChatMessage]] = []
+    hard: list[bool] = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            convs.append([ChatMessage("user", h) for h in row.get("history", ())]
+                         + [ChatMessage("user", row["prompt"])])
+            hard.append(bool(row.get("hard", False)))
+    return convs, np.array(hard, dtype=bool)
+
+
+def reference_quantiles(scores: np.ndarray, n: int = 201) -> np.ndarray:
+    """``n`` evenly spaced quantiles (0 to 1) of the reference prompts' scores."""
+    return np.quantile(np.asarray(scores, dtype=np.float64), np.linspace(0.0, 1.0, n))

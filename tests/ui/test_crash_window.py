@@ -125,4 +125,5 @@ def test_kill_9_of_the_window_mid_stream(env, name, sim, after_chunks):
     shown = json.loads(r.stdout.strip().splitlines()[-1])
     assert [(i["role"], i["text"]) for i in shown["items"]] == [("user", PROMPT), ("assistant", partial)], shown
     assert shown["items"][1]["status"] == "interrupted", shown
+    assert shown["auto_opened"], "the window should reopen the conversation it was showing"
     assert integrity(db) == ["ok"]

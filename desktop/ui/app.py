@@ -81,6 +81,9 @@ def _fatal(title: str, text: str) -> None:
 
 def run_app(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=os.environ.get("ROUTEDESK_LOG", "WARNING"))
+    # httpcore logs response headers at DEBUG; a server echoing a key would put it in the log.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLogger().level))
     app = make_app(argv)
     loop = make_loop(app)
     from desktop.core.errors import RouteDeskError

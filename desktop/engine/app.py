@@ -247,7 +247,7 @@ class Engine:
         weak_side = msg.route is not None and msg.route.choice == "weak"
         if not weak_side and kind != "retry_strong":
             return  # a verdict on a strong answer says nothing about the weak model
-        context = [m for m in self.context_upto(msg.conversation_id, message_id)]
+        context = self.context_for(msg.conversation_id, before=message_id)
         router.learn(context, weak_was_worse=FEEDBACK_KINDS[kind] >= 0.5)
         self.store.set_setting(FEEDBACK_SETTING, router.feedback.to_dict())
 
@@ -257,25 +257,16 @@ class Engine:
         if self._router is not None:
             self._router.feedback.reset()
 
-    def context_upto(self, conversation_id: int, message_id: int) -> list[ChatMessage]:
-        """The conversation as it stood when ``message_id`` was being answered."""
-        out: list[ChatMessage] = []
-        for m in self.store.messages(conversation_id):
-            if m.id >= message_id:
-                break
-            if m.role == "user":
-                out.append(ChatMessage("user", m.text))
-            elif m.role == "assistant" and m.text and m.status in ("complete", "interrupted", "stopped"):
-                out.append(ChatMessage("assistant", m.text))
-        return out
-
     # --- running a message ------------------------------------------------------------
 
-    def context_for(self, conversation_id: int) -> list[ChatMessage]:
+    def context_for(self, conversation_id: int, before: int | None = None) -> list[ChatMessage]:
         """The conversation as the model should see it: user turns and the text of
-        earlier answers (complete, or the partial text the user already read)."""
+        earlier answers (complete, or the partial text the user already read); with
+        ``before``, as it stood when that message was being answered."""
         out: list[ChatMessage] = []
         for m in self.store.messages(conversation_id):
+            if before is not None and m.id >= before:
+                break
             if m.role == "user":
                 out.append(ChatMessage("user", m.text))
             elif m.role == "assistant" and m.text and m.status in ("complete", "interrupted", "stopped"):

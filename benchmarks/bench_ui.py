@@ -2,6 +2,12 @@
 event-loop stall while an answer streams at ~1,000 tokens/s, and the time to open a
 10,000-message conversation.
 
+Start-up runs the window as ``routedesk`` does (``desktop.ui.app.launch``): "shown" is the
+window's first paint (its frame: title, toolbar, restored layout, "Loading..."; the bare
+window's "shown" is its first event-loop turn after show()), "filled" is the content
+attached over the opened engine. Process times are measured from just before the
+child process is spawned (CLOCK_MONOTONIC is shared between processes).
+
     python benchmarks/bench_ui.py [--json] [--runs 3]
 
 Runs offscreen unless QT_QPA_PLATFORM is set (use xcb under Xvfb for real painting).
@@ -26,12 +32,14 @@ ROOT = Path(__file__).resolve().parents[1]
 _BARE = r"""
 import os, sys, time
 t0 = time.perf_counter()
+t0_mono = time.monotonic()
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMainWindow
 app = QApplication([])
 w = QMainWindow(); w.setWindowTitle("bare"); w.resize(1100, 760); w.show()
 def done():
     print("SHOWN", time.perf_counter() - t0, flush=True)
+    print("SHOWN_AT", time.monotonic(), flush=True)
     rss = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS"))
     print("RSS_KB", rss, flush=True)
     app.quit()
@@ -42,31 +50,42 @@ app.exec()
 _APP = r"""
 import os, sys, time
 t0 = time.perf_counter()
+t0_mono = time.monotonic()
 sys.path.insert(0, ROOT)
-from desktop.ui.app import make_app, make_loop, build_window
-from desktop.engine.app import Engine
-app = make_app([]); app.setQuitOnLastWindowClosed(False)
-loop = make_loop(app)
+from desktop.ui.app import launch
+app, loop, w = launch([]); app.setQuitOnLastWindowClosed(False)
 from PySide6.QtCore import QTimer
-engine = Engine.open()
-c, w = build_window(engine); w.resize(1100, 760); w.show()
+def filled():
+    print("SHOWN", w.shown_at - t0_mono, flush=True)
+    print("SHOWN_AT", w.shown_at, flush=True)
+    print("FILLED", time.perf_counter() - t0, flush=True)
+    print("FILLED_AT", time.monotonic(), flush=True)
+    QTimer.singleShot(1000 if "--idle" in sys.argv else 0, done)
 def done():
-    print("SHOWN", time.perf_counter() - t0, flush=True)
     rss = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS"))
     print("RSS_KB", rss, flush=True)
     w.closed.connect(app.quit); w.close()
-QTimer.singleShot(0, lambda: QTimer.singleShot(1000, done) if "--idle" in sys.argv else done())
+w.ready.connect(lambda: QTimer.singleShot(0, filled))  # after the attached content is laid out
 with loop:
     loop.run_forever()
 """.replace("ROOT", repr(str(ROOT)))
 
 
+#: Bytecode for the child processes, as an installed app has it (pip compiles on install);
+#: None: as the environment says (PYTHONDONTWRITEBYTECODE=1 compiles every module every run).
+PYCACHE: str | None = None
+
+
 def _run(src: str, *args: str) -> dict:
     env = dict(os.environ)
     env.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if PYCACHE is not None:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = PYCACHE
     env["OLLAMA_HOST"] = "127.0.0.1:9"
     with tempfile.TemporaryDirectory() as home:
         env["ROUTEDESK_HOME"] = home
+        t_mono = time.monotonic()
         t = time.perf_counter()
         out = subprocess.run([sys.executable, "-c", src, *args], env=env, capture_output=True, text=True, timeout=120)
         wall = time.perf_counter() - t
@@ -75,26 +94,37 @@ def _run(src: str, *args: str) -> dict:
     vals = {}
     for line in out.stdout.splitlines():
         key, _, v = line.partition(" ")
-        if key in ("SHOWN", "RSS_KB"):
+        if key in ("SHOWN", "FILLED", "RSS_KB"):
             vals[key] = float(v)
+        elif key in ("SHOWN_AT", "FILLED_AT"):
+            vals[key.replace("_AT", "_PROC")] = float(v) - t_mono
     vals["wall"] = wall
     return vals
 
 
 def bench_startup(runs: int) -> dict:
-    bare = [_run(_BARE) for _ in range(runs)]
-    app = [_run(_APP) for _ in range(runs)]
-    b_wall = statistics.median(r["wall"] for r in bare)
-    a_wall = statistics.median(r["wall"] for r in app)
-    b_in = statistics.median(r["SHOWN"] for r in bare)
-    a_in = statistics.median(r["SHOWN"] for r in app)
+    if PYCACHE is not None:  # warm the bytecode cache
+        _run(_BARE), _run(_APP)
+    bare, app = [], []
+    for _ in range(runs):  # interleaved, so a busy moment of the machine hits both alike
+        bare.append(_run(_BARE))
+        app.append(_run(_APP))
+    def med(rows, key):
+        return statistics.median(r[key] for r in rows)
+
+    b_proc, a_proc, a_fill = med(bare, "SHOWN_PROC"), med(app, "SHOWN_PROC"), med(app, "FILLED_PROC")
+    b_in, a_in = med(bare, "SHOWN"), med(app, "SHOWN")
     return {
-        "bare_window_process_to_shown_s": round(b_wall, 3),
-        "routedesk_window_process_to_shown_s": round(a_wall, 3),
-        "ratio_process": round(a_wall / b_wall, 2),
+        "bare_window_process_to_shown_s": round(b_proc, 3),
+        "routedesk_window_process_to_shown_s": round(a_proc, 3),
+        "ratio_process": round(a_proc / b_proc, 2),
+        "routedesk_window_process_to_filled_s": round(a_fill, 3),
+        "ratio_process_filled": round(a_fill / b_proc, 2),
         "bare_window_import_to_shown_s": round(b_in, 3),
         "routedesk_window_import_to_shown_s": round(a_in, 3),
         "ratio_in_process": round(a_in / b_in, 2),
+        "bare_process_lifetime_s": round(med(bare, "wall"), 3),
+        "routedesk_process_lifetime_s": round(med(app, "wall"), 3),
     }
 
 
@@ -215,8 +245,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--no-bytecode", action="store_true",
+                    help="start-up without a bytecode cache when PYTHONDONTWRITEBYTECODE is set (default: cached, as installed)")
     args = ap.parse_args(argv)
+    global PYCACHE
     res = {"platform": os.environ.get("QT_QPA_PLATFORM", "offscreen")}
+    pycache = None if args.no_bytecode else tempfile.TemporaryDirectory(prefix="bench-pycache-")
+    PYCACHE = None if pycache is None else pycache.name
+    res["bytecode_cache"] = pycache is not None
     res.update(bench_startup(args.runs))
     res.update(bench_idle_memory())
     res.update(bench_in_process())

@@ -3,25 +3,27 @@
 ``run_app(argv)`` is what ``routedesk`` with no arguments runs. ``self_test()`` builds
 every screen offscreen against a throwaway data folder and exits 0 when all is well
 (used by ``routedesk --self-test`` and packaging smoke tests).
+
+Start-up order (``launch``): the QApplication, the window's frame with the geometry and
+splitter sizes read straight from the settings table (sqlite3 only), shown; then, after
+its first paint, the engine is imported and opened and the content attached. Until then
+nothing heavier than Qt is imported (no asyncio, httpx, keyring, engine or widgets).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import sys
-import tempfile
-from pathlib import Path
 from typing import Sequence
 
-__all__ = ["run_app", "self_test", "make_app", "make_loop", "build_window", "install_asyncgen_hooks"]
+__all__ = ["run_app", "launch", "read_window_state", "self_test", "make_app", "make_loop", "build_window",
+           "install_asyncgen_hooks"]
 
 log = logging.getLogger(__name__)
 
 
 def make_app(argv: Sequence[str] | None = None):
-    from PySide6.QtCore import Qt
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication
 
@@ -30,8 +32,13 @@ def make_app(argv: Sequence[str] | None = None):
     guard_singleton_refcounts()
     app = QApplication.instance()
     if app is None:
-        # Fractional scaling (150 %, 200 %) exactly as the system asks, not rounded.
-        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+        # Fractional scaling (150 %, 200 %) exactly as the system asks, not rounded. That is
+        # Qt 6's default; say it explicitly only against the environment variable (touching
+        # the Qt namespace costs PySide6 13 ms of enum creation before the window shows).
+        if os.environ.get("QT_SCALE_FACTOR_ROUNDING_POLICY"):
+            from PySide6.QtCore import Qt
+
+            QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
         app = QApplication(["routedesk", *(argv or [])])
     app.setApplicationName("RouteDesk")
     app.setApplicationDisplayName("RouteDesk")
@@ -44,6 +51,8 @@ def make_app(argv: Sequence[str] | None = None):
 
 
 def make_loop(app, *, already_running: bool = False):
+    import asyncio
+
     import qasync
 
     from desktop.ui.qtcompat import guard_singleton_refcounts
@@ -79,38 +88,136 @@ def _fatal(title: str, text: str) -> None:
     QMessageBox.critical(None, title, text)
 
 
+WINDOW_KEYS = ("ui.geometry", "ui.splitter", "ui.chart_visible")
+
+
+def read_window_state(db_path=None) -> dict:
+    """The window's saved layout, read read-only with sqlite3 before the engine loads
+    (the Store holds the same values; a missing or unreadable database gives {})."""
+    import json
+    import sqlite3
+
+    try:
+        if db_path is None:
+            from desktop.core.paths import database_path
+
+            db_path = database_path()
+        if not os.path.exists(db_path):
+            return {}
+        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=0.2)
+        try:
+            rows = conn.execute(f"SELECT key, value FROM settings WHERE key IN ({','.join('?' * len(WINDOW_KEYS))})",
+                                WINDOW_KEYS).fetchall()
+        finally:
+            conn.close()
+        return {k: json.loads(v) for k, v in rows}
+    except Exception as exc:  # the Store reports real problems when it opens
+        log.info("could not read the window state early: %s", exc)
+        return {}
+
+
+def after_first_paint(widget, fn, fallback_ms: int = 250) -> None:
+    """Run ``fn`` once, from the event loop, right after ``widget`` first paints (or after
+    ``fallback_ms`` if it never does, e.g. minimised)."""
+    from PySide6.QtCore import QEvent, QObject, QTimer
+
+    fired = []
+
+    def fire() -> None:
+        if not fired:
+            fired.append(1)
+            widget.removeEventFilter(watcher)
+            fn()
+
+    class _Watcher(QObject):
+        def eventFilter(self, obj, ev):  # noqa: N802
+            if ev.type() == QEvent.Type.Paint and not fired:
+                QTimer.singleShot(0, fire)  # after this paint is flushed to the screen
+            return False
+
+    watcher = _Watcher(widget)
+    widget.installEventFilter(watcher)
+    QTimer.singleShot(fallback_ms, fire)
+
+
+def launch(argv: Sequence[str] | None = None, *, on_error=None):
+    """Create the app and show the window's frame; once it has painted, create the qasync
+    loop and schedule loading the engine into the window. Returns (app, loop, window); run
+    the loop to start. ``window.shown_at`` is the ``time.monotonic()`` of the first paint.
+    ``on_error(title, text)`` is told when the engine can't open (the window then closes)."""
+    import time
+
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    app = make_app(argv)
+    from desktop.ui.main_window import MainWindow
+
+    window = MainWindow(state=read_window_state())
+    window.start_error = None
+    window.shown_at = None
+    window.show()
+
+    # Until the frame is on screen a plain Qt event loop runs it: asyncio and qasync are
+    # imported only afterwards (together they cost about as much as the frame itself).
+    first = QEventLoop()
+
+    def painted() -> None:
+        window.shown_at = time.monotonic()
+        first.quit()
+
+    after_first_paint(window, painted)
+    window.closed.connect(first.quit)
+    first.exec()
+    loop = make_loop(app)
+
+    def load() -> None:
+        if window._closing:
+            return
+        from desktop.core.errors import RouteDeskError
+        from desktop.engine.app import Engine
+
+        try:
+            engine = Engine.open()
+        except RouteDeskError as err:
+            window.start_error = ("RouteDesk can't start", f"{err.message}\n\n{err.fix}")
+        except Exception as exc:  # a locked or unreadable database, a missing folder...
+            window.start_error = ("RouteDesk can't start", f"Opening the data folder failed: {exc}")
+        if window.start_error is not None:
+            (on_error or _fatal)(*window.start_error)
+            window.close()
+            return
+        from desktop.ui.controller import AppController
+
+        controller = AppController(engine)
+        window.attach(controller)
+        # background probes: the status-bar dots stay current and the engine skips providers that are down
+        QTimer.singleShot(1000, window, controller.start_health_monitor)
+
+    if not window._closed:
+        QTimer.singleShot(0, window, load)
+    return app, loop, window
+
+
 def run_app(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=os.environ.get("ROUTEDESK_LOG", "WARNING"))
     # httpcore logs response headers at DEBUG; a server echoing a key would put it in the log.
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLogger().level))
-    app = make_app(argv)
-    loop = make_loop(app)
-    from desktop.core.errors import RouteDeskError
-    from desktop.engine.app import Engine
-
-    try:
-        engine = Engine.open()
-    except RouteDeskError as err:
-        _fatal("RouteDesk can't start", f"{err.message}\n\n{err.fix}")
-        return 1
-    except Exception as exc:  # a locked or unreadable database, a missing folder...
-        _fatal("RouteDesk can't start", f"Opening the data folder failed: {exc}")
-        return 1
-    controller, window = build_window(engine)
+    app, loop, window = launch(argv)
+    if window._closed:  # closed before it finished painting
+        return 0
     window.closed.connect(app.quit)
-    window.show()
-    from PySide6.QtCore import QTimer
-
-    # background probes: the status-bar dots stay current and the engine skips providers that are down
-    QTimer.singleShot(1000, window, controller.start_health_monitor)
     with loop:
         loop.run_forever()
-    return 0
+    return 1 if window.start_error is not None else 0
 
 
 def self_test(engine=None) -> int:
     """Build every screen offscreen, render a streamed-looking conversation, exit 0 on success."""
+    import asyncio
+    import tempfile
+    from pathlib import Path
+
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     app = make_app([])
     app.setQuitOnLastWindowClosed(False)  # the coroutine below decides when it is over
@@ -123,10 +230,16 @@ def self_test(engine=None) -> int:
         engine = Engine.open(Path(tmp.name))
 
     async def exercise() -> None:
+        from desktop.ui.controller import AppController
+        from desktop.ui.main_window import MainWindow
         from desktop.ui.models import MessageItem
 
-        controller, window = build_window(engine)
+        # as run_app does: the frame first, the content attached after its first paint
+        window = MainWindow(state=read_window_state(getattr(engine.store, "path", ":memory:")))
         window.show()
+        await asyncio.sleep(0.02)
+        controller = AppController(engine)
+        window.attach(controller)
         s = controller.session
         s.append(MessageItem("user", "Show me a loop in Python"))
         s.append(MessageItem("assistant", "Here:\n\n```python\nfor i in range(3):\n    print(i)\n```\n"))

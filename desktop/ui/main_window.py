@@ -1,11 +1,17 @@
-"""The main window: sidebar | chat (or welcome) | chart panel, with status bar health."""
+"""The main window: sidebar | chat (or welcome) | chart panel, with status bar health.
+
+The window is built in two steps so it can appear before the engine is loaded:
+``MainWindow(state=...)`` is the frame (title, toolbar, splitter with placeholders of the
+final sizes, status bar, restored geometry) and costs only Qt; ``attach(controller)``
+builds the content into it. ``MainWindow(controller)`` does both at once.
+"""
 
 from __future__ import annotations
 
 import base64
 import logging
 
-from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QLabel,
@@ -18,15 +24,24 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.ui.chat_view import ChatView
-from desktop.ui.health import HealthIndicator
-from desktop.ui.input_box import InputBox
-from desktop.ui.routing_bar import RoutingBar
-from desktop.ui.sidebar import Sidebar
 from desktop.ui.theme import icon, set_icon, stylesheet
-from desktop.ui.welcome import WelcomeScreen
 
 __all__ = ["MainWindow"]
+
+
+# The frame is shown before anything touches the ``Qt`` namespace: PySide6 creates the
+# Python enums of all of it (about 90) on first use, 13 ms, and QAction.setShortcut's
+# overload resolution is such a use. So the frame sets enum and shortcut Q_PROPERTYs by
+# name, as stylesheets and .ui files do; Qt converts them.
+def _set_enum(obj, prop: str, key: str) -> None:
+    if not obj.setProperty(prop, key):
+        raise ValueError(f"{type(obj).__name__}.{prop} = {key!r} was not accepted")
+
+
+def _set_shortcut(action, keys) -> None:
+    """``action.setShortcut(QKeySequence(keys))`` (keys: a string or a StandardKey)."""
+    if not action.setProperty("shortcut", QKeySequence(keys)):
+        raise ValueError(f"shortcut {keys!r} was not accepted")
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +54,54 @@ LAST_CONV_KEY = "ui.last_conversation"
 class MainWindow(QMainWindow):
     closed = Signal()  # after the controller closed (streams cancelled, database closed)
 
-    def __init__(self, controller, parent: QWidget | None = None) -> None:
+    ready = Signal()  # the content is attached (after attach(controller))
+
+    def __init__(self, controller=None, parent: QWidget | None = None, *, state: dict | None = None) -> None:
         super().__init__(parent)
-        self.controller = controller
+        self.controller = None
         self.setWindowTitle("RouteDesk")
         self.setWindowIcon(icon("routedesk"))
         self._closing = False
         self._closed = False
+        self._layout_restored = False
 
+        # the frame: placeholders where the sidebar, the centre and the chart go
+        self.splitter = QSplitter()  # horizontal
+        sidebar_ph = QWidget()
+        loading = QLabel("Loading\u2026")
+        loading.setObjectName("muted")
+        _set_enum(loading, "alignment", "AlignCenter")
+        chart_ph = QWidget()
+        chart_ph.setVisible(False)
+        for w in (sidebar_ph, loading, chart_ph):
+            self.splitter.addWidget(w)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setStretchFactor(2, 0)
+        self.splitter.setCollapsible(1, False)
+        self.setCentralWidget(self.splitter)
+        self._placeholders = (sidebar_ph, loading, chart_ph)
+
+        self._build_actions()
+        self._build_status()
+        self._apply_style()
+        if state is not None:
+            self._restore_layout(state.get)
+        if controller is not None:
+            self.attach(controller)
+
+    def attach(self, controller) -> None:
+        """Build the content over ``controller`` into the frame (once)."""
+        from desktop.ui.chart import SpendChart
+        from desktop.ui.chat_view import ChatView
+        from desktop.ui.health import HealthIndicator
+        from desktop.ui.input_box import InputBox
+        from desktop.ui.routing_bar import RoutingBar
+        from desktop.ui.sidebar import Sidebar
+        from desktop.ui.welcome import WelcomeScreen
+
+        assert self.controller is None, "attach() once"
+        self.controller = controller
         self.sidebar = Sidebar(controller)
         self.chat = ChatView(controller)
         self.routing_bar = RoutingBar(controller)
@@ -64,22 +119,22 @@ class MainWindow(QMainWindow):
         self.center = QStackedWidget()
         self.center.addWidget(chat_col)
         self.center.addWidget(self.welcome)
-
-        from desktop.ui.chart import SpendChart
-
         self.chart = SpendChart(controller)
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(self.sidebar)
-        self.splitter.addWidget(self.center)
-        self.splitter.addWidget(self.chart)
-        self.splitter.setStretchFactor(0, 0)
-        self.splitter.setStretchFactor(1, 1)
-        self.splitter.setStretchFactor(2, 0)
-        self.splitter.setCollapsible(1, False)
-        self.setCentralWidget(self.splitter)
 
-        self._build_actions()
-        self._build_status()
+        # same geometry and visibility as the placeholders they replace: nothing moves
+        sizes = self.splitter.sizes()
+        for i, w in enumerate((self.sidebar, self.center, self.chart)):
+            self.splitter.replaceWidget(i, w)
+        for ph in self._placeholders:
+            ph.deleteLater()
+        self._placeholders = ()
+        if self._layout_restored:  # the frame was laid out (and maybe shown) already
+            self.splitter.setSizes(sizes)
+
+        self.health_indicator = HealthIndicator(controller)
+        self.health_indicator.clicked.connect(self.open_health)
+        self.statusBar().addPermanentWidget(self.health_indicator)
+        controller.busy_changed.connect(self.stop_action.setEnabled)
 
         controller.notice.connect(self.show_notice)
         controller.undo_offered.connect(self.offer_undo)
@@ -97,6 +152,7 @@ class MainWindow(QMainWindow):
         if controller.has_any_provider():  # the status-bar dots, once, after the first paint
             QTimer.singleShot(800, self._first_health_check)
         QTimer.singleShot(300, self, lambda: controller.spawn(controller.prewarm()))
+        self.ready.emit()
 
     def _first_health_check(self) -> None:
         if not self._closing and not self.controller.health.checking and not self.controller.health.providers:
@@ -104,11 +160,10 @@ class MainWindow(QMainWindow):
 
     # --- construction -----------------------------------------------------------------
     def _build_actions(self) -> None:
-        c = self.controller
         tb = QToolBar("Main")
         tb.setObjectName("mainToolbar")
         tb.setMovable(False)
-        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        _set_enum(tb, "toolButtonStyle", "ToolButtonTextBesideIcon")
         self.addToolBar(tb)
         self.toolbar = tb
 
@@ -117,32 +172,36 @@ class MainWindow(QMainWindow):
             if icon_name:
                 set_icon(a, icon_name)
             if shortcut:
-                a.setShortcut(QKeySequence(shortcut))
-                a.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+                _set_shortcut(a, shortcut)
+                _set_enum(a, "shortcutContext", "ApplicationShortcut")
             a.setToolTip(tip or text)
             a.setCheckable(checkable)
-            a.triggered.connect(slot)
+            if slot == self.close:
+                a.triggered.connect(slot)
+            elif checkable:  # no-ops in the frame, before the content is attached
+                a.triggered.connect(lambda *_a, a=a, slot=slot: None if self.controller is None else slot(a.isChecked()))
+            else:
+                a.triggered.connect(lambda *_a, slot=slot: None if self.controller is None else slot())
             self.addAction(a)
             return a
 
-        self.new_action = act("New chat", lambda: c.new_conversation(), QKeySequence.StandardKey.New, "plus", "New conversation (Ctrl+N)")
+        self.new_action = act("New chat", lambda: self.controller.new_conversation(), QKeySequence.StandardKey.New, "plus", "New conversation (Ctrl+N)")
         self.settings_action = act("Settings", lambda: self.open_settings(""), QKeySequence.StandardKey.Preferences, "gear",
                                    "Providers, keys, models and prices")
         if self.settings_action.shortcut().isEmpty():
-            self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
+            _set_shortcut(self.settings_action, "Ctrl+,")
         self.chart_action = act("Spend chart", self.toggle_chart, "Ctrl+Shift+C", "chart", "Show or hide the routing and spend chart", True)
         self.health_action = act("Health", self.open_health, None, "pulse", "Provider status, local models, pull a model")
-        self.stop_action = act("Stop", c.stop, None, "stop", "Stop the answer (Esc)")
-        self.stop_action.setShortcut(QKeySequence(Qt.Key.Key_Escape))
-        self.stop_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.stop_action = act("Stop", lambda: self.controller.stop(), None, "stop", "Stop the answer (Esc)")
+        _set_shortcut(self.stop_action, "Esc")
+        _set_enum(self.stop_action, "shortcutContext", "WindowShortcut")
         self.quit_action = act("Quit", self.close, QKeySequence.StandardKey.Quit, None, "Quit RouteDesk (Ctrl+Q)")
         if self.quit_action.shortcut().isEmpty():
-            self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+            _set_shortcut(self.quit_action, "Ctrl+Q")
         self.search_action = act("Search", lambda: self.sidebar.search.setFocus(), QKeySequence.StandardKey.Find)
         for a in (self.new_action, self.settings_action, self.chart_action, self.health_action):
             tb.addAction(a)
         self.stop_action.setEnabled(False)
-        c.busy_changed.connect(self.stop_action.setEnabled)
 
     def _build_status(self) -> None:
         sb = self.statusBar()
@@ -155,11 +214,8 @@ class MainWindow(QMainWindow):
         self._notice_timer = QTimer(self)
         self._notice_timer.setSingleShot(True)
         self._notice_timer.timeout.connect(self._clear_notice)
-        self.health_indicator = HealthIndicator(self.controller)
-        self.health_indicator.clicked.connect(self.open_health)
         sb.addWidget(self.notice_label, 1)
         sb.addWidget(self.undo_btn)
-        sb.addPermanentWidget(self.health_indicator)
 
     def _apply_style(self) -> None:
         self.setStyleSheet(stylesheet(self.palette()))
@@ -255,7 +311,20 @@ class MainWindow(QMainWindow):
 
     def restore_state(self) -> None:
         c = self.controller
-        geo = c.setting(GEOMETRY_KEY)
+        if not self._layout_restored:
+            self._restore_layout(c.setting)
+        c.refresh_conversations()
+        last = c.setting(LAST_CONV_KEY)
+        if isinstance(last, int) and c.conversations.row_of(last) >= 0:
+            c.open_conversation(last)
+        if self.chart_action.isChecked():
+            c.refresh_spend()
+
+    def _restore_layout(self, get) -> None:
+        """Geometry, splitter sizes and the chart's visibility from ``get(key, default=None)``
+        (the controller's settings, or the same settings read before the engine loads)."""
+        self._layout_restored = True
+        geo = get(GEOMETRY_KEY)
         if geo:
             try:
                 self.restoreGeometry(QByteArray(base64.b64decode(geo)))
@@ -264,9 +333,9 @@ class MainWindow(QMainWindow):
         else:
             fm = self.fontMetrics()
             self.resize(fm.horizontalAdvance("M") * 95, fm.lineSpacing() * 42)
-        sizes = c.setting(SPLITTER_KEY)
-        chart_visible = bool(c.setting(CHART_KEY, False))
-        self.chart.setVisible(chart_visible)
+        sizes = get(SPLITTER_KEY)
+        chart_visible = bool(get(CHART_KEY, False))
+        self.splitter.widget(2).setVisible(chart_visible)
         self.chart_action.setChecked(chart_visible)
         if isinstance(sizes, list) and len(sizes) == 3:
             self.splitter.setSizes([int(s) for s in sizes])
@@ -274,17 +343,16 @@ class MainWindow(QMainWindow):
             fm = self.fontMetrics()
             side = fm.horizontalAdvance("M") * 18
             self.splitter.setSizes([side, self.width() - side, fm.horizontalAdvance("M") * 26])
-        c.refresh_conversations()
-        last = c.setting(LAST_CONV_KEY)
-        if isinstance(last, int) and c.conversations.row_of(last) >= 0:
-            c.open_conversation(last)
-        if chart_visible:
-            c.refresh_spend()
 
     # --- quitting -----------------------------------------------------------------------
     def closeEvent(self, e) -> None:  # noqa: N802
         if self._closed:
             e.accept()
+            return
+        if self.controller is None:  # closed while loading: nothing to save or shut down yet
+            self._closing = self._closed = True
+            e.accept()
+            self.closed.emit()
             return
         e.ignore()
         if self._closing:

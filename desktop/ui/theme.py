@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication
 
@@ -137,13 +136,15 @@ def icon(name: str, color: QColor | None = None) -> QIcon:
         if renderer.isValid():
             for size in (16, 20, 24, 32, 48, 64):
                 pm = QPixmap(size, size)
-                pm.fill(Qt.GlobalColor.transparent)
+                pm.fill(QColor(0, 0, 0, 0))  # transparent (Qt.GlobalColor would build every Qt enum)
                 p = QPainter(pm)
                 p.setRenderHint(QPainter.RenderHint.Antialiasing)
                 renderer.render(p)
                 p.end()
                 ic.addPixmap(pm)
     if ic.isNull():
+        from PySide6.QtCore import Qt
+
         pm = QPixmap(16, 16)
         pm.fill(Qt.GlobalColor.transparent)
         p = QPainter(pm)

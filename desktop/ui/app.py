@@ -140,6 +140,10 @@ def after_first_paint(widget, fn, fallback_ms: int = 250) -> None:
     QTimer.singleShot(fallback_ms, fire)
 
 
+def _import_engine() -> None:
+    import desktop.engine.app  # noqa: F401
+
+
 def launch(argv: Sequence[str] | None = None, *, on_error=None):
     """Create the app and show the window's frame; once it has painted, create the qasync
     loop and schedule loading the engine into the window. Returns (app, loop, window); run
@@ -170,7 +174,16 @@ def launch(argv: Sequence[str] | None = None, *, on_error=None):
     first.exec()
     loop = make_loop(app)
 
-    def load() -> None:
+    async def load() -> None:
+        import asyncio
+
+        # the engine's modules (httpx, keyring, storage, providers: most of the wait) are
+        # imported in a worker thread so the frame stays responsive; nothing there is Qt,
+        # and everything that opens or builds runs here, on the UI thread
+        try:
+            await asyncio.to_thread(_import_engine)
+        except Exception:
+            pass  # the same import below reports it
         if window._closing:
             return
         from desktop.core.errors import RouteDeskError
@@ -183,9 +196,7 @@ def launch(argv: Sequence[str] | None = None, *, on_error=None):
         except Exception as exc:  # a locked or unreadable database, a missing folder...
             window.start_error = ("RouteDesk can't start", f"Opening the data folder failed: {exc}")
         if window.start_error is not None:
-            (on_error or _fatal)(*window.start_error)
-            window.close()
-            return
+            return  # loaded() says so, outside this task (the message box runs its own loop)
         from desktop.ui.controller import AppController
 
         controller = AppController(engine)
@@ -193,8 +204,23 @@ def launch(argv: Sequence[str] | None = None, *, on_error=None):
         # background probes: the status-bar dots stay current and the engine skips providers that are down
         QTimer.singleShot(1000, window, controller.start_health_monitor)
 
+    def loaded(task) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            log.error("starting the window failed", exc_info=exc)
+            window.start_error = ("RouteDesk can't start", f"Starting the window failed: {exc}")
+        if window.start_error is not None:
+            (on_error or _fatal)(*window.start_error)
+            window.close()
+
+    def start() -> None:
+        import asyncio
+
+        window._load_task = asyncio.ensure_future(load())
+        window._load_task.add_done_callback(loaded)
+
     if not window._closed:
-        QTimer.singleShot(0, window, load)
+        QTimer.singleShot(0, window, start)
     return app, loop, window
 
 

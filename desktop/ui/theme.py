@@ -7,12 +7,15 @@ Sizes are in font units (em) so 200 % scaling stays readable.
 
 from __future__ import annotations
 
-from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QColor, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication
 
 from desktop.core.resources import resource_path
+
+if TYPE_CHECKING:
+    from decimal import Decimal
 
 __all__ = ["set_icon", "refresh_icons", "mix", "stylesheet", "fmt_cost", "fmt_tokens", "fmt_ms", "icon", "status_color", "ICON_DIR"]
 

@@ -4,7 +4,9 @@
 
 MMLU is cross-validated grouped by domain (5 grouped folds, and leave-one-domain-out), GSM8K
 with 5-fold; every test fold is scored by a model fitted only on the other rows. The router is
-compared with a random router (APGR 0.5 by construction) and with prompt length. Then a
+compared with a random router (APGR 0.5 by construction) and with prompt length. The recipe's
+choice among training.CANDIDATES is also evaluated nested (chosen again by inner CV inside every
+outer training fold), which is the honest estimate of the shipped recipe's performance. Then a
 feedback simulation: on each held-out fold, half the prompts are a user's stream (routed at a
 50% share; every weak answer that was wrong gets a thumbs-down, up to N per fold), and APGR is
 measured on the other half before and after that feedback.
@@ -28,8 +30,10 @@ from desktop.router.features import DENSE_NAMES, PromptFeatures  # noqa: E402
 from desktop.router.feedback import FeedbackModel, content_view  # noqa: E402
 from desktop.router.training import (  # noqa: E402
     DATA_FILES,
+    CANDIDATES,
     RECIPE,
     cross_validate,
+    nested_cross_validate,
     char_mean,
     featurise,
     load_bench,
@@ -95,6 +99,8 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--no-lodo", action="store_true", help="skip leave-one-domain-out (45 fits)")
     ap.add_argument("--no-feedback", action="store_true")
+    ap.add_argument("--no-nested", action="store_true",
+                    help="skip the nested evaluation of the recipe choice (inner CV in every outer fold)")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     ds = load_bench([args.data / f for f in DATA_FILES])
@@ -105,6 +111,10 @@ def main(argv=None) -> int:
     if not args.no_lodo:
         cv_lodo = cross_validate(ds, dense, X, RECIPE, leave_one_domain_out=True)
         report["leave_one_domain_out"] = metrics_table(ds, dense, cv_lodo)
+    if not args.no_nested:
+        cv_nested, chosen = nested_cross_validate(ds, dense, X, CANDIDATES)
+        report["nested"] = metrics_table(ds, dense, cv_nested)
+        report["nested"]["chosen_per_outer_fold"] = chosen
     if not args.no_feedback:
         report["feedback"] = feedback_simulation(ds, dense, X, cv, char_mean(X), RECIPE.seed)
     report["seconds"] = round(time.perf_counter() - t0, 1)
@@ -125,6 +135,15 @@ def main(argv=None) -> int:
     print(f"GSM8K, {g5['gsm8k']['folds']}-fold ({int(g5['gsm8k']['router']['n'])} prompts)")
     for k in ("router", "prompt_length", "random"):
         print(fmt_row(k, g5["gsm8k"][k]))
+    if "nested" in report:
+        ne = report["nested"]
+        print("\nNested (the recipe chosen among the candidates by an inner 4-fold CV inside every outer "
+              "training fold;\nthe outer test fold plays no part in the choice), same outer folds as above:")
+        for bench in ("mmlu", "gsm8k"):
+            print(fmt_row(f"{bench} router", ne[bench]["router"])
+                  + f"   (mean per fold {ne[bench]['router_mean_apgr_per_fold']:.3f})")
+        picks = sorted(set(ne["chosen_per_outer_fold"]))
+        print("  chosen: " + ", ".join(f"{p} x{ne['chosen_per_outer_fold'].count(p)}" for p in picks))
     if "feedback" in report:
         print("\nFeedback simulation: APGR on the held-out halves of the test folds after N ratings of "
               "weak answers\nin the other halves (routed at a 50% share; thumbs-up if right; thumbs-down "

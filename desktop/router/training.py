@@ -11,7 +11,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -265,7 +265,10 @@ def kfold(n: int, k: int, seed: int) -> list[np.ndarray]:
 
 # --- the full recipe: configuration, cross-validation, final fit -------------------------
 #
-# Two kinds of prompt share one model with a switch on "has answer options":
+# Two kinds of prompt, with a switch on "has answer options" (and, with ``Recipe.separate``,
+# the shipped setting, two separate fits: the multiple-choice weights on multiple-choice rows,
+# the free-form weights on free-form rows, instead of one joint fit whose shared weights the
+# far more numerous multiple-choice rows dominate):
 #
 # * multiple-choice prompts (MMLU) use the SHARED features only; the answer-option features
 #   (numeric options, compound options such as "Wrong, Not wrong") are zero for free-form
@@ -274,7 +277,11 @@ def kfold(n: int, k: int, seed: int) -> list[np.ndarray]:
 #   weights, the hashed n-grams (fitted on free-form rows only: vocabulary learnt on some MMLU
 #   subjects does not transfer to others) and the hand-set PRIOR_COEF below.
 #
-# The feature lists are fixed by design (not searched on the test folds); see the manifest.
+# The feature lists are as the previous recipe fixed them (they were picked after looking at
+# whole-data CV, so treat the MMLU figure as optimistic by a little); nested inner-CV searches
+# over added features (IDF and character-n-gram rarity from the training folds, answer-option
+# semantics, calculation cues, forward selection over all dense features) did not beat them
+# on MMLU grouped by domain, so they were not added.
 
 SHARED: tuple[str, ...] = (
     "log_words",  # longer, multi-part questions: more for the weak model to get wrong
@@ -314,10 +321,14 @@ class Recipe:
     seed: int = 20240607
     gsm8k_folds: int = 5
     mmlu_folds: int = 5
+    # fit the multiple-choice and the free-form weights on their own rows (two models) rather
+    # than one joint model whose shared weights are dominated by the multiple-choice rows
+    separate: bool = False
 
     def to_dict(self) -> dict:
         return {
             "fit": self.fit.to_dict(),
+            "separate_fits": self.separate,
             "shared_features": list(self.shared),
             "free_form_features": list(self.free_form),
             "hashed_ngrams": "free-form prompts with numbers only (see hash_gate)",
@@ -329,7 +340,18 @@ class Recipe:
         }
 
 
-RECIPE = Recipe(fit=FitConfig(label="soft", l2_dense=0.1, l2_hash=1e-3, use_hash=True, max_iter=300))
+# separate fits and l2_hash = 1e-2: chosen by cross-validation on the training data among
+# {joint, separate} x {l2_hash 1e-3, 1e-2} (criterion: mean of MMLU grouped and GSM8K pooled
+# APGR); the honest estimate of that choice is tools/eval_router.py's nested evaluation, where
+# the choice is made again inside every outer training fold.
+RECIPE = Recipe(fit=FitConfig(label="soft", l2_dense=0.1, l2_hash=1e-2, use_hash=True, max_iter=300),
+                separate=True)
+CANDIDATES: dict[str, Recipe] = {
+    "joint, l2_hash 1e-3": replace(RECIPE, separate=False, fit=replace(RECIPE.fit, l2_hash=1e-3)),
+    "joint, l2_hash 1e-2": replace(RECIPE, separate=False),
+    "separate, l2_hash 1e-3": replace(RECIPE, fit=replace(RECIPE.fit, l2_hash=1e-3)),
+    "separate, l2_hash 1e-2": RECIPE,
+}
 
 DATA_FILES = ("mmlu.jsonl.gz", "gsm8k.jsonl.gz")
 
@@ -404,6 +426,8 @@ def fit_recipe(ds: Dataset, dense: np.ndarray, X: Sparse, idx: np.ndarray, recip
     """Fit on rows ``idx``. Features are standardised around a fixed, label-free ``centre``
     (the mean over all prompts) and the global standard deviation, so fold models differ only
     in what they learn from labels."""
+    if recipe.separate:
+        return _fit_separate(ds, dense, X, idx, recipe, centre)
     y = make_labels(ds, recipe.fit.label)
     D = _design(dense, recipe)
     gate = hash_gate(dense)
@@ -431,6 +455,41 @@ def fit_recipe(ds: Dataset, dense: np.ndarray, X: Sparse, idx: np.ndarray, recip
     w_ff = w_ff * scale + _prior_vector(scale)
     return Model(centre.copy(), scale, w_mc, w_ff, bias_mc, bias_ff,
                  m.w_hash if recipe.fit.use_hash else np.zeros(X.n_cols), m.iterations)
+
+
+def _fit_separate(ds: Dataset, dense: np.ndarray, X: Sparse, idx: np.ndarray, recipe: Recipe,
+                  centre: np.ndarray) -> Model:
+    """Two fits: multiple-choice rows (shared features), free-form rows (shared + free-form
+    features + gated hashed n-grams). Same output form as the joint fit."""
+    y = make_labels(ds, recipe.fit.label)
+    ff = free_form_mask(dense)
+    scale = dense.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    gate = hash_gate(dense)
+    weights, biases = [], []
+    w_hash = np.zeros(X.n_cols)
+    iters = 0
+    for is_ff, names in ((False, recipe.shared), (True, tuple(dict.fromkeys(recipe.shared + recipe.free_form)))):
+        rows = idx[ff[idx] == is_ff]
+        cols = [DENSE_NAMES.index(n) for n in names]
+        if is_ff and recipe.fit.use_hash:
+            Xr = _free_form_rows(X.rows(rows), gate[rows])
+            cfg = recipe.fit
+        else:
+            Xr = Sparse(np.zeros(rows.size + 1, np.int64), np.zeros(0, np.int64), np.zeros(0), X.n_cols)
+            cfg = FitConfig(**{**recipe.fit.to_dict(), "use_hash": False})
+        m = fit(dense[rows][:, cols], Xr, y[rows], cfg)
+        coef = m.w_dense / m.scale
+        w = np.zeros(len(DENSE_NAMES))
+        w[cols] = coef
+        weights.append(w)
+        biases.append(m.bias - float(coef @ m.mean) + float(w @ centre))
+        if is_ff and recipe.fit.use_hash:
+            w_hash = m.w_hash
+        iters = max(iters, m.iterations)
+    w_mc, w_ff = weights
+    return Model(centre.copy(), scale, w_mc * scale, w_ff * scale + _prior_vector(scale), biases[0], biases[1],
+                 w_hash, iters)
 
 
 @dataclass
@@ -483,6 +542,52 @@ def cross_validate(ds: Dataset, dense: np.ndarray, X: Sparse, recipe: Recipe, *,
         Z = (dense[te] - m.mean) / m.scale
         final[te] = a * oof[te] + b + np.where(free_form_mask(dense[te]), Z @ prior, 0.0)
     return CVResult(oof, final, mf, gf, (a, b), fold_models)
+
+
+def nested_cross_validate(ds: Dataset, dense: np.ndarray, X: Sparse, candidates: dict, *,
+                          inner_folds: int = 4, progress=None) -> tuple[CVResult, list[str]]:
+    """The same outer folds as ``cross_validate`` (with the first candidate's fold settings),
+    but for every outer fold the recipe is chosen among ``candidates`` by an inner
+    cross-validation on that fold's training rows only (MMLU grouped by domain, GSM8K k-fold;
+    criterion: the mean of the two benchmarks' pooled inner APGRs). The outer test fold plays no
+    part in the choice. Returns the out-of-fold result and the recipe chosen per outer fold."""
+    from .evaluation import apgr
+
+    first = next(iter(candidates.values()))
+    mf, gf = mmlu_gsm8k_folds(ds, first)
+    centre = dense.mean(axis=0)
+    everything = np.arange(len(ds))
+    oof = np.zeros(len(ds))
+    chosen: list[str] = []
+    models = []
+    folds = mf + gf
+    for k, te in enumerate(folds):
+        tr = np.setdiff1d(everything, te)
+        sub, d_sub, X_sub = ds.subset(tr), dense[tr], X.rows(tr)
+        best = None
+        for name, rec in candidates.items():
+            inner = replace(rec, mmlu_folds=inner_folds, gsm8k_folds=inner_folds)
+            cv = cross_validate(sub, d_sub, X_sub, inner)
+            crit = 0.0
+            for fl in (cv.mmlu_folds, cv.gsm8k_folds):
+                idx = np.concatenate(fl)
+                crit += apgr(cv.oof[idx], sub.strong[idx], sub.weak[idx]) / 2.0
+            if best is None or crit > best[0]:
+                best = (crit, name)
+        rec = candidates[best[1]]
+        chosen.append(best[1])
+        m = fit_recipe(ds, dense, X, tr, rec, centre)
+        oof[te] = m.logit(dense[te], X.rows(te), with_priors=False) - np.where(
+            free_form_mask(dense[te]), m.bias_ff, m.bias_mc)
+        models.append(m)
+        if progress:
+            progress(k + 1, len(folds), best[1])
+    a, b = platt(oof, make_labels(ds, first.calibration_label))
+    final = np.zeros(len(ds))
+    for te, m in zip(folds, models):
+        Z = (dense[te] - m.mean) / m.scale
+        final[te] = a * oof[te] + b + np.where(free_form_mask(dense[te]), Z @ _prior_vector(m.scale), 0.0)
+    return CVResult(oof, final, mf, gf, (a, b), models), chosen
 
 
 def platt(raw: np.ndarray, y: np.ndarray) -> tuple[float, float]:

@@ -93,7 +93,7 @@ def test_reasons_explain_the_score(router):
     assert any("math" in r for r in s.reasons)
     names = [n for n, _ in s.contributions]
     assert "maths_words" in names
-    assert router.score(user(SMALL_TALK)).reasons[0] == "small talk"
+    assert "small talk" in router.score(user(SMALL_TALK)).reasons[:2]
 
 
 def test_multiple_choice_options_are_stripped():

@@ -2,7 +2,8 @@
 
 - ``app``         ``run_app(argv)`` (``routedesk`` with no arguments), ``build_window(engine)``,
                   ``make_app`` / ``make_loop`` (qasync, with asyncio's async-generator hooks),
-                  ``self_test()``.
+                  ``self_test()``. ``launch`` shows the main window's frame first (Qt only)
+                  and loads the engine into it after the first paint.
 - ``controller``  ``AppController``: the only object that talks to the Engine and the Store;
                   owns the view models below and runs sends as asyncio tasks.
 - ``models``      view models without widgets (napari style): ``ChatSession``,

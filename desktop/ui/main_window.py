@@ -53,7 +53,6 @@ LAST_CONV_KEY = "ui.last_conversation"
 
 class MainWindow(QMainWindow):
     closed = Signal()  # after the controller closed (streams cancelled, database closed)
-
     ready = Signal()  # the content is attached (after attach(controller))
 
     def __init__(self, controller=None, parent: QWidget | None = None, *, state: dict | None = None) -> None:
@@ -100,7 +99,8 @@ class MainWindow(QMainWindow):
         from desktop.ui.sidebar import Sidebar
         from desktop.ui.welcome import WelcomeScreen
 
-        assert self.controller is None, "attach() once"
+        if self.controller is not None:
+            raise RuntimeError("MainWindow.attach() runs once")
         self.controller = controller
         self.sidebar = Sidebar(controller)
         self.chat = ChatView(controller)
@@ -130,6 +130,7 @@ class MainWindow(QMainWindow):
         self._placeholders = ()
         if self._layout_restored:  # the frame was laid out (and maybe shown) already
             self.splitter.setSizes(sizes)
+            self.chart_action.setChecked(not self.chart.isHidden())  # if clicked while loading
 
         self.health_indicator = HealthIndicator(controller)
         self.health_indicator.clicked.connect(self.open_health)
@@ -145,7 +146,6 @@ class MainWindow(QMainWindow):
         self.sidebar.message_requested.connect(self.chat.ensure_visible_message)
         self.welcome.done.connect(self._welcome_done)
         self._welcome_dismissed = bool(controller.setting("ui.welcome_dismissed", False))
-        self._apply_style()
         self.restore_state()
         self._update_center()
         self.input.edit.setFocus()

@@ -31,8 +31,12 @@ def resources_dir() -> Path:
         return Path(override).expanduser()
     if is_frozen():
         return Path(sys._MEIPASS) / _RESOURCES  # type: ignore[attr-defined]
-    # desktop/core/resources.py -> the checkout (or install prefix) two levels above desktop/
-    return Path(__file__).resolve().parents[2] / _RESOURCES
+    # a source checkout: resources/ beside desktop/
+    checkout = Path(__file__).resolve().parents[2] / _RESOURCES
+    if checkout.is_dir():
+        return checkout
+    # an installed package (`pip install .`): pyproject maps resources/ to desktop/_resources
+    return Path(__file__).resolve().parents[1] / "_resources"
 
 
 def resource_path(*parts: str) -> Path:

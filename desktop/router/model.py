@@ -28,8 +28,9 @@ __all__ = ["Score", "Router", "RouterWeights", "load_router", "default_resource_
 
 
 def default_resource_dir() -> Path:
-    # desktop/router/model.py -> repo root / resources / router
-    return Path(__file__).resolve().parents[2] / "resources" / "router"
+    from desktop.core.resources import resource_path
+
+    return resource_path("router")
 
 
 # feature name -> (phrase when it raises the score, phrase when it lowers it)

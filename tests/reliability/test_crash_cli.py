@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 import keyring
 import pytest
 
+from tests.crash_support import streaming_text
 from tests.simulator import Fault
 from tests.simulator.fixtures import sim  # noqa: F401
 
@@ -56,21 +56,6 @@ def name():
 def rd(env, *args, stdin=None, timeout=60):
     return subprocess.run([sys.executable, "-m", "desktop", *args], input=stdin, env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout)
-
-
-def streaming_text(db: Path) -> str | None:
-    """The partial text of the streaming answer, read as another process would."""
-    if not db.exists():
-        return None
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
-    try:
-        row = conn.execute("SELECT text FROM messages WHERE role = 'assistant' AND status = 'streaming'"
-                           " ORDER BY id DESC LIMIT 1").fetchone()
-        return None if row is None else row[0]
-    except sqlite3.OperationalError:
-        return None
-    finally:
-        conn.close()
 
 
 def wait(pred, timeout: float, what: str):

@@ -22,6 +22,7 @@ from pathlib import Path
 import keyring
 import pytest
 
+from tests.crash_support import streaming_text
 from tests.simulator import Fault
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,20 +61,6 @@ def name():
         keyring.delete_password("RouteDesk", n)
     except Exception:
         pass
-
-
-def streaming_text(db: Path) -> str | None:
-    if not db.exists():
-        return None
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
-    try:
-        row = conn.execute("SELECT text FROM messages WHERE role = 'assistant' AND status = 'streaming'"
-                           " ORDER BY id DESC LIMIT 1").fetchone()
-        return None if row is None else row[0]
-    except sqlite3.OperationalError:
-        return None
-    finally:
-        conn.close()
 
 
 def integrity(db: Path) -> list[str]:

@@ -538,9 +538,7 @@ class _Handler(BaseHTTPRequestHandler):
         if delay and chunks:
             self._pause(delay)
         for data, cb in epilogue:
-            self._chunk(data)
-            if cb is not None:
-                cb()
+            self._sent_then_logged(lambda data=data: self._chunk(data), cb)
         self._end_stream()
 
     def _nonstream_body(self, f: Fault | None, body: bytes, on_sent: Callable[[], None], protocol: str) -> None:
@@ -561,8 +559,19 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send_raw_response(200, body[: len(body) // 2] + b"\x00<garbage>", "application/json; charset=utf-8")
             elif f.kind == "midstream_error":
                 return self._send_raw_response(200, error_in_200_body(protocol), "application/json; charset=utf-8")
-        self._send_raw_response(200, body, "application/json; charset=utf-8")
-        on_sent()
+        self._sent_then_logged(lambda: self._send_raw_response(200, body, "application/json; charset=utf-8"), on_sent)
+
+    def _sent_then_logged(self, write: Callable[[], None], log: Callable[[], object] | None) -> None:
+        """Usage counts as sent once its bytes are written. It is logged just before the
+        write (and taken back if the write fails), so a client that has read the bytes
+        always finds the record: logging after the write raced the client's next look."""
+        rec = log() if log is not None else None
+        try:
+            write()
+        except BaseException:
+            if rec is not None:
+                self.sim._unlog_usage(rec)
+            raise
 
     # ------------------------------------------------------------------ OpenAI
 
@@ -1056,9 +1065,18 @@ class Simulator:
             self.requests.append(rec)
             self._changed.notify_all()
 
-    def _log_usage(self, rec: UsageRecord) -> None:
+    def _log_usage(self, rec: UsageRecord) -> UsageRecord:
         with self._lock:
             self.usage_log.append(rec)
+            self._changed.notify_all()
+        return rec
+
+    def _unlog_usage(self, rec: UsageRecord) -> None:
+        with self._lock:
+            for i in range(len(self.usage_log) - 1, -1, -1):
+                if self.usage_log[i] is rec:
+                    del self.usage_log[i]
+                    break
             self._changed.notify_all()
 
     # ---------------------------------------------------------------- waiting (no sleeps in tests)

@@ -549,8 +549,6 @@ def test_skip_reason_skips_a_down_provider_unless_every_candidate_is_down(heng):
 
 
 async def test_engine_skips_a_provider_known_to_be_down_and_says_why(heng, sim):
-    if not hasattr(heng, "health"):
-        pytest.skip("Engine.health is not wired in desktop/engine/app.py yet (see the health.py report)")
     mon = HealthMonitor(heng, jitter=0)
     heng.health = mon
     heng.set_pair(ModelRef("work", "gpt-4o"), ModelRef("ollama", "llama3.2:latest"))
@@ -566,8 +564,6 @@ async def test_engine_skips_a_provider_known_to_be_down_and_says_why(heng, sim):
 
 
 async def test_engine_marks_a_provider_after_a_failed_chat(heng, sim):
-    if not hasattr(heng, "health"):
-        pytest.skip("Engine.health is not wired in desktop/engine/app.py yet (see the health.py report)")
     mon = HealthMonitor(heng, jitter=0)
     heng.health = mon
     heng.set_pair(ModelRef("work", "gpt-4o"), ModelRef("ollama", "llama3.2:latest"))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import httpx
 
-from desktop.core.errors import ErrorKind, RouteDeskError
 from desktop.providers.anthropic import AnthropicProvider
 from desktop.providers.base import Provider, Timeouts
 from desktop.providers.classify import (
@@ -28,7 +27,7 @@ from desktop.providers.openai_compat import (
     OpenRouterProvider,
     compatible_provider_class,
 )
-from desktop.providers.presets import PRESETS, Preset, default_base_url, display_name, normalize_base_url
+from desktop.providers.presets import PRESETS, Preset, default_base_url, display_name, normalize_base_url, preset_for
 
 __all__ = [
     "AnthropicProvider",
@@ -50,6 +49,7 @@ __all__ = [
     "make_provider",
     "normalize_base_url",
     "parse_retry_after",
+    "preset_for",
     "provider_class",
     "redact",
 ]
@@ -57,14 +57,7 @@ __all__ = [
 
 def provider_class(kind: str) -> type[Provider]:
     """The Provider subclass for a kind (a preset name); MISCONFIGURED for an unknown one."""
-    preset = PRESETS.get(kind)
-    if preset is None:
-        raise RouteDeskError(
-            ErrorKind.MISCONFIGURED,
-            f"{kind!r} is not a provider kind RouteDesk knows.",
-            "Use one of: " + ", ".join(PRESETS) + ".",
-            provider=kind,
-        )
+    preset = preset_for(kind)
     if preset.protocol == "anthropic":
         return AnthropicProvider
     if preset.protocol == "ollama":

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 from desktop.core.errors import ErrorKind, RouteDeskError
 from desktop.core.paths import ollama_base_url
 
-__all__ = ["Preset", "PRESETS", "normalize_base_url", "display_name", "OPENAI_COMPATIBLE_PROTOCOL"]
+__all__ = ["Preset", "PRESETS", "preset_for", "normalize_base_url", "display_name", "OPENAI_COMPATIBLE_PROTOCOL"]
 
 #: Wire protocols; every preset speaks exactly one of them.
 OPENAI_COMPATIBLE_PROTOCOL = "openai"
@@ -108,7 +108,8 @@ _VERSION_SEGMENT = re.compile(r"^v\d+(?:[a-z]+\d*)?$", re.IGNORECASE)
 _ENDPOINT_SUFFIXES = ("/chat/completions", "/completions", "/models", "/messages", "/responses")
 
 
-def _protocol(kind: str) -> str:
+def preset_for(kind: str) -> Preset:
+    """The preset for a kind; MISCONFIGURED, naming the known kinds, for an unknown one."""
     preset = PRESETS.get(kind)
     if preset is None:
         raise RouteDeskError(
@@ -117,7 +118,11 @@ def _protocol(kind: str) -> str:
             "Use one of: " + ", ".join(PRESETS) + ".",
             provider=kind,
         )
-    return preset.protocol
+    return preset
+
+
+def _protocol(kind: str) -> str:
+    return preset_for(kind).protocol
 
 
 def normalize_base_url(kind: str, url: str | None) -> str:

@@ -163,6 +163,19 @@ class Engine:
         self._providers[name] = provider
         return provider
 
+    def cost_of(self, ref: ModelRef, usage: Usage, *, known_provider: bool = False):
+        """(cost, Price) of ``usage`` on ``ref``. A provider that no longer exists is priced
+        as a remote one (override or bundled price, else unknown), or, with
+        ``known_provider``, not at all: (None, None)."""
+        try:
+            settings = self.provider_settings(ref.provider)
+            kind, local = settings.kind, settings.local
+        except RouteDeskError:
+            if known_provider:
+                return None, None
+            kind, local = None, False
+        return self.prices.cost(ref, usage, provider_kind=kind, local=local)
+
     def forget_provider(self, name: str) -> None:
         """Call after a provider's settings or key change."""
         self._providers.pop(name, None)
@@ -557,23 +570,11 @@ class _Run:
         if self.billed is not None:  # booked already (a stop or an error after the stream's end)
             return self.billed
         e = self.e
-        try:
-            settings = e.provider_settings(ref.provider)
-            kind, local = settings.kind, settings.local
-        except RouteDeskError:
-            kind, local = None, False
-        cost, price = e.prices.cost(ref, usage, provider_kind=kind, local=local)
+        cost, price = e.cost_of(ref, usage)
         strong = e.pair().strong
-        strong_cost = None
-        if strong is not None:
-            if strong == ref:
-                strong_cost = cost
-            else:
-                try:
-                    s = e.provider_settings(strong.provider)
-                    strong_cost, _ = e.prices.cost(strong, usage, provider_kind=s.kind, local=s.local)
-                except RouteDeskError:
-                    strong_cost = None
+        # what "always strong" would have paid for the same tokens (the savings chart)
+        strong_cost = (None if strong is None else cost if strong == ref
+                       else e.cost_of(strong, usage, known_provider=True)[0])
         e.store.add_ledger_entry(
             self.msg_id, ref, usage, cost, price.source, strong_cost, self.plan.decision.choice
         )

@@ -89,6 +89,33 @@ def strip_choices(text: str) -> tuple[str, list[str]]:
     return body, []
 
 
+_ALNUM = re.compile(r"[a-z0-9]+")
+
+
+def _char_trigrams(text: str) -> frozenset[str]:
+    norm = " " + " ".join(_ALNUM.findall(text.lower()[:2000])) + " "
+    return frozenset(norm[i : i + 3] for i in range(len(norm) - 2))
+
+
+def options_confusability(options: Sequence[str]) -> tuple[float, float]:
+    """How alike the answer options look: the mean and the largest character-trigram Jaccard
+    similarity over pairs of options. Worded options that differ in a detail ("Wrong, Not wrong"
+    beside "Not wrong, Wrong") must be told apart by knowledge or careful reading rather than
+    recognition, which is where the weak model falls behind; unlike topic words this transfers to
+    subjects the benchmark never showed (grouped-by-domain CV). Near-identical *numeric* options
+    ("2.5 mol", "2.05 mol") are the opposite case, exact calculation where both models tend to
+    fail, hence the separate options_numeric_alike feature."""
+    grams = [_char_trigrams(o) for o in options[:10]]
+    sims = [
+        len(a & b) / len(a | b) if (a or b) else 1.0
+        for i, a in enumerate(grams)
+        for b in grams[i + 1 :]
+    ]
+    if not sims:
+        return 0.0, 0.0
+    return sum(sims) / len(sims), max(sims)
+
+
 # --- word lists (all lower case) --------------------------------------------------------
 
 _WORDS: dict[str, Iterable[str]] = {
@@ -195,6 +222,9 @@ DENSE_NAMES: tuple[str, ...] = (
     "options_compound",
     "options_log_len",
     "options_words_share",
+    "options_similarity",
+    "options_max_similarity",
+    "options_numeric_alike",
     "history_turns",
     "history_log_chars",
 )
@@ -365,6 +395,11 @@ def _parse(text: str) -> _Parsed:
         d[_INDEX["options_log_len"]] = math.log1p(mean_len)
         d[_INDEX["options_words_share"]] = sum(len(o) for o in options) / max(n_chars, 1)
         d[_INDEX["options_compound"]] = sum(o.count(",") for o in options) / len(options)
+        mean_sim, max_sim = options_confusability(options)
+        d[_INDEX["options_similarity"]] = mean_sim
+        d[_INDEX["options_max_similarity"]] = max_sim
+        # near-identical numeric options: exact calculation, where both models tend to fail
+        d[_INDEX["options_numeric_alike"]] = max_sim * d[_INDEX["options_numeric"]]
     return _Parsed(d, words, low)
 
 

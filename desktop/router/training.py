@@ -277,11 +277,16 @@ def kfold(n: int, k: int, seed: int) -> list[np.ndarray]:
 #   weights, the hashed n-grams (fitted on free-form rows only: vocabulary learnt on some MMLU
 #   subjects does not transfer to others) and the hand-set PRIOR_COEF below.
 #
-# The feature lists are as the previous recipe fixed them (they were picked after looking at
-# whole-data CV, so treat the MMLU figure as optimistic by a little); nested inner-CV searches
-# over added features (IDF and character-n-gram rarity from the training folds, answer-option
-# semantics, calculation cues, forward selection over all dense features) did not beat them
-# on MMLU grouped by domain, so they were not added.
+# The feature lists were picked after looking at whole-data CV, so treat the MMLU figure as
+# optimistic by a little. Until 2026-11 they had no answer-option similarity and MMLU grouped by
+# domain stalled at 0.601 (prompt length alone: 0.600): topic vocabulary, IDF rarity, and even
+# sentence embeddings (all-MiniLM-L6-v2, whole-model and distilled static, 0.58-0.59) learn which
+# *subjects* are hard and do not transfer to unseen ones. How confusable the options are
+# (options_similarity, options_max_similarity) is a difficulty cue within every subject and
+# raised it to 0.643; options_numeric_alike (near-identical numeric options: calculation, where
+# both models fail) to 0.648. Nested inner-CV searches over other added features (IDF and
+# character-n-gram rarity, answer-option semantics, calculation cues, forward selection over all
+# dense features) did not help, so they were not added.
 
 SHARED: tuple[str, ...] = (
     "log_words",  # longer, multi-part questions: more for the weak model to get wrong
@@ -290,6 +295,9 @@ SHARED: tuple[str, ...] = (
     "upper_share",  # names, acronyms, capitalised entities: knowledge-heavy
     "options_numeric",  # multiple choice only
     "options_compound",  # multiple choice only
+    "options_similarity",  # multiple choice only: options alike on average (confusable)
+    "options_max_similarity",  # multiple choice only: the two most alike options
+    "options_numeric_alike",  # multiple choice only: near-identical numeric options (calculation)
 )
 FREE_FORM: tuple[str, ...] = ("log_words", "upper_share")
 
@@ -345,9 +353,12 @@ class Recipe:
 
 # Separate fits, l2_hash = 1e-2, l2_dense = 1: chosen by cross-validation on the training data
 # among CANDIDATES ({joint, separate} x l2_hash {1e-3, 1e-2} x l2_dense {0.1, 1}; criterion: the
-# mean of MMLU grouped-by-domain and GSM8K pooled out-of-fold APGR). The honest estimate of that
-# choice is tools/eval_router.py's nested evaluation, where it is made again inside every outer
-# training fold by an inner CV that never sees the outer test fold.
+# mean of MMLU grouped-by-domain and GSM8K pooled out-of-fold APGR). With the option-similarity
+# features l2_dense 0.1 scores 0.0002 higher on that criterion, within noise, but it weakens the
+# free-form fit on everyday chat (hard prompts above the 30% threshold: 75% instead of 84% of the
+# reference set), so the stronger regularisation stays. The honest estimate of the choice is
+# tools/eval_router.py's nested evaluation, where it is made again inside every outer training
+# fold by an inner CV that never sees the outer test fold.
 RECIPE = Recipe(fit=FitConfig(label="soft", l2_dense=1.0, l2_hash=1e-2, use_hash=True, max_iter=300),
                 separate=True)
 CANDIDATES: dict[str, Recipe] = {

@@ -103,6 +103,35 @@ def test_multiple_choice_options_are_stripped():
     assert strip_choices(text) == (text, [])
 
 
+# the same stem, with worded options a reader must tell apart by a detail, or options that
+# differ at a glance (the confusability cue that carries over to unseen MMLU subjects)
+ALIKE = ("For which of these two scenarios does the main character do something clearly morally "
+         "wrong?\nA. Wrong, Wrong\nB. Wrong, Not wrong\nC. Not wrong, Wrong\nD. Not wrong, Not wrong\nAnswer:")
+DISTINCT = ("For which of these two scenarios does the main character do something clearly morally "
+            "wrong?\nA. Stealing bread\nB. Paying taxes\nC. Helping a neighbour\nD. Reading poetry\nAnswer:")
+
+
+def test_confusable_answer_options_raise_the_score(router):
+    alike, distinct = router.score(user(ALIKE)), router.score(user(DISTINCT))
+    assert alike.value > distinct.value
+    assert "answer options that look alike" in alike.reasons or "two near-identical answer options" in alike.reasons
+    names = dict(alike.contributions)
+    assert names["options_similarity"] > 0 and names["options_max_similarity"] > 0
+
+
+def test_option_similarity_features():
+    i_mean, i_max, i_num = (DENSE_NAMES.index(n) for n in
+                            ("options_similarity", "options_max_similarity", "options_numeric_alike"))
+    alike, distinct = text_features(ALIKE).dense, text_features(DISTINCT).dense
+    assert alike[i_mean] > 0.3 > distinct[i_mean] >= 0.0
+    assert 0.0 < alike[i_max] <= 1.0 and alike[i_max] >= alike[i_mean]
+    assert alike[i_num] == 0.0  # worded options: not a calculation
+    numeric = text_features("How many moles remain?\nA. 2.5 mol\nB. 2.05 mol\nC. 2.55 mol\nD. 25 mol").dense
+    assert numeric[i_num] > 0.0
+    free_form = text_features("Which is wrong: stealing bread or paying taxes? Explain.").dense
+    assert free_form[[i_mean, i_max, i_num]].tolist() == [0.0, 0.0, 0.0]
+
+
 def test_long_prompts_are_bounded(router):
     f = text_features("word " * 50_000)
     assert f.idx.size < 20_000

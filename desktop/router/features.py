@@ -93,7 +93,7 @@ _ALNUM = re.compile(r"[a-z0-9]+")
 
 
 def _char_trigrams(text: str) -> frozenset[str]:
-    norm = " " + " ".join(_ALNUM.findall(text.lower()[:2000])) + " "
+    norm = " " + " ".join(_ALNUM.findall(text[:2000].lower())) + " "
     return frozenset(norm[i : i + 3] for i in range(len(norm) - 2))
 
 

@@ -278,7 +278,7 @@ def kfold(n: int, k: int, seed: int) -> list[np.ndarray]:
 #   subjects does not transfer to others) and the hand-set PRIOR_COEF below.
 #
 # The feature lists were picked after looking at whole-data CV, so treat the MMLU figure as
-# optimistic by a little. Until 2026-11 they had no answer-option similarity and MMLU grouped by
+# optimistic by a little. Until 2026-12 they had no answer-option similarity and MMLU grouped by
 # domain stalled at 0.601 (prompt length alone: 0.600): topic vocabulary, IDF rarity, and even
 # sentence embeddings (all-MiniLM-L6-v2, whole-model and distilled static, 0.58-0.59) learn which
 # *subjects* are hard and do not transfer to unseen ones. How confusable the options are

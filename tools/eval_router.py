@@ -7,9 +7,9 @@ with 5-fold; every test fold is scored by a model fitted only on the other rows.
 compared with a random router (APGR 0.5 by construction) and with prompt length. The recipe's
 choice among training.CANDIDATES is also evaluated nested (chosen again by inner CV inside every
 outer training fold), which is the honest estimate of the shipped recipe's performance. Then a
-feedback simulation: on each held-out fold, half the prompts are a user's stream (routed at a
-50% share; every weak answer that was wrong gets a thumbs-down, up to N per fold), and APGR is
-measured on the other half before and after that feedback.
+feedback simulation: for each of 5 simulated users, half of every held-out fold's prompts are
+the user's stream (routed at a 50% share; the user rates the weak answers, up to N), and APGR is
+measured on the other halves before and after that feedback.
 """
 
 from __future__ import annotations
@@ -40,7 +40,9 @@ from desktop.router.training import (  # noqa: E402
     metrics_table,
 )
 
-FEEDBACK_N = (0, 50, 100, 200, 400, 800)
+# ratings per user; GSM8K has about 330 prompts per stream, half of them answered by the weak model
+FEEDBACK_N = {"mmlu": (0, 400, 800, 1600, 3000), "gsm8k": (0, 50, 100, 150)}
+FEEDBACK_USERS = 5  # simulated users (random streams) averaged
 
 
 def row_features(dense, X, i) -> PromptFeatures:
@@ -49,43 +51,66 @@ def row_features(dense, X, i) -> PromptFeatures:
 
 
 def feedback_simulation(ds, dense, X, cv, mean, seed: int) -> dict:
-    """A simulated user on held-out data. Every test fold's prompts are split in two halves;
-    the first halves (shuffled together) are the user's stream, routed at a 50% share by the
-    out-of-fold scores plus the feedback so far. The user rates the weak answers they get:
-    a wrong one gets a thumbs-down and a retry with the strong model (label 1 if the strong
-    answer is right, 0 if it is wrong too), a right one a thumbs-up (label 0), until N ratings
-    have been given. APGR is then measured on the second halves, which no rating touched."""
-    rng = np.random.default_rng(seed)
-    results: dict = {}
+    """Simulated users on held-out data. For each user, every test fold's prompts are split in
+    two halves at random; the first halves (shuffled together) are the user's stream, routed at
+    a 50% share by the out-of-fold scores plus the feedback so far. The user rates the weak
+    answers they get: a wrong one gets a thumbs-down and a retry with the strong model (label 1
+    if the strong answer is right, 0 if it is wrong too), a right one a thumbs-up (label 0),
+    until N ratings have been given. APGR is then measured on the second halves, which no
+    rating touched. Reported: the mean over FEEDBACK_USERS users and the smallest gain."""
     base = cv.oof_final  # calibrated out-of-fold logits
+    views = {}
+
+    def view(i):
+        v = views.get(i)
+        if v is None:
+            v = views[i] = content_view(row_features(dense, X, i))
+        return v
+
+    results: dict = {}
     for bench, folds in (("mmlu", cv.mmlu_folds), ("gsm8k", cv.gsm8k_folds)):
-        stream_parts, held_parts = [], []
-        for te in folds:
-            perm = rng.permutation(te)
-            stream_parts.append(perm[: perm.size // 2])
-            held_parts.append(perm[perm.size // 2:])
-        stream = rng.permutation(np.concatenate(stream_parts))
-        held = np.sort(np.concatenate(held_parts))
-        thr = float(np.median(base[stream]))
-        held_views = [content_view(row_features(dense, X, i)) for i in held]
-        stream_views = {i: content_view(row_features(dense, X, i)) for i in stream}
-        per_n = {}
-        for n_events in FEEDBACK_N:
+        runs = []
+        for user in range(FEEDBACK_USERS):
+            rng = np.random.default_rng([seed, user])
+            stream_parts, held_parts = [], []
+            for te in folds:
+                perm = rng.permutation(te)
+                stream_parts.append(perm[: perm.size // 2])
+                held_parts.append(perm[perm.size // 2:])
+            stream = rng.permutation(np.concatenate(stream_parts))
+            held = np.sort(np.concatenate(held_parts))
+            thr = float(np.median(base[stream]))
             fb = FeedbackModel(mean=mean)
             given = 0
+            per_n = {}
+            todo = list(FEEDBACK_N[bench])
+
+            def measure():
+                vals = base[held] + np.array([fb.shift(view(j)) for j in held])
+                per_n[todo.pop(0)] = (apgr(vals, ds.strong[held], ds.weak[held]), given)
+
+            while todo and todo[0] == 0:
+                measure()
             for i in stream:
-                if given >= n_events:
+                if not todo:
                     break
-                view = stream_views[i]
-                z = base[i] + fb.shift(view)
+                z = base[i] + fb.shift(view(i))
                 if z > thr:
                     continue  # went to the strong model: no weak answer to rate
                 label = 0.0 if ds.weak[i] else (1.0 if ds.strong[i] else 0.0)
-                fb.update(view, 1.0 / (1.0 + np.exp(-z)), label)
+                fb.update(view(i), 1.0 / (1.0 + np.exp(-z)), label)
                 given += 1
-            vals = base[held] + np.array([fb.shift(v) for v in held_views])
-            per_n[n_events] = {"apgr": apgr(vals, ds.strong[held], ds.weak[held]), "events": given}
-        results[bench] = per_n
+                while todo and given >= todo[0]:
+                    measure()
+            while todo:  # the stream ran out of weak answers to rate
+                measure()
+            runs.append(per_n)
+        results[bench] = {
+            n: {"apgr": float(np.mean([r[n][0] for r in runs])),
+                "min_gain": float(min(r[n][0] - r[0][0] for r in runs)),
+                "events": int(min(r[n][1] for r in runs))}
+            for n in FEEDBACK_N[bench]
+        }
     return results
 
 
@@ -145,11 +170,14 @@ def main(argv=None) -> int:
         picks = sorted(set(ne["chosen_per_outer_fold"]))
         print("  chosen: " + ", ".join(f"{p} x{ne['chosen_per_outer_fold'].count(p)}" for p in picks))
     if "feedback" in report:
-        print("\nFeedback simulation: APGR on the held-out halves of the test folds after N ratings of "
-              "weak answers\nin the other halves (routed at a 50% share; thumbs-up if right; thumbs-down "
-              "+ retry with the\nstrong model if wrong, label = whether the strong retry was right):")
+        print(f"\nFeedback simulation: APGR on the held-out halves of the test folds after N ratings of weak answers\n"
+              f"in the other halves (routed at a 50% share; thumbs-up if right; thumbs-down + retry with the\n"
+              f"strong model if wrong, label = whether the strong retry was right); mean of {FEEDBACK_USERS} "
+              f"simulated users\n(random streams), and in brackets the smallest gain among them:")
         for bench, per_n in report["feedback"].items():
-            print(f"  {bench:<6} " + "  ".join(f"N={v['events']}: {v['apgr']:.3f}" for v in per_n.values()))
+            print(f"  {bench:<6} " + "  ".join(
+                f"N={v['events']}: {v['apgr']:.3f}" + (f" ({v['min_gain']:+.3f})" if v["events"] else "")
+                for v in per_n.values()))
     print(f"\n({report['seconds']}s)")
     return 0
 

@@ -62,6 +62,43 @@ def test_feedback_is_bounded_and_reversible_in_direction():
     assert r.score(user(LAW)).logit < up
 
 
+def test_one_thumbs_down_sends_the_next_request_of_the_same_kind_to_the_strong_model():
+    """The memory of near-repeats: a single rating moves a paraphrase of the rated prompt past
+    the share threshold, while prompts that merely share words with it do not move."""
+    from desktop.router import ShareTargetPolicy
+
+    r = load_router()
+    thr = ShareTargetPolicy(0.3, r.reference_scores).threshold
+    related = "Who is liable for the rent when a warehouse tenant sublets without the landlord's consent?"
+    before = {t: r.score(user(t)).value for t in (LAW2, related, OTHER)}
+    r.learn(user(LAW), weak_was_worse=True)
+    after = {t: r.score(user(t)).value for t in (LAW2, related, OTHER)}
+    assert after[LAW2] - before[LAW2] > 0.05
+    assert after[LAW2] > thr
+    assert abs(after[OTHER] - before[OTHER]) < 0.005
+    assert after[LAW2] - before[LAW2] > 3 * (after[related] - before[related])
+    # many unrelated ratings later the memory still holds it (the linear part has drifted a little)
+    for k in range(100):
+        r.learn(user(f"Write a two-line poem about the number {k}"), weak_was_worse=False)
+    assert r.score(user(LAW2)).value - before[LAW2] > 0.03
+
+
+def test_feedback_memory_is_bounded_and_old_state_still_loads():
+    fb = FeedbackModel(max_memory=5)
+    r = load_router(feedback=fb)
+    for k in range(12):
+        r.learn(user(f"{LAW} (case {k})"), weak_was_worse=True)
+    d = fb.to_dict()
+    assert len(d["memory"]) == 5 and d["version"] == 3
+    assert all(len(m["terms"]) <= 64 for m in d["memory"])
+    assert len(FeedbackModel.from_dict(d)._memory) == 5
+    # the stored state of the previous version (linear weights only) keeps its weights
+    old = {"version": 2, "lr": 0.3, "events": 2, "c": 0.1, "weights": {"5": 0.5, "9": -0.25}}
+    m = FeedbackModel.from_dict(old)
+    assert m._w == {5: 0.5, 9: -0.25} and m._c == 0.1 and m.lr == FeedbackModel().lr
+    assert m.to_dict()["memory"] == []
+
+
 def test_apgr_toy_example():
     s = [1, 1]
     w = [0, 1]  # strong 100%, weak 50%; only the first prompt gains from the strong model

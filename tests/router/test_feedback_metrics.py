@@ -92,6 +92,13 @@ def test_feedback_memory_is_bounded_and_old_state_still_loads():
     assert len(d["memory"]) == 5 and d["version"] == 3
     assert all(len(m["terms"]) <= 64 for m in d["memory"])
     assert len(FeedbackModel.from_dict(d)._memory) == 5
+    # similarity to what is remembered: 1 for the last rated prompt itself, high for its
+    # near-repeats, low for an unrelated prompt
+    from desktop.router.feedback import content_view
+
+    sims = fb.similarities(content_view(r.features(user(f"{LAW} (case 11)"))))
+    assert sims[-1] == pytest.approx(1.0) and np.all(sims > 0.8)
+    assert np.all(fb.similarities(content_view(r.features(user(OTHER)))) < 0.2)
     # the stored state of the previous version (linear weights only) keeps its weights
     old = {"version": 2, "lr": 0.3, "events": 2, "c": 0.1, "weights": {"5": 0.5, "9": -0.25}}
     m = FeedbackModel.from_dict(old)

@@ -74,7 +74,9 @@ class _View:
                 idx, val = idx[top], val[top]
             norm = float(np.sqrt(val @ val))
             order = np.argsort(idx, kind="stable")
-            self._key = (idx[order].astype(np.int64), val[order] / norm if norm > 0 else val[order])
+            val = val[order] / norm if norm > 0 else val[order]
+            # 6 decimals: what is stored in SQLite is what is used (and a tenth of the JSON)
+            self._key = (idx[order].astype(np.int64), np.round(val, 6))
         return self._key
 
 

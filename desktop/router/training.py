@@ -520,6 +520,10 @@ def _fit_separate(ds: Dataset, dense: np.ndarray, X: Sparse, idx: np.ndarray, re
     for is_ff, names in ((False, recipe.shared), (True, tuple(dict.fromkeys(recipe.shared + recipe.free_form)))):
         rows = idx[ff[idx] == is_ff]
         cols = [DENSE_NAMES.index(n) for n in names]
+        if rows.size == 0:  # no rows of this kind to learn from (a synthetic test set)
+            weights.append(np.zeros(len(DENSE_NAMES)))
+            biases.append(0.0)
+            continue
         if is_ff and recipe.fit.use_hash:
             Xr = _free_form_rows(X.rows(rows), gate[rows])
             cfg = recipe.fit

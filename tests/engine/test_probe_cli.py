@@ -160,8 +160,12 @@ def test_ctrl_c_stops_a_pull_cleanly(cli_home, sim):
     sim.pull_steps = 200  # about ten seconds of progress if nobody stops it
     root = Path(__file__).resolve().parents[2]
     env = dict(os.environ, PYTHONPATH=str(root))
+    # a shell that starts the test run in the background (``cmd &`` without job control) makes
+    # its children ignore SIGINT, and Python keeps an ignored SIGINT ignored: give the child
+    # the terminal's default, as a user's shell does
     proc = subprocess.Popen([sys.executable, "-m", "desktop", "pull", "ollama/phi3:mini"], cwd=root, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         seen = []
         for line in proc.stderr:  # blocks until the progress bar moves: no sleeps

@@ -75,7 +75,7 @@ class _View:
             norm = float(np.sqrt(val @ val))
             order = np.argsort(idx, kind="stable")
             val = val[order] / norm if norm > 0 else val[order]
-            # 6 decimals: what is stored in SQLite is what is used (and a tenth of the JSON)
+            # 6 decimals: what is stored in SQLite is exactly what is used, in a third less JSON
             self._key = (idx[order].astype(np.int64), np.round(val, 6))
         return self._key
 
@@ -203,16 +203,15 @@ class FeedbackModel:
         self._memory.append((idx, val, residual))
         del self._memory[: max(0, len(self._memory) - self.max_memory)]
         self._packed = None
+        self.events += 1
         step = self.lr * residual
         if step == 0.0:
-            self.events += 1
-            return
+            return  # the linear part learns nothing (and stores no zero weights)
         w = self._w
         lim = self.max_weight
         for i, v in zip(view.idx.tolist(), view.val.tolist()):
             w[i] = max(-lim, min(lim, w.get(i, 0.0) + step * v))
         self._c += step  # the centre term is not clipped: the shift itself is
-        self.events += 1
         if len(w) > self.max_entries:
             keep = sorted(w.items(), key=lambda kv: (-abs(kv[1]), kv[0]))[: self.max_entries]
             self._w = dict(keep)

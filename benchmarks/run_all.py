@@ -153,7 +153,7 @@ def rows_router(out: str) -> list[tuple]:
                      "score only, no reasons or policy"))
     fb = _json(out).get("with_500_ratings_2000_chars")
     if fb:
-        r = d[min(d, key=lambda k: abs(int(k) - 2000))]
+        r = d["2000"]
         rows.append(("Router decision, 2,000 chars, 500 ratings remembered (p50 / p99)",
                      f"{ms(fb['decision_p50_ms'])} / {ms(fb['decision_p99_ms'])}",
                      f"{ms(r['decision_p50_ms'])} / {ms(r['decision_p99_ms'])}", "no feedback, same run"))

@@ -304,9 +304,10 @@ def kfold(n: int, k: int, seed: int) -> list[np.ndarray]:
 # *subjects* are hard and do not transfer to unseen ones. How confusable the options are
 # (options_similarity, options_max_similarity) is a difficulty cue within every subject and
 # raised it to 0.643; options_numeric_alike (near-identical numeric options: calculation, where
-# both models fail) to 0.648, and fitting labels within subject (RECIPE) to 0.670. Nested inner-CV searches over other added features (IDF and
-# character-n-gram rarity, answer-option semantics, calculation cues, forward selection over all
-# dense features) did not help, so they were not added.
+# both models fail) to 0.648, and fitting labels within subject (RECIPE) to 0.670. Nested
+# inner-CV searches over other added features (IDF and character-n-gram rarity, answer-option
+# semantics, calculation cues, forward selection over all dense features) did not help, so they
+# were not added.
 
 SHARED: tuple[str, ...] = (
     "log_words",  # longer, multi-part questions: more for the weak model to get wrong
@@ -465,6 +466,13 @@ def _prior_vector(scale: np.ndarray) -> np.ndarray:
     return v
 
 
+def _training_labels(ds: Dataset, recipe: Recipe, idx: np.ndarray) -> np.ndarray:
+    """The labels a fit on rows ``idx`` learns from (the recipe's label, within subject if it
+    says so)."""
+    y = make_labels(ds, recipe.fit.label)
+    return within_subject(y, ds, idx) if recipe.within_subject else y
+
+
 def fit_recipe(ds: Dataset, dense: np.ndarray, X: Sparse, idx: np.ndarray, recipe: Recipe,
                centre: np.ndarray) -> Model:
     """Fit on rows ``idx``. Features are standardised around a fixed, label-free ``centre``
@@ -472,9 +480,7 @@ def fit_recipe(ds: Dataset, dense: np.ndarray, X: Sparse, idx: np.ndarray, recip
     in what they learn from labels."""
     if recipe.separate:
         return _fit_separate(ds, dense, X, idx, recipe, centre)
-    y = make_labels(ds, recipe.fit.label)
-    if recipe.within_subject:
-        y = within_subject(y, ds, idx)
+    y = _training_labels(ds, recipe, idx)
     D = _design(dense, recipe)
     gate = hash_gate(dense)
     Xf = _free_form_rows(X.rows(idx), gate[idx]) if recipe.fit.use_hash else X.rows(idx)
@@ -507,9 +513,7 @@ def _fit_separate(ds: Dataset, dense: np.ndarray, X: Sparse, idx: np.ndarray, re
                   centre: np.ndarray) -> Model:
     """Two fits: multiple-choice rows (shared features), free-form rows (shared + free-form
     features + gated hashed n-grams). Same output form as the joint fit."""
-    y = make_labels(ds, recipe.fit.label)
-    if recipe.within_subject:
-        y = within_subject(y, ds, idx)
+    y = _training_labels(ds, recipe, idx)
     ff = free_form_mask(dense)
     scale = dense.std(axis=0)
     scale[scale < 1e-9] = 1.0

@@ -25,13 +25,7 @@ sys.path.insert(0, str(ROOT))
 from desktop.core.types import ChatMessage  # noqa: E402
 from desktop.router import ShareTargetPolicy, load_router  # noqa: E402
 
-WORDS = (
-    "the a of to and in is that for it with as was on be by this are from at or an which but "
-    "not have has had were can all their more one will would there what about when if so no "
-    "function return value list python error compute solve equation integral probability prove "
-    "court plaintiff contract patient dose cells energy velocity 12 3.5 42 1999 x = y + 2 * z "
-    "explain why how many each total remaining then after write summarize translate json table"
-).split()
+WORDS = ["the", "a", "of", "to", "and", "in", "is", "that", "for", "it", "with", "as", "was", "on", "be", "by", "this", "are", "from", "at", "or", "an", "which", "but", "not", "have", "has", "had", "were", "can", "all", "their", "more", "one", "will", "would", "there", "what", "about", "when", "if", "so", "no", "function", "return", "value", "list", "python", "error", "compute", "solve", "equation", "integral", "probability", "prove", "court", "plaintiff", "contract", "patient", "dose", "cells", "energy", "velocity", "12", "3.5", "42", "1999", "x", "=", "y", "+", "2", "*", "z", "explain", "why", "how", "many", "each", "total", "remaining", "then", "after", "write", "summarize", "translate", "json", "table"]
 
 
 def make_prompt(n_chars: int, rng: random.Random) -> str:

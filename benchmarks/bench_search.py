@@ -31,11 +31,8 @@ sys.path.insert(0, str(ROOT))
 
 from desktop.storage import Store  # noqa: E402
 
-COMMON = ("the of and to in is that for it with as on be this are from at or an which by but not have "
-          "python function error value list data model answer question table file code test user").split()
-TOPICS = ("photosynthesis chlorophyll mitochondria kubernetes postgres recursion quicksort eigenvalue "
-          "bayesian gradient transformer tokenizer lighthouse volcano sonnet haiku mortgage amortization "
-          "enzyme isotope quasar nebula tectonic glacier sourdough espresso marathon violin").split()
+COMMON = ["the", "of", "and", "to", "in", "is", "that", "for", "it", "with", "as", "on", "be", "this", "are", "from", "at", "or", "an", "which", "by", "but", "not", "have", "python", "function", "error", "value", "list", "data", "model", "answer", "question", "table", "file", "code", "test", "user"]
+TOPICS = ["photosynthesis", "chlorophyll", "mitochondria", "kubernetes", "postgres", "recursion", "quicksort", "eigenvalue", "bayesian", "gradient", "transformer", "tokenizer", "lighthouse", "volcano", "sonnet", "haiku", "mortgage", "amortization", "enzyme", "isotope", "quasar", "nebula", "tectonic", "glacier", "sourdough", "espresso", "marathon", "violin"]
 RARE = [f"zyx{i:04d}" for i in range(2000)]
 QUERIES = ["zyx0042", "python", "gradient transformer", "photosyn", "the error", "lighthouse volcano"]
 

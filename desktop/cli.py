@@ -8,10 +8,9 @@ Tracebacks appear only with ROUTEDESK_DEBUG=1.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from desktop.core.errors import ErrorKind, RouteDeskError
 

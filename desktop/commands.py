@@ -100,10 +100,10 @@ def _run(coro_fn):
 
 
 def _providers(args) -> int:
+    from desktop.core.paths import database_path
     from desktop.engine.cooldown import Cooldowns
     from desktop.providers import PRESETS, normalize_base_url
     from desktop.storage import KeyStore, Store
-    from desktop.core.paths import database_path
 
     if args.action == "add":
         preset = PRESETS[args.kind]
@@ -217,8 +217,8 @@ def _use(args) -> int:
 
 
 def _pricing(args) -> int:
-    from desktop.storage import Store
     from desktop.core.paths import database_path
+    from desktop.storage import Store
 
     store = Store(database_path())
     try:
@@ -278,8 +278,8 @@ def spend_summary(store) -> dict:
 
 
 def _spend(args) -> int:
-    from desktop.storage import Store
     from desktop.core.paths import database_path
+    from desktop.storage import Store
 
     store = Store(database_path())
     try:
@@ -319,8 +319,8 @@ def _message_dict(m) -> dict:
 
 
 def _history(args) -> int:
-    from desktop.storage import Store
     from desktop.core.paths import database_path
+    from desktop.storage import Store
 
     store = Store(database_path())
     try:

@@ -25,9 +25,9 @@ import tempfile
 import time
 import traceback
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
 __all__ = ["run_self_test", "CHECKS", "SELFTEST_SERVICE"]
 

@@ -121,7 +121,7 @@ class SelfTestServer:
     def requests(self) -> list[dict]:
         return self._httpd.requests  # type: ignore[attr-defined]
 
-    def start(self) -> "SelfTestServer":
+    def start(self) -> SelfTestServer:
         self._thread.start()
         return self
 
@@ -130,7 +130,7 @@ class SelfTestServer:
         self._httpd.server_close()
         self._thread.join(timeout=5)
 
-    def __enter__(self) -> "SelfTestServer":
+    def __enter__(self) -> SelfTestServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

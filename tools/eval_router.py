@@ -25,19 +25,19 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from desktop.router.evaluation import apgr, routing_metrics  # noqa: E402
-from desktop.router.features import DENSE_NAMES, PromptFeatures  # noqa: E402
+from desktop.router.evaluation import apgr  # noqa: E402
+from desktop.router.features import PromptFeatures  # noqa: E402
 from desktop.router.feedback import FeedbackModel, content_view  # noqa: E402
 from desktop.router.training import (  # noqa: E402
-    DATA_FILES,
     CANDIDATES,
+    DATA_FILES,
     RECIPE,
-    cross_validate,
-    nested_cross_validate,
     char_mean,
+    cross_validate,
     featurise,
     load_bench,
     metrics_table,
+    nested_cross_validate,
 )
 
 # ratings per user; GSM8K has about 330 prompts per stream, half of them answered by the weak model

@@ -16,6 +16,7 @@ import asyncio
 import os
 import sys
 import tempfile
+from datetime import UTC
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -157,11 +158,11 @@ async def main(out: Path, dark: bool) -> list[Path]:
                 await until(lambda: not c.busy)
             # demo data only: spread the answers over the last hours, as a real day would be
             import sqlite3
-            from datetime import datetime, timedelta, timezone
+            from datetime import datetime, timedelta
 
             db = sqlite3.connect(str(Path(tmp) / "routedesk.sqlite3"))
             ids = [r[0] for r in db.execute("SELECT id FROM ledger ORDER BY id")]
-            start = datetime.now(timezone.utc) - timedelta(minutes=25 * len(ids))
+            start = datetime.now(UTC) - timedelta(minutes=25 * len(ids))
             for i, lid in enumerate(ids):
                 when = (start + timedelta(minutes=25 * i + 7 * (i % 3))).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
                 db.execute("UPDATE ledger SET created_at = ? WHERE id = ?", (when, lid))

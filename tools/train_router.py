@@ -23,8 +23,8 @@ from desktop.router.model import Router, RouterWeights  # noqa: E402
 from desktop.router.training import (  # noqa: E402
     DATA_FILES,
     RECIPE,
-    cross_validate,
     char_mean,
+    cross_validate,
     featurise,
     fit_recipe,
     load_bench,

@@ -8,7 +8,7 @@ decides retries and fallbacks from the kind alone (``RETRYABLE``/``FALLBACK``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 
 __all__ = [

@@ -6,7 +6,7 @@ providers, storage, engine, UI) can share them without importing each other.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Literal, Union
 
 __all__ = [
@@ -39,7 +39,7 @@ class ModelRef:
     model: str
 
     @classmethod
-    def parse(cls, text: str) -> "ModelRef":
+    def parse(cls, text: str) -> ModelRef:
         provider, sep, model = text.strip().partition("/")
         if not sep or not provider or not model:
             raise ValueError(

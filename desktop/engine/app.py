@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from datetime import datetime, timezone
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Awaitable, Callable, Sequence
 
 import httpx
 
@@ -107,7 +107,7 @@ class Engine:
         client: httpx.AsyncClient | None = None,
         keystore: KeyStore | None = None,
         **kwargs,
-    ) -> "Engine":
+    ) -> Engine:
         path = (Path(home) / "routedesk.sqlite3") if home is not None else database_path()
         store = Store(path)
         store.recover_interrupted()
@@ -230,7 +230,7 @@ class Engine:
         reference = self.router.reference_scores
         recent = self.store.recent_scores(500)
         if cfg.policy == "budget" and cfg.monthly_budget_usd is not None:
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
             entries = self.store.ledger(since=month_start)
             spent = sum((x.cost_usd for x in entries if x.cost_usd is not None), Decimal(0))

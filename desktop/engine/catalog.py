@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import AsyncIterator, Callable, TextIO
+from collections.abc import AsyncIterator, Callable
+from typing import TextIO
 
 from desktop.core.errors import ErrorKind, RouteDeskError
 from desktop.core.types import ModelInfo, ModelRef

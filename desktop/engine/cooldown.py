@@ -8,8 +8,8 @@ provider failed a moment ago. A success clears the entry at once.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from desktop.core.errors import ErrorInfo, ErrorKind, RouteDeskError
 from desktop.core.types import ModelRef

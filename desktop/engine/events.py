@@ -3,9 +3,10 @@ while a message runs, and the result it returns."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Callable, Union
+from typing import Union
 
 from desktop.core.errors import ErrorInfo
 from desktop.core.types import ModelRef, RouteDecision, Usage

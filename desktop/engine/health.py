@@ -26,9 +26,9 @@ import copy
 import logging
 import random
 import time
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
-from typing import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
 
 from desktop.core.errors import ErrorInfo, ErrorKind, RouteDeskError
 from desktop.core.types import ChatMessage, ModelInfo, ModelRef, StreamEnd
@@ -97,7 +97,7 @@ def status_for(kind: ErrorKind | str, *, traffic: bool = False) -> str | None:
 def _iso(ts: float | None) -> str | None:
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
@@ -166,7 +166,7 @@ def skip_info(report: HealthReport, ref: ModelRef) -> ErrorInfo:
     )
 
 
-def skip_reason(monitor: "HealthMonitor | None", ref: ModelRef,
+def skip_reason(monitor: HealthMonitor | None, ref: ModelRef,
                 candidates: Iterable[ModelRef] = ()) -> ErrorInfo | None:
     """What the engine asks before trying ``ref``: the attempt to record if it should be
     skipped because its provider is known to be down, else None.

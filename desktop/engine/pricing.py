@@ -99,7 +99,8 @@ class PriceBook:
 
     @staticmethod
     def _bundled(ref: ModelRef, provider_kind: str | None, usage: Usage):
-        from genai_prices import Usage as GUsage, calc_price
+        from genai_prices import Usage as GUsage
+        from genai_prices import calc_price
 
         try:
             return calc_price(

@@ -7,9 +7,9 @@ present the engine uses a documented placeholder and says so in ``reason``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Sequence
 
 from desktop.core.errors import ErrorKind, RouteDeskError
 from desktop.core.types import ChatMessage, ModelRef, RouteDecision
@@ -53,7 +53,7 @@ class RoutingSettings:
     monthly_budget_usd: Decimal | None = None
 
     @classmethod
-    def from_dict(cls, d: dict) -> "RoutingSettings":
+    def from_dict(cls, d: dict) -> RoutingSettings:
         budget = d.get("monthly_budget_usd")
         share = d.get("target_share", 0.3)
         try:

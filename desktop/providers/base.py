@@ -200,7 +200,7 @@ class Provider(ABC):
                 size += len(chunk)
                 if size >= limit:
                     break
-        except (httpx.HTTPError, asyncio.TimeoutError, OSError):
+        except (TimeoutError, httpx.HTTPError, OSError):
             pass  # classify what we have
         return b"".join(chunks)[:limit]
 

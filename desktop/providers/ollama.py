@@ -237,7 +237,7 @@ class OllamaProvider(Provider):
                     raise self._interrupted(model, StreamState(self.timeouts))
         except RouteDeskError as err:
             raise self._scrub(err) from None
-        except (GeneratorExit,):
+        except GeneratorExit:
             raise
         except Exception as exc:
             raise self._scrub(classify_transport_error(exc, midstream=started, **self._ctx(model))) from None

@@ -15,7 +15,7 @@ the recent decisions and the target.
 from __future__ import annotations
 
 from collections import deque
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 

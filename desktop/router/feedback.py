@@ -248,7 +248,7 @@ class FeedbackModel:
         return json.dumps(self.to_dict(), separators=(",", ":")).encode("utf-8")
 
     @classmethod
-    def from_dict(cls, d: dict, mean: np.ndarray | None = None) -> "FeedbackModel":
+    def from_dict(cls, d: dict, mean: np.ndarray | None = None) -> FeedbackModel:
         """Restore a stored state. Version 2 (before 2026-12: the linear part only, learnt with
         lr 0.3) keeps its weights and takes today's settings; its memory starts empty."""
         version = d.get("version")
@@ -274,7 +274,7 @@ class FeedbackModel:
         return m
 
     @classmethod
-    def from_bytes(cls, data: bytes | str, mean: np.ndarray | None = None) -> "FeedbackModel":
+    def from_bytes(cls, data: bytes | str, mean: np.ndarray | None = None) -> FeedbackModel:
         if isinstance(data, bytes):
             data = data.decode("utf-8")
         return cls.from_dict(json.loads(data), mean)

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from desktop.core.types import ChatMessage
 
-from .feedback import FeedbackModel, content_view
 from .features import DENSE_NAMES, HASH_DIM, N_BLOCKS, PromptFeatures, conversation_features, text_features
+from .feedback import FeedbackModel, content_view
 
 _NOPT = DENSE_NAMES.index("n_options")
 _NNUM = DENSE_NAMES.index("number_count")
@@ -129,7 +129,7 @@ class RouterWeights:
         write_npz(path, arrays)
 
     @classmethod
-    def load(cls, path: Path) -> "RouterWeights":
+    def load(cls, path: Path) -> RouterWeights:
         with np.load(path, allow_pickle=False) as z:
             names = tuple(str(n) for n in z["dense_names"])
             if names != DENSE_NAMES:

@@ -14,9 +14,9 @@ A message goes to the strong model when its score is strictly above the threshol
 from __future__ import annotations
 
 import calendar
-from datetime import datetime, timezone
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -115,7 +115,7 @@ class BudgetPolicy:
                  prior_weight: float = 100.0):
         self.monthly = Decimal(str(monthly_usd))
         self.spent = Decimal(str(spent_usd))
-        self.now = now or datetime.now(timezone.utc)
+        self.now = now or datetime.now(UTC)
         self.strong_cost = Decimal(str(strong_cost_usd))
         self.messages_per_day = float(messages_per_day)
         self.max_share = float(max_share)

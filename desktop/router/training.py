@@ -11,9 +11,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -51,7 +51,7 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.prompt)
 
-    def subset(self, idx: np.ndarray) -> "Dataset":
+    def subset(self, idx: np.ndarray) -> Dataset:
         return Dataset(
             self.benchmark[idx],
             self.domain[idx],
@@ -90,7 +90,7 @@ class Sparse:
     def n_rows(self) -> int:
         return self.indptr.size - 1
 
-    def rows(self, idx: np.ndarray) -> "Sparse":
+    def rows(self, idx: np.ndarray) -> Sparse:
         starts = self.indptr[idx]
         ends = self.indptr[idx + 1]
         lens = ends - starts
@@ -451,7 +451,7 @@ class Model:
         out = np.where(ff, Z @ w_ff + self.bias_ff, Z @ self.w_mc + self.bias_mc)
         return out + _free_form_rows(X, hash_gate(dense)).dot(self.w_hash)
 
-    def calibrated(self, a: float, b: float) -> "Model":
+    def calibrated(self, a: float, b: float) -> Model:
         """Fold P = sigmoid(a * fitted + b) into the weights (priors stay in logit units)."""
         prior = _prior_vector(self.scale)
         return Model(self.mean, self.scale, a * self.w_mc, a * (self.w_ff - prior) + prior,

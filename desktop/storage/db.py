@@ -23,7 +23,7 @@ import sqlite3
 import sys
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -62,13 +62,13 @@ _INTERRUPTED_ERROR = ErrorInfo(
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _ts(value: datetime) -> str:
     if value.tzinfo is None:  # naive datetimes are taken as local time
         value = value.astimezone()
-    return value.astimezone(timezone.utc).strftime(_TS_FORMAT)
+    return value.astimezone(UTC).strftime(_TS_FORMAT)
 
 
 def _dt(text: str | None) -> datetime | None:
@@ -76,7 +76,7 @@ def _dt(text: str | None) -> datetime | None:
         return None
     # fromisoformat reads our own fixed format ~10x faster than strptime, which
     # dominated opening a long conversation.
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def _money(value: Decimal | int | str | None, what: str) -> str | None:
@@ -101,7 +101,7 @@ def _when(value: datetime | float | int | None) -> str | None:
         return None
     if isinstance(value, datetime):
         return _ts(value)
-    return _ts(datetime.fromtimestamp(float(value), timezone.utc))
+    return _ts(datetime.fromtimestamp(float(value), UTC))
 
 
 def _error_json(error: ErrorInfo | None) -> str | None:
@@ -258,7 +258,7 @@ class Store:
             raise
 
     @classmethod
-    def default(cls) -> "Store":
+    def default(cls) -> Store:
         from desktop.core.paths import database_path
 
         return cls(database_path())
@@ -270,7 +270,7 @@ class Store:
         if conn is not None:
             conn.close()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -289,7 +289,7 @@ class Store:
     def _x(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Cursor:
         return self.conn.execute(sql, params)
 
-    def _tx(self) -> "_Transaction":
+    def _tx(self) -> _Transaction:
         return _Transaction(self.conn)
 
     def _stamp(self) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 __all__ = ["MIGRATIONS", "migrate", "applied_migrations"]
 
@@ -58,7 +58,7 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
             fn(conn)
             conn.execute(
                 "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
-                (name, datetime.now(timezone.utc).isoformat()),
+                (name, datetime.now(UTC).isoformat()),
             )
             conn.execute("COMMIT")
         except BaseException:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 __all__ = ["run_app", "launch", "read_window_state", "self_test", "make_app", "make_loop", "build_window",
            "install_asyncgen_hooks"]

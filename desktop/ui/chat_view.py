@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QFontDatabase, QGuiApplication, QTextOption
@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from desktop.ui.markdown import CodeHighlighter, Segment, is_dark, split_segments
 from desktop.ui.models import ChatSession, MessageItem
-from desktop.ui.theme import fmt_cost, fmt_ms, fmt_tokens, icon, set_icon
+from desktop.ui.theme import fmt_cost, fmt_ms, fmt_tokens, set_icon
 
 __all__ = ["ChatView", "AnswerWidget", "UserBubble", "CodeBlock", "ErrorCard", "RichText", "FLUSH_MS", "PAGE"]
 
@@ -316,7 +316,7 @@ class UserBubble(QFrame):
 class AnswerWidget(QFrame):
     """One answer: fallback notices, the text, status, routing line, why?, actions."""
 
-    def __init__(self, item: MessageItem, view: "ChatView", parent: QWidget | None = None) -> None:
+    def __init__(self, item: MessageItem, view: ChatView, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.item = item
         self.view = view

@@ -12,9 +12,10 @@ import inspect
 import json
 import logging
 import os
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
@@ -50,9 +51,9 @@ LOAD_PAGE = 200  # messages read from the database at a time
 
 def _ts(dt: datetime | None) -> float:
     if dt is None:
-        return datetime.now(timezone.utc).timestamp()
+        return datetime.now(UTC).timestamp()
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()
 
 
@@ -523,10 +524,10 @@ class AppController(QObject):
         self.refresh_spend()
 
     def refresh_spend(self) -> None:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         if self.spend.range == "today":
             local = datetime.now().astimezone()
-            since = local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(timezone.utc)
+            since = local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
         elif self.spend.range == "7d":
             since = now - timedelta(days=7)
         else:
@@ -546,7 +547,7 @@ class AppController(QObject):
 
     def month_spend(self) -> Decimal:
         local = datetime.now().astimezone()
-        since = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0).astimezone(timezone.utc)
+        since = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
         try:
             return self.store.spend_total(since=since)
         except Exception:

@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QHBoxLayout, QPlainTextEdit, QPushButton, QSizePolicy, QWidget
 
-from desktop.ui.theme import icon, set_icon
+from desktop.ui.theme import set_icon
 
 __all__ = ["MessageEdit", "InputBox"]
 

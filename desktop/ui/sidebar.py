@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.ui.models import ConversationListModel
-from desktop.ui.theme import icon, set_icon
+from desktop.ui.theme import set_icon
 
 __all__ = ["Sidebar"]
 

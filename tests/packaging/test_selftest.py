@@ -84,7 +84,7 @@ def test_keyring_round_trip_uses_a_separate_service(keystore, capsys) -> None:
     assert selftest.run_self_test(["keyring"]) == 0
     out = capsys.readouterr().out
     assert selftest.SELFTEST_SERVICE in out and "secure" in out
-    assert selftest.SELFTEST_SERVICE != keystore.service
+    assert keystore.service != selftest.SELFTEST_SERVICE
 
 
 def test_self_test_leaves_the_environment_as_it_was(monkeypatch) -> None:

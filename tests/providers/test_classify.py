@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import ssl
+from datetime import UTC, datetime
 from email.utils import format_datetime
-from datetime import datetime, timezone
 
 import httpx
 import pytest
@@ -164,8 +164,8 @@ NOW = 1_800_000_000.0
         ({"Retry-After": "7"}, "", 7.0),
         ({"retry-after": "1.5"}, "", 1.5),
         ({"retry-after-ms": "250", "retry-after": "1"}, "", 0.25),
-        ({"retry-after": format_datetime(datetime.fromtimestamp(NOW + 12, timezone.utc), usegmt=True)}, "", 12.0),
-        ({"retry-after": format_datetime(datetime.fromtimestamp(NOW - 100, timezone.utc), usegmt=True)}, "", 0.0),
+        ({"retry-after": format_datetime(datetime.fromtimestamp(NOW + 12, UTC), usegmt=True)}, "", 12.0),
+        ({"retry-after": format_datetime(datetime.fromtimestamp(NOW - 100, UTC), usegmt=True)}, "", 0.0),
         ({"retry-after": "3600"}, "", RETRY_AFTER_CAP),
         ({"retry-after": "-5"}, "", 0.0),
         ({"retry-after": "soon"}, "", None),
@@ -173,7 +173,7 @@ NOW = 1_800_000_000.0
         ({"x-ratelimit-reset-requests": "20ms"}, "", 0.02),
         ({"x-ratelimit-reset-tokens": "1m2.5s"}, "", 60.0),
         ({"x-ratelimit-reset-requests": "2.5s"}, "", 2.5),
-        ({"anthropic-ratelimit-requests-reset": datetime.fromtimestamp(NOW + 9, timezone.utc).isoformat().replace("+00:00", "Z")}, "", 9.0),
+        ({"anthropic-ratelimit-requests-reset": datetime.fromtimestamp(NOW + 9, UTC).isoformat().replace("+00:00", "Z")}, "", 9.0),
         ({"x-ratelimit-reset": str(int((NOW + 4) * 1000))}, "", 4.0),
         ({}, "Rate limit reached. Please try again in 20s. Visit ...", 20.0),
         ({}, "Please try again in 350ms.", 0.35),

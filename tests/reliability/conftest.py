@@ -86,7 +86,8 @@ class Rig:
 
 def bundled_cost(provider_kind: str, model: str, input_tokens: int, output_tokens: int) -> Decimal | None:
     """genai-prices, asked directly (not through the engine's PriceBook)."""
-    from genai_prices import Usage as GUsage, calc_price
+    from genai_prices import Usage as GUsage
+    from genai_prices import calc_price
 
     from desktop.engine.pricing import provider_id_for_kind
 

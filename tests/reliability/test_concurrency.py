@@ -22,6 +22,7 @@ from desktop.engine.health import HealthMonitor
 
 from .conftest import bundled_cost, integrity
 
+
 def _name(task: asyncio.Task) -> str:
     coro = task.get_coro()
     return getattr(coro, "__qualname__", type(coro).__name__)

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from desktop.engine.events import AnswerDelta, AnswerFinished
 from desktop.core.types import ModelRef
+from desktop.engine.events import AnswerDelta, AnswerFinished
 
 
 class Boom(Exception):

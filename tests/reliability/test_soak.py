@@ -55,10 +55,7 @@ ALL_KINDS = {k.value for k in ErrorKind}
 #: A stalled stream stays silent this long; the engine's timeouts (1.5 s) end it first.
 STALL_S = 3.0
 
-WORDS = ("the quick brown fox jumps over lazy dog explain photosynthesis prove that every "
-         "integer greater than one factors into primes write a python function sort list "
-         "café naïve 東京 emoji 🚀 derivative of x squared summarize this paragraph please "
-         "why is the sky blue compare tcp and udp refactor code").split()
+WORDS = ["the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "explain", "photosynthesis", "prove", "that", "every", "integer", "greater", "than", "one", "factors", "into", "primes", "write", "a", "python", "function", "sort", "list", "café", "naïve", "東京", "emoji", "🚀", "derivative", "of", "x", "squared", "summarize", "this", "paragraph", "please", "why", "is", "the", "sky", "blue", "compare", "tcp", "and", "udp", "refactor", "code"]
 
 
 def prompt(rng: random.Random) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import numpy as np
@@ -45,7 +45,7 @@ def test_share_decision_carries_everything():
     assert pol.decide(0.0).choice == "weak"
 
 
-NOW = datetime(2026, 11, 15, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 15, 12, 0, tzinfo=UTC)
 
 
 def test_budget_paces_spend():
@@ -53,7 +53,7 @@ def test_budget_paces_spend():
     easy = BudgetPolicy(Decimal("30"), Decimal("5"), NOW, **kw)
     tight = BudgetPolicy(Decimal("30"), Decimal("28"), NOW, **kw)
     assert easy.affordable_share() > tight.affordable_share() > 0
-    late = BudgetPolicy(Decimal("30"), Decimal("28"), datetime(2026, 11, 30, 20, tzinfo=timezone.utc), **kw)
+    late = BudgetPolicy(Decimal("30"), Decimal("28"), datetime(2026, 11, 30, 20, tzinfo=UTC), **kw)
     assert late.affordable_share() > tight.affordable_share()  # same money, fewer days left
     d = tight.decide(0.5)
     assert d.policy == "budget" and d.threshold is not None and "left" in d.reason
@@ -62,12 +62,12 @@ def test_budget_paces_spend():
 
 def test_budget_simulated_month_lasts():
     rng = np.random.default_rng(3)
-    pol = BudgetPolicy("10", "0", datetime(2026, 11, 1, tzinfo=timezone.utc), reference_scores=REF,
+    pol = BudgetPolicy("10", "0", datetime(2026, 11, 1, tzinfo=UTC), reference_scores=REF,
                        strong_cost_usd="0.01", messages_per_day=100)
     spent_by_day = []
     for day in range(30):
         for m in range(100):
-            now = datetime(2026, 11, day + 1, 8 + m // 10, (m % 10) * 5, tzinfo=timezone.utc)
+            now = datetime(2026, 11, day + 1, 8 + m // 10, (m % 10) * 5, tzinfo=UTC)
             pol.set_now(now)
             d = pol.decide(float(rng.beta(2, 5)))
             if d.choice == "strong":
@@ -84,5 +84,5 @@ def test_budget_spent_goes_weak_and_says_so():
     assert d.choice == "weak" and d.policy == "budget"
     assert "spent" in d.reason and "$20.00" in d.reason and "1 December" in d.reason
     assert d.score == 0.99 and d.threshold == 1.0
-    pol.set_now(datetime(2026, 12, 1, 0, 5, tzinfo=timezone.utc))  # a new month resets spend
+    pol.set_now(datetime(2026, 12, 1, 0, 5, tzinfo=UTC))  # a new month resets spend
     assert pol.decide(0.99).choice == "strong"

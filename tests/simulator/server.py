@@ -29,9 +29,10 @@ import socket
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 from .faults import (
     FAULT_KINDS,
@@ -205,7 +206,7 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 1024
 
-    def __init__(self, addr, handler, sim: "Simulator"):
+    def __init__(self, addr, handler, sim: Simulator):
         self.sim = sim
         self._conns: set[socket.socket] = set()
         self._conn_lock = threading.Lock()
@@ -265,7 +266,7 @@ class _Handler(BaseHTTPRequestHandler):
     # ------------------------------------------------------------------ plumbing
 
     @property
-    def sim(self) -> "Simulator":
+    def sim(self) -> Simulator:
         return self.server.sim
 
     def _read_body(self) -> bytes:
@@ -900,7 +901,7 @@ class Simulator:
 
     # ---------------------------------------------------------------- lifecycle
 
-    def start(self) -> "Simulator":
+    def start(self) -> Simulator:
         if self._server is not None:
             return self
         self._stopping.clear()
@@ -944,7 +945,7 @@ class Simulator:
     def running(self) -> bool:
         return self._server is not None
 
-    def __enter__(self) -> "Simulator":
+    def __enter__(self) -> Simulator:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -1081,7 +1082,7 @@ class Simulator:
 
     # ---------------------------------------------------------------- waiting (no sleeps in tests)
 
-    def wait_for(self, predicate: Callable[["Simulator"], bool], timeout: float = 5.0) -> bool:
+    def wait_for(self, predicate: Callable[[Simulator], bool], timeout: float = 5.0) -> bool:
         """Block until predicate(sim) is true (re-checked whenever a request arrives, usage is
         logged or a stream stalls); False on timeout."""
         with self._changed:

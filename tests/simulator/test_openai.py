@@ -174,10 +174,9 @@ def test_cut_raw_has_no_done_marker(sim):
     with httpx.Client() as hc, hc.stream(
         "POST", sim.openai_url + "/chat/completions", headers={"Authorization": "Bearer sk-test-key"},
         json={"model": "gpt-4o", "messages": MSGS, "stream": True},
-    ) as r:
-        with pytest.raises(httpx.RemoteProtocolError):
-            for b in r.iter_bytes():
-                body += b
+    ) as r, pytest.raises(httpx.RemoteProtocolError):
+        for b in r.iter_bytes():
+            body += b
     assert body.count(b"data: ") == 2 and b"[DONE]" not in body
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
-import os
 import signal
 import subprocess
 import sys
@@ -12,7 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.simulator import (
     FAULT_KINDS,
@@ -247,10 +247,9 @@ def test_reply_callable_error_is_a_500_not_a_hang(sim, capsys):
 
 def test_client_disconnect_mid_stream_frees_the_thread(sim):
     sim.chunk_delay = 0.01
-    with httpx.Client(timeout=5) as hc:
-        with hc.stream("POST", sim.openai_url + "/chat/completions", headers=AUTH,
-                       json={**BODY, "stream": True}) as r:
-            next(r.iter_lines())
+    with httpx.Client(timeout=5) as hc, hc.stream("POST", sim.openai_url + "/chat/completions", headers=AUTH,
+                   json={**BODY, "stream": True}) as r:
+        next(r.iter_lines())
     # the connection is closed; the handler thread ends on its next write
     assert sim.wait_for(lambda s: s.active_connections == 0, timeout=3)
     assert sim.usage_log == []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -31,7 +31,7 @@ class Clock:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock(datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc))
+    return Clock(datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
 
 
 @pytest.fixture
@@ -168,7 +168,7 @@ def test_answer_lifecycle(store: Store):
     assert store.get_message(mid).text == "It is"
     store.add_attempt(mid, STRONG, ok=False,
                       error=ErrorInfo("quota_exhausted", "OpenAI says no credit left.", "Add a payment method."),
-                      started_at=datetime(2026, 1, 1, tzinfo=timezone.utc), ended_at=1767225601.5)
+                      started_at=datetime(2026, 1, 1, tzinfo=UTC), ended_at=1767225601.5)
     store.add_attempt(mid, WEAK, ok=True, usage=Usage(12, 3))
     store.finish_answer(mid, text="It is 4.", status="complete", model=WEAK, usage=Usage(12, 3),
                         cost_usd=Decimal("0"), ttft_ms=123.4, fallback_used=True)
@@ -183,8 +183,8 @@ def test_answer_lifecycle(store: Store):
     assert [a.ref for a in answer.attempts] == [STRONG, WEAK]
     failed, ok = answer.attempts
     assert not failed.ok and failed.error.kind == "quota_exhausted"
-    assert failed.started_at == datetime(2026, 1, 1, tzinfo=timezone.utc)
-    assert failed.ended_at == datetime(2026, 1, 1, 0, 0, 1, 500000, tzinfo=timezone.utc)
+    assert failed.started_at == datetime(2026, 1, 1, tzinfo=UTC)
+    assert failed.ended_at == datetime(2026, 1, 1, 0, 0, 1, 500000, tzinfo=UTC)
     assert ok.ok and ok.usage == Usage(12, 3)
 
     # save_partial after the end changes nothing
@@ -349,8 +349,8 @@ def test_feedback(store: Store):
 def test_timestamps_are_aware_utc(store: Store):
     conv = store.create_conversation("c")
     rec = store.get_conversation(conv)
-    assert rec.created_at.tzinfo is timezone.utc
-    assert abs(datetime.now(timezone.utc) - rec.created_at) < timedelta(minutes=1)
+    assert rec.created_at.tzinfo is UTC
+    assert abs(datetime.now(UTC) - rec.created_at) < timedelta(minutes=1)
 
 
 def test_store_is_a_context_manager_and_refuses_use_after_close(home: Path):

@@ -150,7 +150,6 @@ def test_first_run_without_ollama(make_engine, app_window, qtbot, monkeypatch):
 
 
 def test_background_health_monitor_feeds_the_indicator(ui, qtbot, sim):
-    from tests.simulator import Fault
 
     controller, window = ui
     assert controller.start_health_monitor(local_interval=0.2, interval=0.2, backoff_base=0.2, jitter=0)

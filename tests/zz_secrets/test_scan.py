@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -122,9 +121,9 @@ def test_no_key_material_in_temp_files_created_during_the_session(keys):
 
 def test_no_key_material_in_routedesk_data_folder(keys, monkeypatch):
     monkeypatch.delenv("ROUTEDESK_HOME", raising=False)
-    from desktop.core.paths import data_dir
-
     import platformdirs
+
+    from desktop.core.paths import data_dir
 
     places = {data_dir(), Path(platformdirs.user_log_dir("RouteDesk", appauthor=False)),
               Path(platformdirs.user_cache_dir("RouteDesk", appauthor=False)),
@@ -148,14 +147,14 @@ class _Recorder(logging.Handler):
     """Installed at import of this module's conftest (session start): keeps every record's
     formatted text (level DEBUG, all loggers: httpx, httpcore, keyring, RouteDesk)."""
 
-    _inst: "_Recorder | None" = None
+    _inst: _Recorder | None = None
 
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
         self.lines: list[str] = []
 
     @classmethod
-    def instance(cls) -> "_Recorder":
+    def instance(cls) -> _Recorder:
         if cls._inst is None:
             cls._inst = cls()
         return cls._inst

@@ -690,6 +690,28 @@ class Store:
             by_message.setdefault(r["message_id"], []).append(self._attempt(r))
         return [self._message(r, tuple(by_message.get(r["id"], ()))) for r in rows]
 
+    def messages_page(
+        self, conv_id: int, *, before_id: int | None = None, limit: int = 200
+    ) -> tuple[list[MessageRecord], bool]:
+        """The newest ``limit`` messages older than ``before_id`` (oldest first), with
+        their attempts, and whether older ones exist. The window opens a long
+        conversation by its latest page: parsing all 10,000 rows would miss its budget."""
+        sql = "SELECT * FROM messages WHERE conversation_id = ?"
+        params: list[Any] = [conv_id]
+        if before_id is not None:
+            sql += " AND id < ?"
+            params.append(before_id)
+        rows = self._x(sql + " ORDER BY id DESC LIMIT ?", (*params, limit + 1)).fetchall()
+        more = len(rows) > limit
+        rows = rows[:limit][::-1]
+        by_message: dict[int, list[AttemptRecord]] = {}
+        if rows:
+            ids = [r["id"] for r in rows]
+            marks = ",".join("?" * len(ids))
+            for a in self._x(f"SELECT * FROM attempts WHERE message_id IN ({marks}) ORDER BY id", ids):
+                by_message.setdefault(a["message_id"], []).append(self._attempt(a))
+        return [self._message(r, tuple(by_message.get(r["id"], ()))) for r in rows], more
+
     def conversation_messages_for_context(self, conv_id: int) -> list[ChatMessage]:
         """What to send to a model: system and user messages, and assistant answers that
         have text (complete, or stopped/interrupted partials). Rows still streaming and

@@ -179,35 +179,7 @@ class AppController(QObject):
         self.conversation_changed.emit(None)
 
     def _page(self, conversation_id: int, before_id: int | None = None, limit: int = LOAD_PAGE) -> tuple[list, bool]:
-        """The newest ``limit`` messages older than ``before_id`` (oldest first), and
-        whether there are older ones.
-
-        Store.messages() parses every row of a conversation (10,000 rows take longer than
-        the 300 ms budget), and the Store has no paged read yet, so this reads one page
-        with the Store's own row mapper. Falls back to messages() if those change."""
-        store = self.store
-        try:
-            x, make, attempt = store._x, store._message, store._attempt
-        except AttributeError:
-            recs = store.messages(conversation_id)
-            if before_id is not None:
-                recs = [r for r in recs if r.id < before_id]
-            return recs[-limit:], len(recs) > limit
-        sql = "SELECT * FROM messages WHERE conversation_id = ?"
-        params: list = [conversation_id]
-        if before_id is not None:
-            sql += " AND id < ?"
-            params.append(before_id)
-        rows = x(sql + " ORDER BY id DESC LIMIT ?", (*params, limit + 1)).fetchall()
-        more = len(rows) > limit
-        rows = rows[:limit][::-1]
-        by_message: dict[int, list] = {}
-        if rows:
-            ids = [r["id"] for r in rows]
-            q = ",".join("?" * len(ids))
-            for a in x(f"SELECT * FROM attempts WHERE message_id IN ({q}) ORDER BY id", ids):
-                by_message.setdefault(a["message_id"], []).append(attempt(a))
-        return [make(r, tuple(by_message.get(r["id"], ()))) for r in rows], more
+        return self.store.messages_page(conversation_id, before_id=before_id, limit=limit)
 
     @staticmethod
     def _items(records) -> list[MessageItem]:

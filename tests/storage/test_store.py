@@ -374,3 +374,21 @@ def test_broken_unicode_is_stored_not_refused(store: Store):
     store.save_partial(mid, "x\udc00")
     store.finish_answer(mid, text="y\udc00", status="complete")
     assert store.get_message(mid).text == "y\ufffd"
+
+
+def test_messages_page_reads_the_latest_page_then_older_ones(store: Store):
+    conv = store.create_conversation("long")
+    other = store.create_conversation("other")
+    ids = [store.add_user_message(conv, f"message {i}") for i in range(7)]
+    store.add_user_message(other, "not in this conversation")
+    mid = store.start_answer(conv, route=ROUTE, model=WEAK)
+    store.add_attempt(mid, WEAK, ok=True, usage=Usage(5, 2))
+    ids.append(mid)
+
+    page, more = store.messages_page(conv, limit=3)
+    assert [m.id for m in page] == ids[-3:] and more
+    assert [a.ref for a in page[-1].attempts] == [WEAK]  # attempts come with their message
+    older, more = store.messages_page(conv, before_id=page[0].id, limit=3)
+    assert [m.id for m in older] == ids[-6:-3] and more
+    oldest, more = store.messages_page(conv, before_id=older[0].id, limit=3)
+    assert [m.id for m in oldest] == ids[:2] and not more

@@ -297,32 +297,21 @@ class Store:
 
     # -- providers -----------------------------------------------------------------
 
-    def add_provider(
-        self,
-        name: str,
-        kind: str,
-        base_url: str | None,
-        *,
-        enabled: bool = True,
-        options: dict[str, Any] | None = None,
-        replace: bool = False,
-    ) -> ProviderRecord:
+    def add_provider(self, name: str, kind: str, base_url: str | None, *, replace: bool = False) -> ProviderRecord:
         """Add a provider; raises ValueError if the name is taken (unless ``replace``)."""
         now = self._stamp()
-        params = (name, kind, base_url, int(enabled), _dumps(options or {}), now, now)
+        params = (name, kind, base_url, now, now)
         if replace:
             self._x(
-                "INSERT INTO providers (name, kind, base_url, enabled, options, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET kind = excluded.kind,"
-                " base_url = excluded.base_url, enabled = excluded.enabled, options = excluded.options,"
+                "INSERT INTO providers (name, kind, base_url, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, base_url = excluded.base_url,"
                 " updated_at = excluded.updated_at",
                 params,
             )
         else:
             try:
                 self._x(
-                    "INSERT INTO providers (name, kind, base_url, enabled, options, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO providers (name, kind, base_url, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
                     params,
                 )
             except sqlite3.IntegrityError:
@@ -331,27 +320,13 @@ class Store:
         assert record is not None
         return record
 
-    def update_provider(
-        self,
-        name: str,
-        *,
-        kind: str | None = None,
-        base_url: str | None = None,
-        enabled: bool | None = None,
-        options: dict[str, Any] | None = None,
-    ) -> ProviderRecord:
+    def update_provider(self, name: str, *, kind: str | None = None, base_url: str | None = None) -> ProviderRecord:
         """Change the given fields (None leaves a field as it is). Raises KeyError if unknown."""
         sets, params = [], []
         for column, value in (("kind", kind), ("base_url", base_url)):
             if value is not None:
                 sets.append(f"{column} = ?")
                 params.append(value)
-        if enabled is not None:
-            sets.append("enabled = ?")
-            params.append(int(enabled))
-        if options is not None:
-            sets.append("options = ?")
-            params.append(_dumps(options))
         sets.append("updated_at = ?")
         params.append(self._stamp())
         cur = self._x(f"UPDATE providers SET {', '.join(sets)} WHERE name = ?", [*params, name])
@@ -378,8 +353,6 @@ class Store:
             name=row["name"],
             kind=row["kind"],
             base_url=row["base_url"],
-            enabled=bool(row["enabled"]),
-            options=json.loads(row["options"] or "{}"),
             created_at=_dt(row["created_at"]),
             updated_at=_dt(row["updated_at"]),
         )

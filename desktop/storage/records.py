@@ -112,7 +112,7 @@ class SearchHit:
     role: str
     snippet: str  # plain text, matches wrapped in « »
     snippet_html: str  # HTML-escaped, matches wrapped in <b></b>
-    rank: float  # bm25, lower is better
+    rank: float  # lower is better: 0 the words side by side, 1 every word, 2 the last word completed
     created_at: datetime
 
 

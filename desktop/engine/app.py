@@ -375,11 +375,16 @@ class _Run:
         self.ttft_ms: float | None = None
         self.usage: Usage | None = None
         self.billed: tuple | None = None  # this attempt's (usage, cost, source) once booked
+        self.began: float | None = None  # wall-clock start of the current model's first try
 
-    def _add(self, attempt: Attempt) -> None:
+    def _add(self, attempt: Attempt, *, usage: Usage | None = None, began: float | None = None) -> None:
+        """Record one model's attempt: the usage its stream reported, if any, and when it
+        ran (a model skipped without a call starts and ends at once)."""
         self.attempts.append(attempt)
+        ended = time.time()
         self.e.store.add_attempt(
-            self.msg_id, attempt.model, ok=attempt.error is None, error=attempt.error, usage=None
+            self.msg_id, attempt.model, ok=attempt.error is None, error=attempt.error, usage=usage,
+            started_at=ended if began is None else min(began, ended), ended_at=ended,
         )
 
     def _result(self, status: str, *, model=None, error=None, usage=None, cost=None, price_source=None) -> AnswerResult:
@@ -405,7 +410,7 @@ class _Run:
         model = self.current
         usage, cost, source = self._bill(model, self.usage) if model is not None else (None, None, None)
         if model is not None:
-            self._add(Attempt(model, None))
+            self._add(Attempt(model, None), usage=self.usage, began=self.began)
         return self._result("stopped", model=model, usage=usage, cost=cost, price_source=source)
 
     def broken_result(self, exc: BaseException) -> AnswerResult:
@@ -422,6 +427,8 @@ class _Run:
             provider=None if model is None else model.provider,
             model=None if model is None else model.model,
         )
+        if model is not None:
+            self._add(Attempt(model, info), usage=self.usage, began=self.began)
         status = "interrupted" if self.text_parts else "error"
         return self._result(status, model=model, error=info, usage=usage, cost=cost, price_source=source)
 
@@ -472,8 +479,10 @@ class _Run:
     async def _try_model(self, ref: ModelRef, next_ref: ModelRef | None):
         e = self.e
         retries = 0
+        self.began = time.time()
         while True:
             self.current = ref
+            self.usage = None  # what this try reports; a failure before the stream reports nothing
             self.emit(AttemptStarted(self.msg_id, ref))
             try:
                 provider = e.provider(ref.provider)
@@ -482,7 +491,7 @@ class _Run:
                 e.cooldowns.clear(ref)
                 if e.health is not None:
                     e.health.record_success(ref.provider, (time.perf_counter() - started) * 1000)
-                self._add(Attempt(ref, None, retries=retries))
+                self._add(Attempt(ref, None, retries=retries), usage=self.usage, began=self.began)
                 return self._result("complete", model=ref, usage=usage, cost=cost, price_source=source)
             except RouteDeskError as raw:
                 kind_of = _kind_of(e, ref)
@@ -504,7 +513,7 @@ class _Run:
                     await e._sleep(_backoff(err, retries))
                     continue
                 self.current = None
-                self._add(Attempt(ref, err.info(), retries=retries))
+                self._add(Attempt(ref, err.info(), retries=retries), usage=self.usage, began=self.began)
                 if err.kind not in _NOT_THE_PROVIDERS_FAULT:
                     e.cooldowns.mark(ref, err)
                     if e.health is not None:

@@ -253,3 +253,26 @@ def m005_messages_fts(conn: sqlite3.Connection) -> None:
         INSERT INTO messages_fts (rowid, text) SELECT id, text FROM messages WHERE status != 'streaming'
         """,
     )
+
+
+@migration
+def m006_providers_drop_enabled_options(conn: sqlite3.Connection) -> None:
+    # Nothing ever read `enabled` or `options`: a provider switched off there still
+    # answered. Columns that do nothing go; every provider row stays. The table is
+    # rebuilt rather than altered with DROP COLUMN, which needs SQLite 3.35.
+    _run(
+        conn,
+        """
+        CREATE TABLE providers_m006 (
+            name TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            base_url TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        INSERT INTO providers_m006 (name, kind, base_url, created_at, updated_at)
+            SELECT name, kind, base_url, created_at, updated_at FROM providers;
+        DROP TABLE providers;
+        ALTER TABLE providers_m006 RENAME TO providers
+        """,
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -32,8 +32,6 @@ class ProviderRecord:
     name: str
     kind: str
     base_url: str | None
-    enabled: bool = True
-    options: dict[str, Any] = field(default_factory=dict)
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
@@ -114,7 +112,7 @@ class SearchHit:
     role: str
     snippet: str  # plain text, matches wrapped in « »
     snippet_html: str  # HTML-escaped, matches wrapped in <b></b>
-    rank: float  # bm25, lower is better
+    rank: float  # lower is better: 0 the words side by side, 1 every word, 2 the last word completed
     created_at: datetime
 
 

@@ -52,7 +52,7 @@ def backend_problem(backend: Any) -> str | None:
     try:
         from keyring.backends import fail, null
     except ImportError:  # pragma: no cover
-        fail = null = None  # type: ignore[assignment]
+        fail = null = None  # type: ignore[assignment, unused-ignore]  # typed only where keyring is installed
     if fail is not None and isinstance(backend, fail.Keyring):
         return "no keyring backend (keyring.backends.fail)"
     if null is not None and isinstance(backend, null.Keyring):
@@ -65,7 +65,7 @@ def backend_problem(backend: Any) -> str | None:
     if module.endswith(".file") or ".file." in module:
         return f"a file keyring ({module}.{name})"
     try:
-        priority = cls.priority  # type: ignore[attr-defined]
+        priority = cls.priority
     except Exception:  # priority raises when the backend can't run here
         return f"an unavailable keyring ({module}.{name})"
     if priority is None or priority <= 0:
@@ -82,11 +82,13 @@ def _resolve(backend: Any) -> KeyringBackend:
         members = [b for b in backend.backends if backend_problem(b) is None]
         if not members:
             raise _misconfigured(NO_KEYRING_MESSAGE, detail="keyring chainer with no secure backend")
-        return members[0]
+        best: KeyringBackend = members[0]
+        return best
     problem = backend_problem(backend)
     if problem is not None:
         raise _misconfigured(NO_KEYRING_MESSAGE, detail=problem)
-    return backend
+    chosen: KeyringBackend = backend
+    return chosen
 
 
 def _misconfigured(message: str, *, locked: bool = False, detail: str = "") -> RouteDeskError:
@@ -148,7 +150,8 @@ class KeyStore:
     def get(self, name: str) -> str | None:
         kr = self._keyring()
         try:
-            return kr.get_password(self.service, name)
+            key: str | None = kr.get_password(self.service, name)
+            return key
         except Exception as exc:
             raise _wrap(exc) from None
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from desktop.core.types import ModelRef, RouteDecision
@@ -170,3 +172,115 @@ def test_any_text_is_a_valid_query(tmp_path):
             assert isinstance(s.search(query), list)
 
         check()
+
+
+# --- what a page of results shows -------------------------------------------------------
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clocked(tmp_path):
+    clock = _Clock()
+    with Store(tmp_path / "clocked.sqlite3", now=clock) as s:
+        yield s, clock
+
+
+def test_a_common_word_shows_the_newest_matches_first(clocked):
+    """120 messages say "python"; the page holds the 50 most recent, newest first, each
+    with its conversation, a highlighted snippet and its date. The oldest ones say it
+    most often in the fewest words, so a ranking by term frequency (bm25) over every
+    match would have put them on top instead."""
+    store, clock = clocked
+    convs = [store.create_conversation(f"Project {i}") for i in range(4)]
+    expected = []
+    for i in range(120):
+        clock.now += timedelta(minutes=1)
+        text = "python python python" if i < 70 else f"notes {i}: we used python for the parser and the tests"
+        mid = store.add_user_message(convs[i % 4], text)
+        expected.append((mid, convs[i % 4], clock.now))
+    hits = store.search("python")
+    assert len(hits) == 50
+    newest = expected[::-1][:50]
+    assert [(h.message_id, h.conversation_id, h.created_at) for h in hits] == newest
+    assert all(h.conversation_title == f"Project {convs.index(h.conversation_id)}" for h in hits)
+    assert all("«python»" in h.snippet and "<b>python</b>" in h.snippet_html for h in hits)
+    assert "notes 119" in hits[0].snippet
+    assert [h.message_id for h in store.search("python", limit=5)] == [m for m, _, _ in newest[:5]]
+
+
+def test_a_rare_word_finds_every_match_wherever_it_is(clocked):
+    store, clock = clocked
+    conv = store.create_conversation("Trip")
+    ids = []
+    for i in range(300):
+        clock.now += timedelta(minutes=1)
+        mid = store.add_user_message(conv, f"day {i} walking" + (" past the lighthouse" if i % 100 == 7 else ""))
+        if i % 100 == 7:
+            ids.append(mid)
+    hits = store.search("lighthouse")
+    assert [h.message_id for h in hits] == ids[::-1]
+    assert [h.snippet for h in hits] == [f"day {i} walking past the «lighthouse»" for i in (207, 107, 7)]
+
+
+def test_words_side_by_side_come_before_words_apart(clocked):
+    store, clock = clocked
+    conv = store.create_conversation("ML")
+    clock.now += timedelta(minutes=1)
+    together = store.add_user_message(conv, "what is gradient descent")
+    apart = []
+    for i in range(3):
+        clock.now += timedelta(minutes=1)
+        apart.append(store.add_user_message(conv, f"the descent was steep; gradient {i} percent"))
+    hits = store.search("gradient descent")
+    assert [h.message_id for h in hits] == [together, *apart[::-1]]
+    assert [h.rank for h in hits] == [0.0, 1.0, 1.0, 1.0]
+    assert "«gradient» «descent»" in hits[0].snippet
+
+
+def test_the_last_word_is_completed_when_the_words_as_typed_find_nothing(clocked):
+    store, clock = clocked
+    conv = store.create_conversation("Biology")
+    first = store.add_user_message(conv, "Explain photosynthesis to a child")
+    clock.now += timedelta(minutes=1)
+    second = store.add_user_message(conv, "photosynthetic bacteria and the light")
+    assert [h.message_id for h in store.search("photosyn")] == [second, first]  # as you type
+    assert [h.message_id for h in store.search("the photosyn")] == [second]
+    assert "«photosynthesis»" in store.search("photosyn")[1].snippet
+    assert {h.rank for h in store.search("photosyn")} == {2.0}
+    # a word found as typed is not completed: "light" finds "light", not "lighthouse" too
+    store.add_user_message(conv, "the lighthouse keeper")
+    assert [h.message_id for h in store.search("light")] == [second]
+    assert store.search("ph") == []  # two letters are not completed
+
+
+def test_a_deleted_conversation_does_not_take_places_on_the_page(clocked):
+    store, clock = clocked
+    kept = store.create_conversation("Kept")
+    old = [store.add_user_message(kept, f"invoice number {i}") for i in range(5)]
+    gone = store.create_conversation("Gone")
+    for i in range(80):  # the 80 newest matches are in a conversation the user deleted
+        clock.now += timedelta(minutes=1)
+        store.add_user_message(gone, f"invoice draft {i}")
+    store.delete_conversation(gone)
+    assert sorted(h.message_id for h in store.search("invoice")) == old
+    assert {h.conversation_title for h in store.search("invoice")} == {"Kept"}
+
+
+def test_hits_are_shown_by_their_date_even_when_stored_later(clocked):
+    """An older conversation brought in later (an import) sits where its date says."""
+    store, clock = clocked
+    conv = store.create_conversation("Today")
+    clock.now = datetime(2026, 5, 1, tzinfo=UTC)
+    recent = store.add_user_message(conv, "the budget for may")
+    clock.now = datetime(2024, 5, 1, tzinfo=UTC)
+    older = store.add_user_message(store.create_conversation("From 2024"), "the budget for 2024")
+    hits = store.search("budget")
+    assert [h.message_id for h in hits] == [recent, older]
+    assert [h.created_at.year for h in hits] == [2026, 2024]

@@ -45,15 +45,14 @@ def timed(home: Path, clock: Clock):
 
 def test_provider_crud(store: Store):
     rec = store.add_provider("work", "openai", "https://api.openai.com/v1")
-    assert (rec.name, rec.kind, rec.base_url, rec.enabled) == ("work", "openai", "https://api.openai.com/v1", True)
+    assert (rec.name, rec.kind, rec.base_url) == ("work", "openai", "https://api.openai.com/v1")
     with pytest.raises(ValueError, match="already exists"):
         store.add_provider("work", "openai", None)
-    store.add_provider("local", "ollama", None, options={"timeout": 5})
+    store.add_provider("local", "ollama", None)
     assert [p.name for p in store.list_providers()] == ["local", "work"]
-    assert store.get_provider("local").options == {"timeout": 5}
 
-    upd = store.update_provider("work", base_url="https://proxy.example/v1", enabled=False)
-    assert (upd.kind, upd.base_url, upd.enabled) == ("openai", "https://proxy.example/v1", False)
+    upd = store.update_provider("work", base_url="https://proxy.example/v1")
+    assert (upd.kind, upd.base_url) == ("openai", "https://proxy.example/v1")
     with pytest.raises(KeyError):
         store.update_provider("nope", kind="openai")
     store.add_provider("work", "openrouter", "https://openrouter.ai/api/v1", replace=True)
@@ -62,6 +61,14 @@ def test_provider_crud(store: Store):
     assert store.remove_provider("work") is True
     assert store.remove_provider("work") is False
     assert store.get_provider("work") is None
+
+
+def test_providers_hold_only_what_the_engine_reads(store: Store):
+    """No switch that does nothing: a provider is its name, kind and address."""
+    columns = [r[1] for r in store.conn.execute("PRAGMA table_info(providers)")]
+    assert columns == ["name", "kind", "base_url", "created_at", "updated_at"]
+    with pytest.raises(TypeError):
+        store.add_provider("x", "openai", None, enabled=False)  # type: ignore[call-arg]
 
 
 # --- settings -------------------------------------------------------------------------

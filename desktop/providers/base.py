@@ -23,12 +23,12 @@ from typing import Any, ClassVar
 import httpx
 
 from desktop.core.errors import ErrorKind, RouteDeskError
+from desktop.core.redact import redact
 from desktop.core.types import ChatMessage, ModelInfo, StreamEvent
 from desktop.providers.classify import (
     bad_response,
     classify_http_error,
     classify_transport_error,
-    redact,
     who,
 )
 from desktop.providers.presets import PRESETS, normalize_base_url

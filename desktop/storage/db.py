@@ -43,7 +43,7 @@ from desktop.storage.records import (
     RouterScore,
     SearchHit,
 )
-from desktop.storage.redact import redact
+from desktop.core.redact import redact
 
 __all__ = ["Store", "fts_query", "BUSY_TIMEOUT_MS"]
 

@@ -214,12 +214,8 @@ async def _lmstudio_details(provider, models: list[ModelInfo], timeout: float = 
 
 
 def _variant_provider(engine, base, url: str):
-    """A copy of ``base`` pointed at ``url`` (same client, same key, nothing logged)."""
-    import copy
-
-    alt = copy.copy(base)
-    alt.base_url = url
-    return alt
+    """``base`` pointed at ``url`` (same client, same key, nothing logged)."""
+    return base.with_base_url(url)
 
 
 async def _timed(coro, timeout: float):

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from desktop.core.errors import ErrorKind, RouteDeskError
-from desktop.providers.classify import redact, who
+from desktop.core.redact import redact
+from desktop.providers.classify import who
 from desktop.providers.presets import PRESETS
 
 __all__ = ["explain"]

@@ -22,7 +22,6 @@ without sleeping. Listeners are plain callables: nothing here knows about Qt.
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import random
 import time
@@ -231,8 +230,7 @@ def url_alternatives(base_url: str) -> list[str]:
 async def _suggest_base_url(provider, timeout: float) -> str | None:
     """Try the alternatives with the same client and key; return the first that lists models."""
     for alt in url_alternatives(provider.base_url):
-        candidate = copy.copy(provider)
-        candidate.base_url = alt
+        candidate = provider.with_base_url(alt)
         try:
             async with asyncio.timeout(timeout):
                 await candidate.list_models()

@@ -17,7 +17,6 @@ from desktop.providers.classify import (
     classify_http_error,
     classify_transport_error,
     parse_retry_after,
-    redact,
 )
 from desktop.providers.ollama import OllamaProvider, PullProgress
 from desktop.providers.openai_compat import (
@@ -51,7 +50,6 @@ __all__ = [
     "parse_retry_after",
     "preset_for",
     "provider_class",
-    "redact",
 ]
 
 

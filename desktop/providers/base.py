@@ -18,17 +18,17 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import httpx
 
 from desktop.core.errors import ErrorKind, RouteDeskError
+from desktop.core.redact import redact
 from desktop.core.types import ChatMessage, ModelInfo, StreamEvent
 from desktop.providers.classify import (
     bad_response,
     classify_http_error,
     classify_transport_error,
-    redact,
     who,
 )
 from desktop.providers.presets import PRESETS, normalize_base_url
@@ -118,6 +118,15 @@ class Provider(ABC):
     async def check(self) -> str | None: ...
 
     # --- public ---------------------------------------------------------------------
+
+    def with_base_url(self, url: str) -> Self:
+        """The same provider (name, key, client, time limits) at another address, as a new
+        object that shares nothing it learns about a server (a copy would share or inherit
+        it). ``url`` is used as given, not normalised: probes try exactly the addresses that
+        normalising would turn back into the configured one."""
+        twin = type(self)(self.name, self.base_url, self._api_key, self.client, self.timeouts)
+        twin.base_url = url
+        return twin
 
     @property
     def display_name(self) -> str:

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from desktop.core.errors import ErrorKind, RouteDeskError
+from desktop.core.redact import redact
 from desktop.providers.presets import display_name
 
 __all__ = [
@@ -27,7 +28,6 @@ __all__ = [
     "classify_transport_error",
     "classify_error_payload",
     "bad_response",
-    "redact",
     "parse_retry_after",
     "RETRY_AFTER_CAP",
     "who",
@@ -37,35 +37,6 @@ __all__ = [
 RETRY_AFTER_CAP = 60.0
 _DETAIL_LIMIT = 240
 _SCAN_LIMIT = 20_000
-
-_KEY_PATTERNS = [
-    re.compile(r"(?i)\bbearer\s+[^\s\"',;]+"),
-    re.compile(r"\bsk-[A-Za-z0-9_\-\.]{6,}"),
-    re.compile(r"\b(?:gsk|xai|pplx|csk|sess|key|tgp_v1)[-_][A-Za-z0-9_\-]{12,}"),
-    re.compile(r"\bAIza[0-9A-Za-z_\-]{20,}"),
-    re.compile(
-        r"(?i)((?:api[_-]?key|x-api-key|authorization|access[_-]?token|secret)[\"']?\s*[:=]\s*[\"']?)"
-        r"[^\s\"',;}]+"
-    ),
-    re.compile(r"\b[A-Za-z0-9_\-]{40,}\b"),
-]
-
-
-def redact(text: str, secrets: tuple[str, ...] | list[str] = ()) -> str:
-    """Hide anything that looks like a key or token (and the given secrets)."""
-    try:
-        out = str(text)
-        for secret in secrets:
-            if secret and len(secret) >= 4:
-                out = out.replace(secret, "[redacted]")
-        for pat in _KEY_PATTERNS:
-            if pat.groups:
-                out = pat.sub(lambda m: m.group(1) + "[redacted]", out)
-            else:
-                out = pat.sub("[redacted]", out)
-        return out
-    except Exception:  # pragma: no cover - redaction must never be the thing that fails
-        return "[unprintable]"
 
 
 def _excerpt(text: str, limit: int = _DETAIL_LIMIT) -> str:

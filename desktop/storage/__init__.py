@@ -13,7 +13,6 @@ from desktop.storage.records import (
     RouterScore,
     SearchHit,
 )
-from desktop.storage.redact import redact
 from desktop.storage.secrets import KeyStore
 
 __all__ = [
@@ -30,5 +29,4 @@ __all__ = [
     "SearchHit",
     "Store",
     "fts_query",
-    "redact",
 ]

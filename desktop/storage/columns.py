@@ -15,8 +15,8 @@ from decimal import Decimal
 from typing import Any
 
 from desktop.core.errors import ErrorInfo
+from desktop.core.redact import redact
 from desktop.core.types import ModelRef, Usage
-from desktop.storage.redact import redact
 
 __all__ = [
     "clean", "error_of", "error_text", "exact_sum", "json_text", "money_of", "money_text",

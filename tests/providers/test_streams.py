@@ -220,6 +220,32 @@ async def test_stream_options_rejected_then_remembered():
     assert p.stream_options_ok is False
 
 
+async def test_with_base_url_is_an_independent_provider():
+    """What one server taught a provider (no stream_options here) is not assumed of another
+    address, and the original keeps its own address; the key and client go along."""
+    seen = []
+
+    def handler(request):
+        body = json.loads(request.content)
+        seen.append((request.url.host, "stream_options" in body, request.headers.get("authorization")))
+        if "stream_options" in body and request.url.host == "lab":
+            return httpx.Response(400, json={"error": {"message": "Unrecognized request argument supplied: stream_options",
+                                                       "type": "invalid_request_error"}})
+        wire, _ = openai_wire(["ok"], None)
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=wire.encode())
+
+    async with mock_client(handler) as client:
+        p = make_provider("openai-compatible", "lab", "http://lab:8000", "k-123456", client)
+        [e async for e in p.stream_chat("m", MSGS)]
+        twin = p.with_base_url("http://other:9000/v1")
+        events = [e async for e in twin.stream_chat("m", MSGS)]
+        assert events == [TextDelta("ok"), StreamEnd("stop")]
+        twin.stream_options_ok = False
+    assert seen[-1] == ("other", True, "Bearer k-123456")
+    assert p.base_url == "http://lab:8000/v1" and twin.base_url == "http://other:9000/v1"
+    assert p.stream_options_ok is False and type(twin) is type(p) and twin.name == "lab"
+
+
 async def test_max_completion_tokens_when_asked_for():
     seen = []
 

@@ -1,10 +1,11 @@
-"""redact() on realistic secrets and on text that must survive."""
+"""redact() on realistic secrets and on text that must survive: the one redaction the
+providers (what a server echoed) and the store (what is persisted) both use."""
 
 from __future__ import annotations
 
 import pytest
 
-from desktop.storage import redact
+from desktop.core.redact import redact
 
 SECRETS = [
     # (text containing a secret, the secret)
@@ -31,6 +32,10 @@ SECRETS = [
     ("secret blob QWxhZGRpbjpvcGVuIHNlc2FtZQ9aB3cD4eF5gH6iJ7kL8mN9oP0qR1sT2uV3 here",
      "QWxhZGRpbjpvcGVuIHNlc2FtZQ9aB3cD4eF5gH6iJ7kL8mN9oP0qR1sT2uV3"),
     ("password = 'correct horse'", "correct"),
+    # formats only the providers' copy used to know
+    ("together said tgp_v1_Zx8yW7vU6tS5rQ4pO3nM2lK1 is invalid", "Zx8yW7vU6tS5rQ4pO3nM2lK1"),
+    ("cerebras csk-ab12cd34ef56gh78ij90kl is revoked", "ab12cd34ef56gh78ij90kl"),
+    ("opaque 9x8w7v6u5t4s3r2q1p0onmlkjihgfedcbazyxwvuts rejected", "9x8w7v6u5t4s3r2q1p0onmlkjihgfedcbazyxwvuts"),
 ]
 
 
@@ -71,3 +76,21 @@ def test_idempotent_and_none():
     once = redact(SECRETS[4][0])
     assert redact(once) == once
     assert redact(None) == ""
+
+
+def test_the_key_a_provider_holds_is_removed_whatever_its_shape():
+    key = "plainpassword4proxy"
+    out = redact(f"LiteLLM: key {key} not allowed for this team", secrets=[key, None, ""])
+    assert key not in out and "[redacted]" in out
+
+
+def test_one_redact_for_every_layer():
+    """The store and the providers import the core's function; no second copy remains."""
+    import importlib.util
+
+    from desktop.core import redact as core
+    from desktop.providers import classify
+    from desktop.storage import db
+
+    assert classify.redact is core.redact and db.redact is core.redact
+    assert importlib.util.find_spec("desktop.storage.redact") is None

@@ -1,13 +1,16 @@
-"""Remove anything key-like from text before it is stored or shown in "details".
+"""Remove anything key-like from text before it is stored, shown in "details" or kept in
+an error.
 
-Applied by the store to every error message, fix and detail it persists. It is
-deliberately greedy: a false positive costs a few characters of an error excerpt,
-a false negative leaks a credential into a file.
+One function for every layer: providers scrub what a server echoed back (and the key
+they hold), the store scrubs every error text it persists. It is deliberately greedy:
+a false positive costs a few characters of an error excerpt, a false negative leaks a
+credential into a file.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 __all__ = ["redact", "REDACTED"]
 
@@ -41,6 +44,9 @@ _PREFIXED = re.compile(
     re.VERBOSE,
 )
 
+# Prefixes that are also ordinary words ("key_", "sess-"), so they need a longer tail.
+_PREFIXED_LONG = re.compile(r"\b((?:csk|sess|key|tgp_v1)[-_])[A-Za-z0-9_\-]{12,}")
+
 # "Authorization: Bearer abc", "Bearer abc", "Basic abc"
 _BEARER = re.compile(r"\b(Bearer|Basic|Token)(\s+)[A-Za-z0-9._~+/=\-]{6,}", re.IGNORECASE)
 
@@ -69,14 +75,14 @@ _LONG_TOKEN = re.compile(r"(?<![A-Za-z0-9+/_\-])[A-Za-z0-9+/_\-]{40,}={0,2}")
 
 def _long_token(match: re.Match[str]) -> str:
     """Redact a long base64/base64url-looking blob, but not a long model id such as
-    NousResearch/Nous-Hermes-2-Mixtral-8x7B-DPO: random tokens mix cases and digits
-    throughout and have few separators."""
+    NousResearch/Nous-Hermes-2-Mixtral-8x7B-DPO: random tokens mix digits with letters
+    throughout and have few separators (none at all, whatever their case, is a token)."""
     token = match.group(0)
     digits = sum(c.isdigit() for c in token)
     upper = sum(c.isupper() for c in token)
     lower = sum(c.islower() for c in token)
     separators = token.count("-") + token.count("/")
-    if digits >= 4 and upper >= 2 and lower >= 2 and separators <= 2:
+    if digits >= 4 and separators <= 2 and ((upper >= 2 and lower >= 2) or separators == 0):
         return REDACTED
     return token
 
@@ -88,14 +94,22 @@ def _field(match: re.Match[str]) -> str:
     return f"{match.group('name')}{match.group('sep')}{match.group('q')}{REDACTED}"
 
 
-def redact(text: str | None) -> str:
-    """Return ``text`` with API keys, bearer tokens and secret-looking values replaced."""
+def redact(text: str | None, secrets: Iterable[str | None] = ()) -> str:
+    """Return ``text`` with API keys, bearer tokens and secret-looking values replaced,
+    and every one of ``secrets`` (the key a provider holds, say) wherever it appears."""
     if not text:
         return text or ""
-    out = _PREFIXED.sub(lambda m: m.group(1) + REDACTED, text)
-    out = _BEARER.sub(lambda m: m.group(1) + m.group(2) + REDACTED, out)
-    out = _FIELD.sub(_field, out)
-    out = _JWT.sub(REDACTED, out)
-    out = _LONG_HEX.sub(REDACTED, out)
-    out = _LONG_TOKEN.sub(_long_token, out)
-    return out
+    try:
+        out = str(text)
+        for secret in secrets:
+            if secret and len(secret) >= 4:
+                out = out.replace(secret, REDACTED)
+        out = _PREFIXED.sub(lambda m: m.group(1) + REDACTED, out)
+        out = _PREFIXED_LONG.sub(lambda m: m.group(1) + REDACTED, out)
+        out = _BEARER.sub(lambda m: m.group(1) + m.group(2) + REDACTED, out)
+        out = _FIELD.sub(_field, out)
+        out = _JWT.sub(REDACTED, out)
+        out = _LONG_HEX.sub(REDACTED, out)
+        return _LONG_TOKEN.sub(_long_token, out)
+    except Exception:  # pragma: no cover - redaction must never be the thing that fails
+        return "[unprintable]"

@@ -97,3 +97,17 @@ class Cooldowns:
         self._store.set_setting(
             _SETTING, {k: {"until": v.until, "error": v.error.to_dict()} for k, v in live.items()}
         )
+
+    def rename_provider(self, old: str, new: str) -> None:
+        """A provider was renamed: its cooldowns (provider-wide and per model) follow it."""
+        moved = {}
+        for key, entry in self._entries.items():
+            if key == old:
+                moved[new] = entry
+            elif key.startswith(old + "/"):
+                moved[new + key[len(old):]] = entry
+            else:
+                moved[key] = entry
+        if moved != self._entries:
+            self._entries = moved
+            self._save()

@@ -8,7 +8,8 @@ attempts and the ledger entry. Listeners (the CLI printer, the window) get event
 
 Everything else a user can do goes through the typed services hanging off the engine
 (``engine.spend``, ``engine.providers_admin``, ``engine.conversations``, ``engine.pulls``,
-``engine.probes``, ``engine.routing_admin``, ``engine.feedback``, ``engine.price_admin``);
+``engine.probes``, ``engine.routing_admin``, ``engine.feedback``, ``engine.price_admin``,
+``engine.preferences``);
 the window and the command line only present what they return.
 """
 
@@ -44,6 +45,7 @@ from desktop.engine.explain import explain
 from desktop.engine.feedback import FEEDBACK_SETTING, FeedbackService
 from desktop.engine.health import HealthMonitor, skip_reason
 from desktop.engine.price_admin import PriceAdmin
+from desktop.engine.preferences import Preferences
 from desktop.engine.pricing import PriceBook
 from desktop.engine.probes import ProbeService
 from desktop.engine.provider_admin import ProviderAdmin
@@ -96,6 +98,7 @@ class Engine:
         self.routing_admin = RoutingAdmin(self)
         self.feedback = FeedbackService(self)
         self.price_admin = PriceAdmin(self)
+        self.preferences = Preferences(store)
 
     # --- construction ---------------------------------------------------------------
 

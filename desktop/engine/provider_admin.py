@@ -38,7 +38,7 @@ class ProviderInfo:
     base_url: str | None
     display_name: str
     local: bool
-    has_key: bool | None  # None: the keyring could not be read
+    has_key: bool | None  # None: the keyring could not be read (or was not asked)
     timeout_s: float | None = None
 
     def to_dict(self) -> dict:
@@ -112,12 +112,13 @@ class ProviderAdmin:
 
     # --- reading ------------------------------------------------------------------------
 
-    def list(self) -> list[ProviderInfo]:
-        return [self._info(r.name, r.kind, r.base_url, r.options) for r in self._e.store.list_providers()]
+    def list(self, *, with_keys: bool = True) -> list[ProviderInfo]:
+        """Every configured provider; ``with_keys`` False skips the keyring (has_key None)."""
+        return [self._info(r.name, r.kind, r.base_url, r.options, with_keys) for r in self._e.store.list_providers()]
 
-    def get(self, name: str) -> ProviderInfo | None:
+    def get(self, name: str, *, with_key: bool = True) -> ProviderInfo | None:
         rec = self._e.store.get_provider(name)
-        return None if rec is None else self._info(rec.name, rec.kind, rec.base_url, rec.options)
+        return None if rec is None else self._info(rec.name, rec.kind, rec.base_url, rec.options, with_key)
 
     def exists(self, name: str) -> bool:
         return self._e.store.get_provider(name) is not None
@@ -129,12 +130,12 @@ class ProviderAdmin:
         """The key in the keyring (raises RouteDeskError when the keyring is unavailable)."""
         return self._e.keystore.get(name)
 
-    def _info(self, name: str, kind: str, base_url: str | None, options: dict) -> ProviderInfo:
+    def _info(self, name: str, kind: str, base_url: str | None, options: dict, with_key: bool = True) -> ProviderInfo:
         preset = PRESETS.get(kind)
-        try:
-            has_key: bool | None = self._e.keystore.get(name) is not None
-        except RouteDeskError:
-            has_key = None
+        has_key: bool | None = None
+        if with_key:
+            with contextlib.suppress(RouteDeskError):
+                has_key = self._e.keystore.get(name) is not None
         return ProviderInfo(name, kind, base_url, preset.display_name if preset else kind,
                             bool(preset and preset.local), has_key, timeout_of(options))
 
@@ -268,6 +269,8 @@ class ProviderAdmin:
         except RouteDeskError as err:
             err = explain(err, provider_kind=kind, base_url=base_url, fallback=None)
             return ConnectionCheck(False, err.message, err.fix or "")
+        except Exception as exc:  # a provider's bug must not hang the Settings dialog
+            return ConnectionCheck(False, f"Could not reach {label} ({type(exc).__name__}).", "")
         self.cache_models(name, list(models))
         found = f"{len(models)} model{'s' if len(models) != 1 else ''} available"
         ver = f" (version {version})" if version else ""

@@ -103,7 +103,7 @@ def test_price_override_changes_the_next_cost(ui, qtbot, sim):
     form.prices.item(row, 1).setText("1000")
     form.prices.item(row, 2).setText("2000")
     assert form.prices.item(row, 3).text() == "your override"
-    ov = controller.store.get_price_override(STRONG)
+    ov = controller.engine.store.get_price_override(STRONG)
     assert ov.input_per_mtok == Decimal("1000") and ov.output_per_mtok == Decimal("2000")
     controller.set_mode("strong")
     controller.send("price check")
@@ -115,7 +115,7 @@ def test_price_override_changes_the_next_cost(ui, qtbot, sim):
     # a bad number is refused in plain words, nothing stored
     form.prices.item(row, 1).setText("abc")
     assert "dollars" in form.prices.error.text()
-    assert controller.store.get_price_override(STRONG).input_per_mtok == Decimal("1000")
+    assert controller.engine.store.get_price_override(STRONG).input_per_mtok == Decimal("1000")
 
 
 def test_env_key_offered_never_used_silently(make_engine, app_window, qtbot, sim, monkeypatch):
@@ -141,7 +141,7 @@ def test_renaming_a_provider_moves_its_key_and_the_pair(ui, qtbot):
     assert dlg.form.save()
     keys = controller.engine.keystore
     assert keys.get("work") == KEY and keys.get("openai") is None
-    assert controller.store.get_provider("openai") is None and controller.store.get_provider("work") is not None
+    assert controller.engine.store.get_provider("openai") is None and controller.engine.store.get_provider("work") is not None
     assert controller.routing.strong == ModelRef("work", "gpt-4o")
     controller.send("still works", "strong")
     qtbot.waitUntil(lambda: not controller.busy, timeout=10000)

@@ -44,8 +44,8 @@ from desktop.engine.events import (
 from desktop.engine.explain import explain
 from desktop.engine.feedback import FEEDBACK_SETTING, FeedbackService
 from desktop.engine.health import HealthMonitor, skip_reason
-from desktop.engine.price_admin import PriceAdmin
 from desktop.engine.preferences import Preferences
+from desktop.engine.price_admin import PriceAdmin
 from desktop.engine.pricing import PriceBook
 from desktop.engine.probes import ProbeService
 from desktop.engine.provider_admin import ProviderAdmin

@@ -178,7 +178,7 @@ async def _with_details(provider, models: list[ModelInfo], cache: DetailCache | 
     return list(out)
 
 
-async def _lmstudio_details(provider, models: list[ModelInfo], timeout: float = 3.0) -> list[ModelInfo]:
+async def _lmstudio_details(provider, models: list[ModelInfo], timeout: float = 3.0) -> list[ModelInfo]:  # noqa: ASYNC109
     """LM Studio's own REST API (``/api/v0/models``) tells quantisation and context length,
     which its OpenAI-compatible list does not. Older versions lack it: then nothing changes."""
     if not models:
@@ -207,7 +207,8 @@ async def _lmstudio_details(provider, models: list[ModelInfo], timeout: float = 
         quant = item.get("quantization")
         out.append(replace(
             m,
-            context_length=m.context_length or (ctx if isinstance(ctx, int) and not isinstance(ctx, bool) and ctx > 0 else None),
+            context_length=m.context_length or (
+                ctx if isinstance(ctx, int) and not isinstance(ctx, bool) and ctx > 0 else None),
             quantization=m.quantization or (quant if isinstance(quant, str) and quant else None),
         ))
     return out
@@ -222,7 +223,7 @@ def _variant_provider(engine, base, url: str):
     return alt
 
 
-async def _timed(coro, timeout: float):
+async def _timed(coro, timeout: float):  # noqa: ASYNC109
     async with asyncio.timeout(timeout):
         return await coro
 
@@ -252,7 +253,7 @@ async def discover_one(
     *,
     details: bool = True,
     cache: DetailCache | None = None,
-    timeout: float = DISCOVERY_TIMEOUT,
+    timeout: float = DISCOVERY_TIMEOUT,  # noqa: ASYNC109
     clock=time.perf_counter,
 ) -> Discovered:
     """Look for the local provider ``name`` (``ollama``, ``lmstudio`` or any configured
@@ -331,7 +332,7 @@ async def discover(
     *,
     details: bool = True,
     cache: DetailCache | None = None,
-    timeout: float = DISCOVERY_TIMEOUT,
+    timeout: float = DISCOVERY_TIMEOUT,  # noqa: ASYNC109
 ) -> list[Discovered]:
     """Discover the implicit local providers (default: Ollama and LM Studio) at once."""
     wanted = list(names) if names is not None else list(LOCAL_PROVIDERS)
@@ -340,7 +341,7 @@ async def discover(
         return_exceptions=True,
     )
     out: list[Discovered] = []
-    for n, r in zip(wanted, results):
+    for n, r in zip(wanted, results, strict=False):
         if isinstance(r, BaseException):
             if isinstance(r, asyncio.CancelledError):
                 raise r

@@ -86,7 +86,9 @@ class PriceBook:
         mp = calc.model_price
         return Price(_base_rate(mp.input_mtok), _base_rate(mp.output_mtok), "bundled")
 
-    def cost(self, ref: ModelRef, usage: Usage, *, provider_kind: str | None, local: bool) -> tuple[Decimal | None, Price]:
+    def cost(
+        self, ref: ModelRef, usage: Usage, *, provider_kind: str | None, local: bool
+    ) -> tuple[Decimal | None, Price]:
         """The exact cost of ``usage`` (None when the price is unknown)."""
         price = self.price(ref, provider_kind=provider_kind, local=local)
         if price.source in ("override", "local"):

@@ -12,6 +12,7 @@ layout is read by ``desktop.storage.peek``, sqlite3 only).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -192,10 +193,8 @@ def launch(argv: Sequence[str] | None = None, *, on_error=None):
         # the engine's modules (httpx, keyring, storage, providers: most of the wait) are
         # imported in a worker thread so the frame stays responsive; nothing there is Qt,
         # and everything that opens or builds runs here, on the UI thread
-        try:
+        with contextlib.suppress(Exception):  # the same import below reports it
             await asyncio.to_thread(_import_engine)
-        except Exception:
-            pass  # the same import below reports it
         if window._closing:
             return
         from desktop.core.errors import RouteDeskError

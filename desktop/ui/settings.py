@@ -309,7 +309,8 @@ class ProviderForm(QWidget):
         self.original = name
         self.key.clear()
         self.key.setPlaceholderText("•••••••• saved in the keyring (type to replace)")
-        self.result.setText(f"✔ Saved {name}." + ("" if self.models else " Press “Test connection” to list its models."))
+        hint = "" if self.models else " Press “Test connection” to list its models."
+        self.result.setText(f"✔ Saved {name}.{hint}")
         if self.models:
             self.controller.cache_models(name, self.models)
         self.saved.emit(name)
@@ -321,9 +322,8 @@ class ProviderForm(QWidget):
             self.result.setText("Pick a model in the table first.")
             return
         name = self.name.text().strip()
-        if self.original != name or self.controller.get_provider(name) is None:
-            if not self.save():
-                return
+        if (self.original != name or self.controller.get_provider(name) is None) and not self.save():
+            return
         ref = self.prices.refs[row]
         r = self.controller.routing
         if side == "strong":

@@ -9,10 +9,10 @@ from decimal import Decimal
 
 import pytest
 
-from desktop.core.errors import ErrorKind, RouteDeskError
-from desktop.core.types import ModelRef
 from desktop.commands import ProgressBar
 from desktop.commands import pull_with_bar as pull_model
+from desktop.core.errors import ErrorKind, RouteDeskError
+from desktop.core.types import ModelRef
 from desktop.engine.catalog import list_models
 from tests.engine._health_support import free_port, heng, keys  # noqa: F401
 

@@ -7,7 +7,7 @@ import io
 import json
 import sys
 import uuid
-from contextlib import redirect_stdout
+from contextlib import redirect_stdout, suppress
 from decimal import Decimal
 
 import keyring
@@ -28,10 +28,8 @@ def names(keystore):  # keystore: skip with a reason when there is no Secret Ser
     made = [f"p{uuid.uuid4().hex[:10]}" for _ in range(3)]
     yield made
     for n in made:
-        try:
+        with suppress(Exception):
             keyring.delete_password("RouteDesk", n)
-        except Exception:
-            pass
 
 
 def cli(*args: str, stdin: str | None = None, monkeypatch=None) -> tuple[int, str]:

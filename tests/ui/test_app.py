@@ -67,7 +67,7 @@ def _fill(store, n_pairs: int) -> int:
     cid = store.create_conversation("Huge")
     route = RouteDecision("weak", 0.1, 0.5, "test", "test")
     text = "Some **markdown** answer with `code` and a list:\n\n- one\n- two\n"
-    conn = store.conn if hasattr(store, "conn") else None
+    store.conn if hasattr(store, "conn") else None
     for i in range(n_pairs):
         store.add_user_message(cid, f"question {i}")
         mid = store.start_answer(cid, route=route, model=WEAK)
@@ -137,9 +137,9 @@ def test_no_qt_outside_ui():
             continue
         src = p.read_text(encoding="utf-8")
         for mod in ("PySide6", "pyqtgraph", "qasync"):
-            if f"import {mod}" in src or f"from {mod}" in src:
-                if p.name != "selftest.py":  # the packaging self-test checks Qt on purpose (lazily)
-                    bad.append(f"{p.relative_to(root)}: {mod}")
+            # the packaging self-test checks Qt on purpose (lazily)
+            if (f"import {mod}" in src or f"from {mod}" in src) and p.name != "selftest.py":
+                bad.append(f"{p.relative_to(root)}: {mod}")
     assert not bad, bad
 
 

@@ -121,9 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the last line of defence: a sentence, not a traceback
         if os.environ.get("ROUTEDESK_DEBUG"):
             raise
-        err = RouteDeskError(
+        unexpected = RouteDeskError(
             ErrorKind.BAD_RESPONSE,
             f"RouteDesk hit an unexpected problem ({type(exc).__name__}).",
             "Run the command again with ROUTEDESK_DEBUG=1 to see the details, and report them.",
         )
-        return commands.report_error(err, want_json)
+        return commands.report_error(unexpected, want_json)

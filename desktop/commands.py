@@ -226,8 +226,9 @@ def _message_dict(m: Any) -> dict:
 def _history(args: Any) -> int:
     # Engine.open marks answers a killed process left "streaming" as interrupted.
     convs = _with_engine(lambda engine: engine.conversations.history(args.limit))
-    out = [{"id": h.conversation.id, "title": h.conversation.title, "updated_at": h.conversation.updated_at,
-            "messages": [_message_dict(m) for m in h.messages]} for h in convs]
+    out: list[dict[str, Any]] = [
+        {"id": h.conversation.id, "title": h.conversation.title, "updated_at": h.conversation.updated_at,
+         "messages": [_message_dict(m) for m in h.messages]} for h in convs]
     if args.json:
         _print_json({"conversations": out})
         return 0

@@ -29,6 +29,10 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from desktop.storage import KeyStore
 
 __all__ = ["run_self_test", "CHECKS", "SELFTEST_SERVICE"]
 
@@ -50,7 +54,7 @@ class _Context:
 
     def __init__(self, home: Path) -> None:
         self.home = home
-        self.app = None
+        self.app: Any = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.window = None
         self.engines: list = []
@@ -264,7 +268,7 @@ def check_routed_message(ctx: _Context) -> str:
 
     async def go(base_url: str):
         client = httpx.AsyncClient(timeout=httpx.Timeout(20.0, connect=5.0), trust_env=False)
-        engine = Engine.open(home=ctx.home, client=client, keystore=_MemoryKeys())
+        engine = Engine.open(home=ctx.home, client=client, keystore=cast("KeyStore", _MemoryKeys()))
         try:
             engine.store.add_provider("selftest", "openai-compatible", base_url)
             engine.set_pair(ModelRef.parse(f"selftest/{STRONG_MODEL}"), ModelRef.parse(f"selftest/{WEAK_MODEL}"))
@@ -305,7 +309,7 @@ def check_window(ctx: _Context) -> str:
     from desktop.engine.app import Engine
 
     _ensure_loop(ctx)  # the window's background tasks need the app's loop set first
-    engine = Engine.open(home=ctx.home, keystore=_MemoryKeys())
+    engine = Engine.open(home=ctx.home, keystore=cast("KeyStore", _MemoryKeys()))
     ctx.engines.append(engine)
     _controller, window = build(engine)
     ctx.window = window

@@ -51,7 +51,7 @@ from desktop.engine.probes import ProbeService
 from desktop.engine.provider_admin import ProviderAdmin
 from desktop.engine.provider_settings import IMPLICIT, ProviderSettings, backoff, timeout_of, with_context
 from desktop.engine.pulls import PullService
-from desktop.engine.routing import Pair, RoutingSettings, placeholder_decision, plan_route
+from desktop.engine.routing import Pair, Plan, RoutingSettings, placeholder_decision, plan_route
 from desktop.engine.routing_admin import RoutingAdmin
 from desktop.engine.spend import SpendService
 from desktop.providers import PRESETS, Provider, Timeouts, make_provider, normalize_base_url
@@ -341,7 +341,8 @@ class _Run:
     """One message's journey through its candidates; holds the partial state so a
     cancellation at any await can still store what the user saw."""
 
-    def __init__(self, engine: Engine, conv: int, user_id: int, msg_id: int, plan, context, emit) -> None:
+    def __init__(self, engine: Engine, conv: int, user_id: int, msg_id: int, plan: Plan,
+                 context: list[ChatMessage], emit: Listener) -> None:
         self.e = engine
         self.conv = conv
         self.user_id = user_id
@@ -363,7 +364,8 @@ class _Run:
             self.msg_id, attempt.model, ok=attempt.error is None, error=attempt.error, usage=None
         )
 
-    def _result(self, status: str, *, model=None, error=None, usage=None, cost=None, price_source=None) -> AnswerResult:
+    def _result(self, status: str, *, model: ModelRef | None = None, error: Any = None, usage: Usage | None = None,
+                cost: Decimal | None = None, price_source: str | None = None) -> AnswerResult:
         answered_by = model
         return AnswerResult(
             conversation_id=self.conv,
@@ -451,7 +453,7 @@ class _Run:
                 return self._result("error", error=err.info())
         return self._result("error", error=_all_failed(first_error, self.attempts, self.fix_alone))
 
-    async def _try_model(self, ref: ModelRef, next_ref: ModelRef | None):
+    async def _try_model(self, ref: ModelRef, next_ref: ModelRef | None) -> AnswerResult | RouteDeskError:
         e = self.e
         retries = 0
         while True:
@@ -470,13 +472,13 @@ class _Run:
                 kind_of = _kind_of(e, ref)
                 err = explain(
                     with_context(raw, ref),
-                    provider_kind=kind_of[0],
+                    provider_kind=kind_of[0] or "",
                     base_url=kind_of[1],
                     fallback=None if next_ref is None else str(next_ref),
                 )
                 if next_ref is not None:
                     # If every candidate fails, the fix must not promise this fallback.
-                    alone = explain(raw, provider_kind=kind_of[0], base_url=kind_of[1], fallback=None)
+                    alone = explain(raw, provider_kind=kind_of[0] or "", base_url=kind_of[1], fallback=None)
                     self.fix_alone[str(ref)] = alone.fix
                 limit = RETRY_LIMIT.get(err.kind, 0)
                 will_retry = not self.text_parts and retries < limit
@@ -495,7 +497,7 @@ class _Run:
                     self.current = ref
                 return err
 
-    async def _stream(self, provider: Provider, ref: ModelRef):
+    async def _stream(self, provider: Provider, ref: ModelRef) -> tuple[Any, Any, Any]:
         """Stream one attempt; returns the billed (usage, cost, price source)."""
         e = self.e
         started = time.perf_counter()
@@ -518,7 +520,8 @@ class _Run:
 
         # aclosing: the HTTP response is released the moment we stop, not at garbage collection.
         try:
-            async with contextlib.aclosing(provider.stream_chat(ref.model, self.context)) as events:
+            stream = provider.stream_chat(ref.model, self.context)
+            async with contextlib.aclosing(stream) as events:  # type: ignore[type-var]
                 async for event in events:
                     if isinstance(event, TextDelta):
                         if not event.text:
@@ -546,7 +549,7 @@ class _Run:
                                  provider=ref.provider, model=ref.model)
         return self._bill(ref, self.usage)
 
-    def _bill(self, ref: ModelRef, usage: Usage | None):
+    def _bill(self, ref: ModelRef, usage: Usage | None) -> tuple[Any, Any, Any]:
         """Price the usage the provider reported and write the ledger entry."""
         if usage is None:
             return None, None, None
@@ -577,7 +580,7 @@ def _kind_of(engine: Engine, ref: ModelRef) -> tuple[str | None, str | None]:
         return None, None
 
 
-def _all_failed(first, attempts: list[Attempt], fix_alone: dict[str, str]):
+def _all_failed(first: Any, attempts: list[Attempt], fix_alone: dict[str, str]) -> Any:
     from desktop.core.errors import ErrorInfo
 
     if first is None:
@@ -585,7 +588,7 @@ def _all_failed(first, attempts: list[Attempt], fix_alone: dict[str, str]):
     tried = [a for a in attempts if a.error is not None]
     if len(tried) <= 1:
         return first
-    lines = "; ".join(f"{a.model}: {a.error.kind}" for a in tried)
+    lines = "; ".join(f"{a.model}: {a.error.kind}" for a in tried if a.error is not None)
     first_model = f"{first.provider}/{first.model}" if first.provider and first.model else ""
     return ErrorInfo(
         kind=first.kind,

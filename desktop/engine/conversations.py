@@ -4,6 +4,7 @@ read conversations only through this service."""
 
 from __future__ import annotations
 
+import builtins
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -35,7 +36,7 @@ class ConversationService:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    def list(self, limit: int | None = None) -> list[ConversationRecord]:
+    def list(self, limit: int | None = None) -> builtins.list[ConversationRecord]:
         """Newest activity first; deleted ones (awaiting undo) left out."""
         convs = self._store.list_conversations()
         return convs if limit is None else convs[: max(0, limit)]
@@ -53,10 +54,10 @@ class ConversationService:
         records, more = self._store.messages_page(conversation_id, before_id=before_id, limit=limit)
         return MessagePage(tuple(records), more)
 
-    def messages(self, conversation_id: int) -> list[MessageRecord]:
+    def messages(self, conversation_id: int) -> builtins.list[MessageRecord]:
         return self._store.messages(conversation_id)
 
-    def history(self, limit: int = 20) -> list[ConversationHistory]:
+    def history(self, limit: int = 20) -> builtins.list[ConversationHistory]:
         return [ConversationHistory(c, tuple(self._store.messages(c.id))) for c in self.list(limit)]
 
     def rename(self, conversation_id: int, title: str) -> str:
@@ -79,7 +80,7 @@ class ConversationService:
     def purge_deleted(self, older_than: timedelta | None = None) -> int:
         return self._store.purge_deleted(older_than)
 
-    def search(self, query: str, *, limit: int = 50) -> list[SearchHit]:
+    def search(self, query: str, *, limit: int = 50) -> builtins.list[SearchHit]:
         """Full-text search; a query the index can't read finds nothing rather than failing."""
         if not query.strip():
             return []

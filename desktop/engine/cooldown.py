@@ -10,9 +10,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from desktop.core.errors import ErrorInfo, ErrorKind, RouteDeskError
 from desktop.core.types import ModelRef
+
+if TYPE_CHECKING:
+    from desktop.storage import Store
 
 __all__ = ["Cooldowns", "Cooling", "COOLDOWN_SECONDS"]
 
@@ -43,7 +47,7 @@ class Cooling:
 
 
 class Cooldowns:
-    def __init__(self, store=None, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: Store | None = None, clock: Callable[[], float] = time.time) -> None:
         self._store = store
         self._clock = clock
         self._entries: dict[str, Cooling] = {}

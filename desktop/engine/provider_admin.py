@@ -9,6 +9,7 @@ is given, so changing a URL or timeout never asks for the key again.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import os
 from dataclasses import dataclass
@@ -112,7 +113,7 @@ class ProviderAdmin:
 
     # --- reading ------------------------------------------------------------------------
 
-    def list(self, *, with_keys: bool = True) -> list[ProviderInfo]:
+    def list(self, *, with_keys: bool = True) -> builtins.list[ProviderInfo]:
         """Every configured provider; ``with_keys`` False skips the keyring (has_key None)."""
         return [self._info(r.name, r.kind, r.base_url, r.options, with_keys) for r in self._e.store.list_providers()]
 
@@ -276,12 +277,12 @@ class ProviderAdmin:
         ver = f" (version {version})" if version else ""
         return ConnectionCheck(True, f"Connected to {label}{ver}. {found}.", "", models, version)
 
-    def cached_models(self) -> dict[str, list[str]]:
+    def cached_models(self) -> dict[str, builtins.list[str]]:
         """Provider -> the model names last seen (Test connection, probes)."""
         raw = self._e.store.get_setting(MODELS_CACHE_SETTING, {}) or {}
         return {str(k): [str(m) for m in v] for k, v in raw.items() if isinstance(v, list)}
 
-    def cache_models(self, name: str, models: list[str]) -> bool:
+    def cache_models(self, name: str, models: builtins.list[str]) -> bool:
         """Remember ``name``'s model list; False when it was already known."""
         cache = self.cached_models()
         if cache.get(name) == list(models):

@@ -134,7 +134,7 @@ def after_first_paint(widget, fn, fallback_ms: int = 250) -> None:
     ``fallback_ms`` if it never does, e.g. minimised)."""
     from PySide6.QtCore import QEvent, QObject, QTimer
 
-    fired = []
+    fired: list[int] = []
 
     def fire() -> None:
         if not fired:

@@ -322,7 +322,7 @@ class AppController(QObject, AdminActions):
         return None
 
     def stop(self) -> bool:
-        if self.busy:
+        if self.busy and self._task is not None:
             self._task.cancel()
             return True
         return False

@@ -213,7 +213,7 @@ class HealthPanel(QWidget):
         else:
             self.progress.setRange(0, 100)
             self.progress.setValue(int(frac * 100))
-        mb = f" — {p.completed / 1e6:.0f} of {p.total / 1e6:.0f} MB" if p.total else ""
+        mb = f" — {(p.completed or 0) / 1e6:.0f} of {p.total / 1e6:.0f} MB" if p.total else ""
         self.pull_status.setText(f"{p.status}{mb}")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import logging
+from typing import Any
 
 from PySide6.QtCore import QByteArray, QEvent, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
@@ -57,7 +58,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, controller=None, parent: QWidget | None = None, *, state: dict | None = None) -> None:
         super().__init__(parent)
-        self.controller = None
+        self.controller: Any = None  # an AppController once the engine has loaded (attach)
         self.setWindowTitle("RouteDesk")
         self.setWindowIcon(icon("routedesk"))
         self._closing = False
@@ -79,7 +80,7 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(2, 0)
         self.splitter.setCollapsible(1, False)
         self.setCentralWidget(self.splitter)
-        self._placeholders = (sidebar_ph, loading, chart_ph)
+        self._placeholders: tuple[QWidget, ...] = (sidebar_ph, loading, chart_ph)
 
         self._build_actions()
         self._build_status()

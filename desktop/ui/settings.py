@@ -194,7 +194,7 @@ class ProviderForm(QWidget):
         hint.setWordWrap(True)
         lay.addWidget(hint)
         self.prices = PriceTable(controller)
-        self.prices.parent_form_refill = self._fill_prices
+        self.prices.parent_form_refill = self._fill_prices  # type: ignore[method-assign]
         lay.addWidget(self.prices, 1)
         lay.addWidget(self.prices.error)
         prow = QHBoxLayout()

@@ -16,7 +16,10 @@ from desktop.core.errors import ErrorKind, RouteDeskError
 
 __all__ = ["main", "build_parser"]
 
-KINDS = ("openai", "anthropic", "openrouter", "ollama", "openai-compatible", "lmstudio", "groq", "together", "deepseek", "mistral")
+#: The presets' kinds (desktop.providers.PRESETS, checked by tests/test_cli.py); spelt out so
+#: that parsing the command line, which starts the window too, does not import httpx.
+KINDS = ("openai", "anthropic", "openrouter", "ollama", "openai-compatible", "lmstudio", "groq", "together",
+         "deepseek", "mistral")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,15 +27,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--self-test", action="store_true", help="load everything offscreen and exit 0 if it all works")
     sub = p.add_subparsers(dest="command")
 
-    prov = sub.add_parser("providers", help="add, list or remove providers")
+    prov = sub.add_parser("providers", help="add, list, rename or remove providers")
     psub = prov.add_subparsers(dest="action", required=True)
     add = psub.add_parser("add", help="add a provider (its key goes to the OS keyring)")
     add.add_argument("name")
     add.add_argument("--kind", required=True, choices=KINDS)
     add.add_argument("--base-url")
-    add.add_argument("--key-stdin", action="store_true", help="read the API key from standard input")
+    add.add_argument("--key-stdin", action="store_true",
+                     help="read the API key from standard input (an existing provider keeps its key without it)")
+    add.add_argument("--timeout", type=float, metavar="SECONDS", help="how long to wait for this provider's answer")
     lst = psub.add_parser("list")
     lst.add_argument("--json", action="store_true")
+    ren = psub.add_parser("rename", help="rename a provider; its key, prices and the pair follow")
+    ren.add_argument("old")
+    ren.add_argument("new")
+    ren.add_argument("--json", action="store_true")
     rm = psub.add_parser("remove")
     rm.add_argument("name")
     rm.add_argument("--json", action="store_true")
@@ -112,9 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the last line of defence: a sentence, not a traceback
         if os.environ.get("ROUTEDESK_DEBUG"):
             raise
-        err = RouteDeskError(
+        unexpected = RouteDeskError(
             ErrorKind.BAD_RESPONSE,
             f"RouteDesk hit an unexpected problem ({type(exc).__name__}).",
             "Run the command again with ROUTEDESK_DEBUG=1 to see the details, and report them.",
         )
-        return commands.report_error(err, want_json)
+        return commands.report_error(unexpected, want_json)

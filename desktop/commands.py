@@ -1,21 +1,30 @@
-"""What each command-line verb does. Kept apart from the parser so the window's
-self-test and the tests can call the same code paths."""
+"""What each command-line verb does: collect the arguments, call the engine's services
+(``desktop.engine``), print the result. No operation is implemented here; the window
+calls the same services. Kept apart from the parser (``cli.py``) so tests can drive it."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import sys
-from decimal import Decimal, InvalidOperation
-from typing import Any
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from desktop.core.errors import ErrorKind, RouteDeskError
 from desktop.core.types import ModelRef
+from desktop.engine.price_admin import parse_usd
+from desktop.engine.routing_admin import parse_ref
 
-__all__ = ["dispatch", "report_error", "parse_usd", "format_usd"]
+if TYPE_CHECKING:
+    from desktop.engine.app import Engine
+
+__all__ = ["dispatch", "report_error", "parse_usd", "parse_ref", "format_usd", "ProgressBar", "pull_with_bar"]
+
+T = TypeVar("T")
 
 
-def dispatch(args) -> int:
+def dispatch(args: Any) -> int:
     handler = _HANDLERS[args.command]
     return handler(args)
 
@@ -55,38 +64,25 @@ def format_usd(amount: Decimal | None) -> str:
     return f"${amount:.4f}"
 
 
-def parse_usd(value: str, what: str) -> Decimal:
-    """A price from the user: a finite, non-negative number of dollars."""
-    try:
-        amount = Decimal(str(value).strip().lstrip("$"))
-    except (InvalidOperation, AttributeError):
-        amount = None
-    if amount is None or not amount.is_finite() or amount < 0 or amount > 100_000:
-        raise RouteDeskError(
-            ErrorKind.MISCONFIGURED,
-            f"{value!r} is not a usable {what} price.",
-            "Give US dollars per million tokens as a plain number, for example 0.15 or 2.5.",
-        )
-    return amount
-
-
-def parse_ref(text: str) -> ModelRef:
-    try:
-        return ModelRef.parse(text)
-    except ValueError as exc:
-        raise RouteDeskError(ErrorKind.MISCONFIGURED, str(exc), "Write it as PROVIDER/MODEL, for example work/gpt-4o-mini.")
-
-
-def _open_engine(**kwargs):
+def _open_engine(**kwargs: Any) -> Engine:
     from desktop.engine.app import Engine
 
     return Engine.open(**kwargs)
 
 
-def _run(coro_fn):
+def _with_engine(fn: Callable[[Engine], T]) -> T:
+    """Open an engine, call ``fn(engine)``, close it."""
+    engine = _open_engine()
+    try:
+        return fn(engine)
+    finally:
+        asyncio.run(engine.aclose())
+
+
+def _run(coro_fn: Callable[[Engine], Awaitable[T]]) -> T:
     """Open an engine, run ``coro_fn(engine)`` on a fresh loop, close everything."""
 
-    async def runner():
+    async def runner() -> T:
         engine = _open_engine()
         try:
             return await coro_fn(engine)
@@ -99,142 +95,87 @@ def _run(coro_fn):
 # --- providers -----------------------------------------------------------------------
 
 
-def _providers(args) -> int:
-    from desktop.core.paths import database_path
-    from desktop.engine.cooldown import Cooldowns
-    from desktop.providers import PRESETS, normalize_base_url
-    from desktop.storage import KeyStore, Store
+def _read_key(args: Any, name: str) -> str | None:
+    if not args.key_stdin:
+        return None
+    key = sys.stdin.readline().strip()
+    if not key:
+        raise RouteDeskError(
+            ErrorKind.MISCONFIGURED,
+            "--key-stdin was given but standard input held no key.",
+            f"Pipe the key in: echo $KEY | routedesk providers add {name} --kind {args.kind} --key-stdin",
+        )
+    return key
 
-    if args.action == "add":
-        preset = PRESETS[args.kind]
-        name = args.name.strip()
-        if not name or "/" in name or any(c.isspace() for c in name):
-            raise RouteDeskError(
-                ErrorKind.MISCONFIGURED,
-                f"{args.name!r} can't be a provider name: it must be one word without '/'.",
-                "Pick a short name such as work, home or groq.",
-            )
-        url = args.base_url or preset.base_url
-        if not url:
-            raise RouteDeskError(
-                ErrorKind.MISCONFIGURED,
-                f"A {args.kind} provider needs the address of its API.",
-                "Add --base-url, for example --base-url http://127.0.0.1:8000/v1",
-            )
-        base_url = normalize_base_url(args.kind, url)
-        key = None
-        if args.key_stdin:
-            key = sys.stdin.readline().strip()
-            if not key:
-                raise RouteDeskError(
-                    ErrorKind.MISCONFIGURED,
-                    "--key-stdin was given but standard input held no key.",
-                    f"Pipe the key in: echo $KEY | routedesk providers add {name} --kind {args.kind} --key-stdin",
-                )
-        elif preset.needs_key:
-            raise RouteDeskError(
-                ErrorKind.MISCONFIGURED,
-                f"{preset.display_name} needs an API key.",
-                f"Pipe it in: echo $KEY | routedesk providers add {name} --kind {args.kind} --key-stdin",
-            )
-        store = Store(database_path())
-        try:
-            if key is not None:
-                KeyStore().set(name, key)  # first: with no keyring, nothing is half-added
-            existed = store.get_provider(name) is not None
-            if existed:
-                store.update_provider(name, kind=args.kind, base_url=base_url)
-            else:
-                store.add_provider(name, args.kind, base_url)
-            Cooldowns(store).clear_provider(name)  # a new key or URL gets a fresh chance
-        finally:
-            store.close()
-        where = " (key saved in the system keyring)" if key else ""
-        print(f"{'Updated' if existed else 'Added'} {name}: {preset.display_name} at {base_url}{where}.")
-        return 0
 
-    store = Store(database_path())
-    try:
-        if args.action == "list":
-            rows = []
-            keys = KeyStore()
-            for rec in store.list_providers():
-                preset = PRESETS.get(rec.kind)
-                try:
-                    has_key = keys.get(rec.name) is not None
-                except RouteDeskError:
-                    has_key = None
-                rows.append({"name": rec.name, "kind": rec.kind, "base_url": rec.base_url, "has_key": has_key,
-                             "local": bool(preset and preset.local)})
+def _providers(args: Any) -> int:
+    from desktop.engine.provider_admin import ProviderChange
+
+    def go(engine: Engine) -> int:
+        admin = engine.providers_admin
+        if args.action == "add":
+            key = _read_key(args, args.name)
+            saved = admin.save(ProviderChange(args.name, args.kind, args.base_url, key, timeout_s=args.timeout))
+            info = saved.info
+            where = " (key saved in the system keyring)" if saved.key_saved else ""
+            verb = "Added" if saved.created else "Updated"
+            print(f"{verb} {info.name}: {info.display_name} at {info.base_url}{where}.")
+            return 0
+        if args.action == "rename":
+            info = admin.rename(args.old, args.new)
             if args.json:
-                _print_json({"providers": rows})
-            elif not rows:
-                print("No providers yet. Add one: echo $KEY | routedesk providers add work --kind openai --key-stdin")
+                _print_json({"renamed": args.old, "to": info.to_dict()})
             else:
-                for r in rows:
-                    key = {True: "key in keyring", False: "no key", None: "keyring unavailable"}[r["has_key"]]
-                    print(f"{r['name']:<16} {r['kind']:<18} {r['base_url']}  ({'local' if r['local'] else key})")
+                print(f"Renamed {args.old} to {info.name}; its key, prices and the pair moved with it.")
             return 0
         if args.action == "remove":
-            if store.get_provider(args.name) is None:
-                raise RouteDeskError(ErrorKind.MISCONFIGURED, f"There is no provider called {args.name!r}.",
-                                     "See them with `routedesk providers list`.")
-            store.remove_provider(args.name)
-            try:
-                KeyStore().delete(args.name)
-            except RouteDeskError:
-                pass
+            admin.remove(args.name)
             if args.json:
                 _print_json({"removed": args.name})
             else:
                 print(f"Removed {args.name} and its key.")
             return 0
-    finally:
-        store.close()
-    return 2
+        rows = [p.to_dict() for p in admin.list()]
+        if args.json:
+            _print_json({"providers": rows})
+        elif not rows:
+            print("No providers yet. Add one: echo $KEY | routedesk providers add work --kind openai --key-stdin")
+        else:
+            for r in rows:
+                key = {True: "key in keyring", False: "no key", None: "keyring unavailable"}[r["has_key"]]
+                print(f"{r['name']:<16} {r['kind']:<18} {r['base_url']}  ({'local' if r['local'] else key})")
+        return 0
+
+    return _with_engine(go)
 
 
 # --- pair, pricing, spend, history ------------------------------------------------------
 
 
-def _use(args) -> int:
-    if not args.strong and not args.weak:
-        raise RouteDeskError(ErrorKind.MISCONFIGURED, "Say which models to use.",
-                             "routedesk use --strong PROVIDER/MODEL --weak PROVIDER/MODEL")
-    engine = _open_engine()
-    try:
-        pair = engine.pair()
-        strong = parse_ref(args.strong) if args.strong else pair.strong
-        weak = parse_ref(args.weak) if args.weak else pair.weak
-        for ref in (strong, weak):
-            if ref is not None:
-                engine.provider_settings(ref.provider)  # unknown provider: a clear error
-        engine.set_pair(strong, weak)
-        print(f"Strong: {strong or '(not set)'}   Weak: {weak or '(not set)'}")
+def _use(args: Any) -> int:
+    def go(engine: Engine) -> int:
+        pair = engine.routing_admin.update_pair(strong=parse_ref(args.strong) if args.strong else None,
+                                                weak=parse_ref(args.weak) if args.weak else None)
+        print(f"Strong: {pair.strong or '(not set)'}   Weak: {pair.weak or '(not set)'}")
         return 0
-    finally:
-        asyncio.run(engine.aclose())
+
+    return _with_engine(go)
 
 
-def _pricing(args) -> int:
-    from desktop.core.paths import database_path
-    from desktop.storage import Store
-
-    store = Store(database_path())
-    try:
+def _pricing(args: Any) -> int:
+    def go(engine: Engine) -> int:
+        prices = engine.price_admin
         if args.action == "set":
-            ref = parse_ref(args.ref)
-            inp = parse_usd(args.input, "input")
-            out = parse_usd(args.output, "output")
-            store.set_price_override(ref, inp, out)
-            print(f"{ref} now costs ${inp}/M input and ${out}/M output tokens (your override).")
+            o = prices.set(parse_ref(args.ref), args.input, args.output)
+            print(f"{o.ref} now costs ${o.input_per_mtok}/M input and ${o.output_per_mtok}/M output tokens "
+                  "(your override).")
             return 0
         if args.action == "unset":
-            store.delete_price_override(parse_ref(args.ref))
+            prices.unset(parse_ref(args.ref))
             print(f"{args.ref} uses its bundled price again.")
             return 0
         rows = [{"model": str(o.ref), "input_usd_per_mtok": str(o.input_per_mtok),
-                 "output_usd_per_mtok": str(o.output_per_mtok)} for o in store.list_price_overrides()]
+                 "output_usd_per_mtok": str(o.output_per_mtok)} for o in prices.overrides()]
         if args.json:
             _print_json({"overrides": rows})
         else:
@@ -243,64 +184,28 @@ def _pricing(args) -> int:
             if not rows:
                 print("No price overrides.")
         return 0
-    finally:
-        store.close()
+
+    return _with_engine(go)
 
 
-def spend_summary(store) -> dict:
-    entries = store.ledger()
-    total = sum((e.cost_usd for e in entries if e.cost_usd is not None), Decimal(0))
-    strong = sum((e.strong_cost_usd if e.strong_cost_usd is not None else (e.cost_usd or Decimal(0)) for e in entries), Decimal(0))
-    by_model: dict[str, dict] = {}
-    unknown = 0
-    for e in entries:
-        m = by_model.setdefault(str(e.ref), {"model": str(e.ref), "messages": 0, "input_tokens": 0,
-                                            "output_tokens": 0, "cost_usd": Decimal(0), "price_unknown": 0})
-        m["messages"] += 1
-        m["input_tokens"] += e.usage.input_tokens
-        m["output_tokens"] += e.usage.output_tokens
-        if e.cost_usd is None:
-            m["price_unknown"] += 1
-            unknown += 1
-        else:
-            m["cost_usd"] += e.cost_usd
-    choices = [e.choice for e in entries if e.choice in ("strong", "weak")]
-    return {
-        "total_usd": total,
-        "total_usd_exact": str(total),
-        "always_strong_usd": strong,
-        "saved_usd": strong - total,
-        "messages": len(entries),
-        "strong_share": (choices.count("strong") / len(choices)) if choices else None,
-        "unpriced_messages": unknown,
-        "by_model": list(by_model.values()),
-    }
-
-
-def _spend(args) -> int:
-    from desktop.core.paths import database_path
-    from desktop.storage import Store
-
-    store = Store(database_path())
-    try:
-        s = spend_summary(store)
-    finally:
-        store.close()
+def _spend(args: Any) -> int:
+    s = _with_engine(lambda engine: engine.spend.summary())
     if args.json:
-        _print_json(s)
+        _print_json(s.to_dict())
         return 0
-    print(f"Spent {format_usd(s['total_usd'])} on {s['messages']} answer{'' if s['messages'] == 1 else 's'}; "
-          f"always-strong would have cost {format_usd(s['always_strong_usd'])} "
-          f"(saved {format_usd(s['saved_usd'])}).")
-    for m in s["by_model"]:
-        extra = f", {m['price_unknown']} with unknown price" if m["price_unknown"] else ""
-        answers = "answer" if m["messages"] == 1 else "answers"
-        print(f"  {m['model']:<40} {m['messages']:>5} {answers:<7}  {m['input_tokens']:>8} in  "
-              f"{m['output_tokens']:>8} out  {format_usd(m['cost_usd'])}{extra}")
+    n = s.messages
+    print(f"Spent {format_usd(s.total_usd)} on {n} answer{'' if n == 1 else 's'}; "
+          f"always-strong would have cost {format_usd(s.always_strong_usd)} "
+          f"(saved {format_usd(s.saved_usd)}). This month: {format_usd(s.month.spent_usd)}.")
+    for m in s.by_model:
+        extra = f", {m.price_unknown} with unknown price" if m.price_unknown else ""
+        answers = "answer" if m.messages == 1 else "answers"
+        print(f"  {m.model:<40} {m.messages:>5} {answers:<7}  {m.input_tokens:>8} in  "
+              f"{m.output_tokens:>8} out  {format_usd(m.cost_usd)}{extra}")
     return 0
 
 
-def _message_dict(m) -> dict:
+def _message_dict(m: Any) -> dict:
     d = {"id": m.id, "role": m.role, "text": m.text, "status": m.status, "created_at": m.created_at}
     if m.role == "assistant":
         d.update({
@@ -318,18 +223,12 @@ def _message_dict(m) -> dict:
     return d
 
 
-def _history(args) -> int:
-    from desktop.core.paths import database_path
-    from desktop.storage import Store
-
-    store = Store(database_path())
-    try:
-        store.recover_interrupted()  # answers a killed process left "streaming" read as interrupted
-        convs = store.list_conversations()[: args.limit]
-        out = [{"id": c.id, "title": c.title, "updated_at": c.updated_at,
-                "messages": [_message_dict(m) for m in store.messages(c.id)]} for c in convs]
-    finally:
-        store.close()
+def _history(args: Any) -> int:
+    # Engine.open marks answers a killed process left "streaming" as interrupted.
+    convs = _with_engine(lambda engine: engine.conversations.history(args.limit))
+    out: list[dict[str, Any]] = [
+        {"id": h.conversation.id, "title": h.conversation.title, "updated_at": h.conversation.updated_at,
+         "messages": [_message_dict(m) for m in h.messages]} for h in convs]
     if args.json:
         _print_json({"conversations": out})
         return 0
@@ -384,8 +283,7 @@ def _ask(args) -> int:
     async def go(engine):
         conv = args.conversation
         if conv is None and args.cont:
-            convs = engine.store.list_conversations()
-            conv = convs[0].id if convs else None
+            conv = engine.conversations.latest_id()
         return await engine.send(conv, prompt, mode=mode, on_event=on_event)
 
     result = _run(go)
@@ -460,10 +358,8 @@ def _models(args) -> int:
 
 
 def _probe(args) -> int:
-    async def go(engine):
-        from desktop.engine.health import probe_all
-
-        return await probe_all(engine, only=args.name, deep=args.deep)
+    async def go(engine: Engine) -> list:
+        return await engine.probes.run(args.name, deep=args.deep)
 
     reports = _run(go)
     if args.json:
@@ -478,16 +374,88 @@ def _probe(args) -> int:
     return 1 if bad else 0
 
 
-def _pull(args) -> int:
-    async def go(engine):
-        from desktop.engine.catalog import pull_model
+def _human(n: int | None) -> str:
+    if n is None:
+        return "?"
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit in ("B", "KB") else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{n} B"  # pragma: no cover
 
-        return await pull_model(engine, parse_ref(args.ref), sys.stderr)
 
-    return _run(go)
+class ProgressBar:
+    """A text progress bar for the engine's pull progress values.
+
+    On a terminal it redraws one line (``\\r``); elsewhere (logs, tests) it prints one
+    line per status and per 10 % step, so the output stays short.
+    """
+
+    def __init__(self, out: TextIO, *, width: int = 30, tty: bool | None = None) -> None:
+        self.out = out
+        self.width = width
+        self.tty = out.isatty() if tty is None and hasattr(out, "isatty") else bool(tty)
+        self._status: str | None = None
+        self._step = -1
+        self._drawn = False
+
+    def line(self, status: str, completed: int | None, total: int | None) -> str:
+        if total and completed is not None:
+            frac = max(0.0, min(1.0, completed / total))
+            filled = int(round(frac * self.width))
+            bar = "#" * filled + "-" * (self.width - filled)
+            return f"{status} [{bar}] {frac * 100:5.1f}% {_human(completed)}/{_human(total)}"
+        return status
+
+    def update(self, progress: Any) -> None:
+        status, completed, total = progress.status, progress.completed, progress.total
+        text = self.line(status or "", completed, total)
+        if self.tty:
+            self.out.write("\r" + text.ljust(79))
+            self._drawn = True
+        else:
+            step = int((completed or 0) * 10 // total) if total and completed is not None else -1
+            if status != self._status or step != self._step:
+                self.out.write(text + "\n")
+            self._step = step
+        self._status = status
+        self.out.flush()
+
+    def finish(self) -> None:
+        if self.tty and self._drawn:
+            self.out.write("\n")
+            self.out.flush()
+        self._drawn = False
 
 
-_HANDLERS = {
+async def pull_with_bar(engine: Engine, ref: ModelRef, out: TextIO) -> int:
+    """``routedesk pull ollama/NAME``: the engine's pull drawn as a text bar; Ctrl+C
+    (cancelling the task) stops cleanly and says what happened. A failure raises
+    RouteDeskError (the caller prints its message and fix)."""
+    bar = ProgressBar(out)
+    try:
+        await engine.pulls.pull(ref, bar.update)
+    except asyncio.CancelledError:
+        bar.finish()
+        out.write(f"Stopped pulling {ref.model}. Ollama keeps what it downloaded; run the same command to resume.\n")
+        out.flush()
+        raise
+    except BaseException:
+        bar.finish()
+        raise
+    bar.finish()
+    out.write(f"Pulled {ref.model}. Try it: routedesk ask --model {ref} \"Hello\"\n")
+    out.flush()
+    return 0
+
+
+def _pull(args: Any) -> int:
+    ref = parse_ref(args.ref)
+    return _run(lambda engine: pull_with_bar(engine, ref, sys.stderr))
+
+
+_HANDLERS: dict[str, Callable[[Any], int]] = {
     "providers": _providers,
     "models": _models,
     "use": _use,

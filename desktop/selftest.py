@@ -18,6 +18,7 @@ Qt is imported only inside functions: this module sits above the UI in the layer
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import platform
 import sys
@@ -26,8 +27,12 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from desktop.storage import KeyStore
 
 __all__ = ["run_self_test", "CHECKS", "SELFTEST_SERVICE"]
 
@@ -49,7 +54,7 @@ class _Context:
 
     def __init__(self, home: Path) -> None:
         self.home = home
-        self.app = None
+        self.app: Any = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.window = None
         self.engines: list = []
@@ -230,10 +235,8 @@ def check_keyring(ctx: _Context) -> str:
         if got != secret:
             raise CheckFailed(f"keyring {name} didn't return the value just stored")
     finally:
-        try:
+        with suppress(Exception):
             store.delete(entry)
-        except Exception:
-            pass
     return f"keyring {name}: secure, round trip ok (service {SELFTEST_SERVICE}, entry deleted)"
 
 
@@ -265,7 +268,7 @@ def check_routed_message(ctx: _Context) -> str:
 
     async def go(base_url: str):
         client = httpx.AsyncClient(timeout=httpx.Timeout(20.0, connect=5.0), trust_env=False)
-        engine = Engine.open(home=ctx.home, client=client, keystore=_MemoryKeys())
+        engine = Engine.open(home=ctx.home, client=client, keystore=cast("KeyStore", _MemoryKeys()))
         try:
             engine.store.add_provider("selftest", "openai-compatible", base_url)
             engine.set_pair(ModelRef.parse(f"selftest/{STRONG_MODEL}"), ModelRef.parse(f"selftest/{WEAK_MODEL}"))
@@ -306,7 +309,7 @@ def check_window(ctx: _Context) -> str:
     from desktop.engine.app import Engine
 
     _ensure_loop(ctx)  # the window's background tasks need the app's loop set first
-    engine = Engine.open(home=ctx.home, keystore=_MemoryKeys())
+    engine = Engine.open(home=ctx.home, keystore=cast("KeyStore", _MemoryKeys()))
     ctx.engines.append(engine)
     _controller, window = build(engine)
     ctx.window = window
@@ -343,7 +346,7 @@ def check_window(ctx: _Context) -> str:
 async def _settle(ctx: _Context, window) -> float:
     """Wait until the window is visible and has painted; return when (perf_counter)."""
     deadline = time.monotonic() + 10
-    while not window.isVisible() and time.monotonic() < deadline:
+    while not window.isVisible() and time.monotonic() < deadline:  # noqa: ASYNC110 (Qt has no awaitable)
         await asyncio.sleep(0.01)
     await asyncio.sleep(0)  # one turn of the loop: layout and the first paint
     shown = time.perf_counter()
@@ -458,10 +461,8 @@ def run_self_test(only: list[str] | None = None) -> int:
         return 2
     debug = bool(os.environ.get("ROUTEDESK_DEBUG"))
     for stream in (sys.stdout, sys.stderr):  # a Windows pipe may not take every character
-        try:
+        with contextlib.suppress(AttributeError, ValueError):
             stream.reconfigure(errors="replace")  # type: ignore[union-attr]
-        except (AttributeError, ValueError):
-            pass
     print(_header(), flush=True)
     current = {"what": "starting"}
     watchdog = _watchdog(current)
@@ -544,20 +545,14 @@ def _teardown(ctx: _Context) -> None:
             pass
     else:
         for engine in ctx.engines:
-            try:
+            with suppress(Exception):
                 _run_async(ctx, engine.aclose())
-            except Exception:
-                pass
     ctx.engines.clear()
     if ctx.loop is not None:
-        try:
+        with suppress(Exception):
             ctx.loop.run_until_complete(ctx.loop.shutdown_asyncgens())
-        except Exception:
-            pass
-        try:
+        with suppress(Exception):
             ctx.loop.close()
-        except Exception:
-            pass
         asyncio.set_event_loop(None)
     if ctx.app is not None:
         ctx.app.processEvents()

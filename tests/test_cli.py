@@ -3,6 +3,7 @@ processes, the real keyring, real HTTP against the provider simulator."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -34,10 +35,8 @@ def env(tmp_path, sim, keystore):  # noqa: F811
 def name():
     n = "work" + uuid.uuid4().hex[:8]
     yield n
-    try:
+    with contextlib.suppress(Exception):
         keyring.delete_password("RouteDesk", n)
-    except Exception:
-        pass
 
 
 def rd(env, *args, stdin: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -52,7 +51,8 @@ def files_containing(root: Path, needle: bytes) -> list[Path]:
 
 
 def test_key_goes_to_the_keyring_and_nowhere_on_disk(env, name, sim):
-    r = rd(env, "providers", "add", name, "--kind", "openai", "--base-url", sim.openai_url, "--key-stdin", stdin=KEY + "\n")
+    r = rd(env, "providers", "add", name, "--kind", "openai", "--base-url", sim.openai_url, "--key-stdin",
+           stdin=KEY + "\n")
     assert r.returncode == 0, r.stderr
     assert keyring.get_password("RouteDesk", name) == KEY
     listed = json.loads(rd(env, "providers", "list", "--json").stdout)["providers"]
@@ -77,7 +77,8 @@ def test_no_usable_keyring_is_said_plainly_and_nothing_is_added(env, name, sim):
 
 @pytest.mark.parametrize("suffix", ["", "/", "/v1", "/v1/"])
 def test_base_url_with_or_without_v1_and_slash(env, name, sim, suffix):
-    r = rd(env, "providers", "add", name, "--kind", "openai-compatible", "--base-url", sim.base_url + suffix, "--key-stdin", stdin=KEY)
+    r = rd(env, "providers", "add", name, "--kind", "openai-compatible", "--base-url", sim.base_url + suffix,
+           "--key-stdin", stdin=KEY)
     assert r.returncode == 0, r.stderr
     r = rd(env, "ask", "--json", "--model", f"{name}/gpt-4o-mini", "hello")
     assert r.returncode == 0, r.stdout + r.stderr
@@ -88,7 +89,8 @@ def test_ask_json_object_and_routing_pair(env, name, sim):
     rd(env, "providers", "add", name, "--kind", "openai", "--base-url", sim.openai_url, "--key-stdin", stdin=KEY)
     r = rd(env, "use", "--strong", f"{name}/gpt-4o", "--weak", "ollama/llama3.2:latest")
     assert r.returncode == 0, r.stderr
-    for flag, expected, choice in (("--strong", f"{name}/gpt-4o", "fixed"), ("--weak", "ollama/llama3.2:latest", "fixed")):
+    for flag, expected, choice in (("--strong", f"{name}/gpt-4o", "fixed"),
+                                   ("--weak", "ollama/llama3.2:latest", "fixed")):
         out = json.loads(rd(env, "ask", flag, "--json", "hi").stdout)
         assert out["model"] == expected and out["route"]["choice"] == choice
     out = json.loads(rd(env, "ask", "--json", "hi").stdout)
@@ -104,7 +106,8 @@ def test_ask_json_object_and_routing_pair(env, name, sim):
 def test_ask_streams_to_the_terminal_as_it_arrives(env, name, sim):
     rd(env, "providers", "add", name, "--kind", "openai", "--base-url", sim.openai_url, "--key-stdin", stdin=KEY)
     sim.inject(Fault("stall", protocol="openai", after_chunks=2, delay=30))
-    proc = subprocess.Popen([sys.executable, "-m", "desktop", "ask", "--model", f"{name}/gpt-4o", "alpha beta gamma delta"],
+    proc = subprocess.Popen([sys.executable, "-m", "desktop", "ask", "--model", f"{name}/gpt-4o",
+                             "alpha beta gamma delta"],
                             env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         first = proc.stdout.read(10)  # arrives while the provider is still stalled

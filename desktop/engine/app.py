@@ -5,23 +5,31 @@ user's mode) for an ordered list of candidate models, streams from the first one
 retries what is retryable, falls back to the next candidate for what is not,
 cools failing models down, prices the reported usage, and writes the answer, its
 attempts and the ledger entry. Listeners (the CLI printer, the window) get events.
+
+Everything else a user can do goes through the typed services hanging off the engine
+(``engine.spend``, ``engine.providers_admin``, ``engine.conversations``, ``engine.pulls``,
+``engine.probes``, ``engine.routing_admin``, ``engine.feedback``, ``engine.price_admin``,
+``engine.preferences``);
+the window and the command line only present what they return.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from desktop.core.errors import RETRY_LIMIT, ErrorKind, RouteDeskError
 from desktop.core.paths import database_path, ollama_base_url
 from desktop.core.types import ChatMessage, ModelRef, RouteDecision, StreamEnd, TextDelta, Usage, UsageReport
+from desktop.engine.conversations import ConversationService, title_for
 from desktop.engine.cooldown import Cooldowns
 from desktop.engine.events import (
     AnswerDelta,
@@ -34,9 +42,18 @@ from desktop.engine.events import (
     Listener,
 )
 from desktop.engine.explain import explain
-from desktop.engine.health import skip_reason
+from desktop.engine.feedback import FEEDBACK_SETTING, FeedbackService
+from desktop.engine.health import HealthMonitor, skip_reason
+from desktop.engine.preferences import Preferences
+from desktop.engine.price_admin import PriceAdmin
 from desktop.engine.pricing import PriceBook
-from desktop.engine.routing import Pair, RoutingSettings, placeholder_decision, plan_route
+from desktop.engine.probes import ProbeService
+from desktop.engine.provider_admin import ProviderAdmin
+from desktop.engine.provider_settings import IMPLICIT, ProviderSettings, backoff, timeout_of, with_context
+from desktop.engine.pulls import PullService
+from desktop.engine.routing import Pair, Plan, RoutingSettings, placeholder_decision, plan_route
+from desktop.engine.routing_admin import RoutingAdmin
+from desktop.engine.spend import SpendService
 from desktop.providers import PRESETS, Provider, Timeouts, make_provider, normalize_base_url
 from desktop.storage import KeyStore, Store
 
@@ -44,31 +61,8 @@ __all__ = ["Engine", "ProviderSettings", "PAIR_SETTING", "ROUTING_SETTING", "FEE
 
 PAIR_SETTING = "routing.pair"
 ROUTING_SETTING = "routing.policy"
-FEEDBACK_SETTING = "router.feedback"
 _PARTIAL_EVERY = 0.2  # seconds between checkpoints of a streaming answer
-_MAX_BACKOFF = 30.0
-
-#: Providers that exist without set-up: found on this computer at their usual address.
-_IMPLICIT = {"ollama": "ollama", "lmstudio": "lmstudio"}
-
-
-class ProviderSettings:
-    """A provider as the engine sees it: name, kind, base URL, whether it is local."""
-
-    def __init__(self, name: str, kind: str, base_url: str, implicit: bool = False) -> None:
-        self.name = name
-        self.kind = kind
-        self.base_url = base_url
-        self.implicit = implicit
-
-    @property
-    def preset(self):
-        return PRESETS[self.kind]
-
-    @property
-    def local(self) -> bool:
-        return bool(self.preset.local)
-
+_MIN_STRONG_COST = Decimal("0.000001")
 
 class Engine:
     def __init__(
@@ -80,7 +74,7 @@ class Engine:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.time,
         timeouts: Timeouts | None = None,
-        router=None,
+        router: Any = None,
         owns_client: bool = False,
     ) -> None:
         self.store = store
@@ -95,7 +89,16 @@ class Engine:
         self._router = router
         self._router_loaded = router is not None
         #: A HealthMonitor when the app runs one (the window); None on the command line.
-        self.health = None
+        self.health: HealthMonitor | None = None
+        self.spend = SpendService(store, lambda: self.pair().strong, clock)
+        self.providers_admin = ProviderAdmin(self)
+        self.conversations = ConversationService(store)
+        self.pulls = PullService(self)
+        self.probes = ProbeService(self)
+        self.routing_admin = RoutingAdmin(self)
+        self.feedback = FeedbackService(self)
+        self.price_admin = PriceAdmin(self)
+        self.preferences = Preferences(store)
 
     # --- construction ---------------------------------------------------------------
 
@@ -106,7 +109,7 @@ class Engine:
         *,
         client: httpx.AsyncClient | None = None,
         keystore: KeyStore | None = None,
-        **kwargs,
+        **kwargs: Any,
     ) -> Engine:
         path = (Path(home) / "routedesk.sqlite3") if home is not None else database_path()
         store = Store(path)
@@ -126,9 +129,9 @@ class Engine:
     def provider_settings(self, name: str) -> ProviderSettings:
         rec = self.store.get_provider(name)
         if rec is not None:
-            return ProviderSettings(rec.name, rec.kind, rec.base_url)
-        if name in _IMPLICIT:
-            kind = _IMPLICIT[name]
+            return ProviderSettings(rec.name, rec.kind, rec.base_url, timeout_s=timeout_of(rec.options))
+        if name in IMPLICIT:
+            kind = IMPLICIT[name]
             url = ollama_base_url() if kind == "ollama" else PRESETS[kind].base_url
             return ProviderSettings(name, kind, normalize_base_url(kind, url), implicit=True)
         raise RouteDeskError(
@@ -140,8 +143,8 @@ class Engine:
         )
 
     def list_provider_settings(self) -> list[ProviderSettings]:
-        found = [ProviderSettings(r.name, r.kind, r.base_url) for r in self.store.list_providers()]
-        return found
+        return [ProviderSettings(r.name, r.kind, r.base_url, timeout_s=timeout_of(r.options))
+                for r in self.store.list_providers()]
 
     def provider(self, name: str) -> Provider:
         cached = self._providers.get(name)
@@ -159,11 +162,14 @@ class Engine:
                     "or in Settings → Providers.",
                     provider=name,
                 )
-        provider = make_provider(cfg.kind, name, cfg.base_url, key, self.client, self._timeouts)
+        timeouts = self._timeouts
+        if cfg.timeout_s is not None:
+            timeouts = dataclasses.replace(timeouts, read=cfg.timeout_s, first_token=None)
+        provider = make_provider(cfg.kind, name, cfg.base_url, key, self.client, timeouts)
         self._providers[name] = provider
         return provider
 
-    def cost_of(self, ref: ModelRef, usage: Usage, *, known_provider: bool = False):
+    def cost_of(self, ref: ModelRef, usage: Usage, *, known_provider: bool = False) -> tuple[Any, Any]:
         """(cost, Price) of ``usage`` on ``ref``. A provider that no longer exists is priced
         as a remote one (override or bundled price, else unknown), or, with
         ``known_provider``, not at all: (None, None)."""
@@ -176,10 +182,11 @@ class Engine:
             kind, local = None, False
         return self.prices.cost(ref, usage, provider_kind=kind, local=local)
 
-    def forget_provider(self, name: str) -> None:
-        """Call after a provider's settings or key change."""
+    def forget_provider(self, name: str, *, keep_cooldowns: bool = False) -> None:
+        """Call after a provider's settings or key change (a rename keeps its cooldowns)."""
         self._providers.pop(name, None)
-        self.cooldowns.clear_provider(name)
+        if not keep_cooldowns:
+            self.cooldowns.clear_provider(name)
         if self.health is not None:
             self.health.forget(name)  # probe the changed provider now, not at its next slot
 
@@ -194,7 +201,7 @@ class Engine:
         self.store.set_setting(PAIR_SETTING, Pair(strong, weak).to_dict())
 
     @property
-    def router(self):
+    def router(self) -> Any:
         """The learned router with the user's feedback applied; None when its weights
         are missing (a broken install), in which case the placeholder policy answers."""
         if not self._router_loaded:
@@ -223,52 +230,22 @@ class Engine:
         score = router.score(messages)
         return self.policy().decide(score, record=False)
 
-    def policy(self):
+    def policy(self) -> Any:
+        """The user's policy: a target share, or a monthly budget paced over the user's
+        local calendar month (``SpendService.month``, the same figure the window shows)."""
         from desktop.router import BudgetPolicy, ShareTargetPolicy
 
         cfg = self.routing_settings()
         reference = self.router.reference_scores
         recent = self.store.recent_scores(500)
         if cfg.policy == "budget" and cfg.monthly_budget_usd is not None:
-            now = datetime.now(UTC)
-            month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-            entries = self.store.ledger(since=month_start)
-            spent = sum((x.cost_usd for x in entries if x.cost_usd is not None), Decimal(0))
-            extra = [x.strong_cost_usd for x in entries if x.strong_cost_usd is not None]
-            strong_cost = (sum(extra, Decimal(0)) / len(extra)) if extra else Decimal("0.01")
-            days = max((now - month_start).total_seconds() / 86400.0, 1.0)
-            per_day = max(len(entries) / days, 10.0)
+            month = self.spend.month()
             return BudgetPolicy(
-                cfg.monthly_budget_usd, spent, now, reference_scores=reference, recent_scores=recent,
-                strong_cost_usd=max(strong_cost, Decimal("0.000001")), messages_per_day=per_day,
+                cfg.monthly_budget_usd, month.spent_usd, self.spend.now(), reference_scores=reference,
+                recent_scores=recent, strong_cost_usd=max(month.strong_cost_usd, _MIN_STRONG_COST),
+                messages_per_day=month.messages_per_day,
             )
         return ShareTargetPolicy(cfg.target_share, reference, recent)
-
-    def give_feedback(self, message_id: int, kind: str) -> None:
-        """Thumbs up/down or "retry with the strong model" on an answer. Feedback on a
-        weak (or fallback-to-weak) answer teaches the router about similar prompts."""
-        from desktop.router import FEEDBACK_KINDS
-
-        msg = self.store.get_message(message_id)
-        if msg is None or msg.role != "assistant":
-            raise RouteDeskError(ErrorKind.MISCONFIGURED, "That answer no longer exists.", "Pick another answer.")
-        value = -1 if kind.startswith("thumbs_down") or kind == "retry_strong" else 1
-        self.store.add_feedback(message_id, value, kind)
-        router = self.router
-        if router is None or kind not in FEEDBACK_KINDS:
-            return
-        weak_side = msg.route is not None and msg.route.choice == "weak"
-        if not weak_side and kind != "retry_strong":
-            return  # a verdict on a strong answer says nothing about the weak model
-        context = self.context_for(msg.conversation_id, before=message_id)
-        router.learn(context, weak_was_worse=FEEDBACK_KINDS[kind] >= 0.5)
-        self.store.set_setting(FEEDBACK_SETTING, router.feedback.to_dict())
-
-    def reset_feedback(self) -> None:
-        self.store.clear_feedback()
-        self.store.delete_setting(FEEDBACK_SETTING)
-        if self._router is not None:
-            self._router.feedback.reset()
 
     # --- running a message ------------------------------------------------------------
 
@@ -297,7 +274,7 @@ class Engine:
         if not text.strip():
             raise RouteDeskError(ErrorKind.MISCONFIGURED, "The message is empty.", "Type a message first.")
         if conversation_id is None:
-            conversation_id = self.store.create_conversation(_title(text))
+            conversation_id = self.store.create_conversation(title_for(text))
         user_id = self.store.add_user_message(conversation_id, text)
         return await self._answer(conversation_id, user_id, mode, on_event)
 
@@ -307,10 +284,13 @@ class Engine:
         """Answer the conversation's last user message again (retry, retry with strong)."""
         user_msgs = [m for m in self.store.messages(conversation_id) if m.role == "user"]
         if not user_msgs:
-            raise RouteDeskError(ErrorKind.MISCONFIGURED, "This conversation has no message to answer.", "Type a message first.")
+            raise RouteDeskError(ErrorKind.MISCONFIGURED, "This conversation has no message to answer.",
+                                 "Type a message first.")
         return await self._answer(conversation_id, user_msgs[-1].id, mode, on_event)
 
-    async def _answer(self, conversation_id: int, user_id: int, mode, on_event: Listener | None) -> AnswerResult:
+    async def _answer(
+        self, conversation_id: int, user_id: int, mode: str | ModelRef, on_event: Listener | None
+    ) -> AnswerResult:
         emit = on_event or (lambda _e: None)
         context = self.context_for(conversation_id)
         try:
@@ -319,7 +299,8 @@ class Engine:
             decision = RouteDecision("fixed", None, None, "no model to send to", "none")
             msg_id = self.store.start_answer(conversation_id, route=decision, model=None)
             emit(AnswerStarted(conversation_id, user_id, msg_id, decision))
-            result = AnswerResult(conversation_id, user_id, msg_id, "error", "", None, decision, None, None, None, error=err.info())
+            result = AnswerResult(conversation_id, user_id, msg_id, "error", "", None, decision, None, None, None,
+                                  error=err.info())
             self._finish(result)
             emit(AnswerFinished(result))
             return result
@@ -360,7 +341,8 @@ class _Run:
     """One message's journey through its candidates; holds the partial state so a
     cancellation at any await can still store what the user saw."""
 
-    def __init__(self, engine: Engine, conv: int, user_id: int, msg_id: int, plan, context, emit) -> None:
+    def __init__(self, engine: Engine, conv: int, user_id: int, msg_id: int, plan: Plan,
+                 context: list[ChatMessage], emit: Listener) -> None:
         self.e = engine
         self.conv = conv
         self.user_id = user_id
@@ -387,7 +369,8 @@ class _Run:
             started_at=ended if began is None else min(began, ended), ended_at=ended,
         )
 
-    def _result(self, status: str, *, model=None, error=None, usage=None, cost=None, price_source=None) -> AnswerResult:
+    def _result(self, status: str, *, model: ModelRef | None = None, error: Any = None, usage: Usage | None = None,
+                cost: Decimal | None = None, price_source: str | None = None) -> AnswerResult:
         answered_by = model
         return AnswerResult(
             conversation_id=self.conv,
@@ -471,12 +454,13 @@ class _Run:
             if self.text_parts:
                 # The user already saw part of an answer: keep it, mark it, offer a retry.
                 usage, cost, source = self._bill(ref, self.usage)
-                return self._result("interrupted", model=ref, error=err.info(), usage=usage, cost=cost, price_source=source)
+                return self._result("interrupted", model=ref, error=err.info(), usage=usage, cost=cost,
+                                    price_source=source)
             if not err.falls_back:
                 return self._result("error", error=err.info())
         return self._result("error", error=_all_failed(first_error, self.attempts, self.fix_alone))
 
-    async def _try_model(self, ref: ModelRef, next_ref: ModelRef | None):
+    async def _try_model(self, ref: ModelRef, next_ref: ModelRef | None) -> AnswerResult | RouteDeskError:
         e = self.e
         retries = 0
         self.began = time.time()
@@ -496,21 +480,21 @@ class _Run:
             except RouteDeskError as raw:
                 kind_of = _kind_of(e, ref)
                 err = explain(
-                    _with_context(raw, ref),
-                    provider_kind=kind_of[0],
+                    with_context(raw, ref),
+                    provider_kind=kind_of[0] or "",
                     base_url=kind_of[1],
                     fallback=None if next_ref is None else str(next_ref),
                 )
                 if next_ref is not None:
                     # If every candidate fails, the fix must not promise this fallback.
-                    alone = explain(raw, provider_kind=kind_of[0], base_url=kind_of[1], fallback=None)
+                    alone = explain(raw, provider_kind=kind_of[0] or "", base_url=kind_of[1], fallback=None)
                     self.fix_alone[str(ref)] = alone.fix
                 limit = RETRY_LIMIT.get(err.kind, 0)
                 will_retry = not self.text_parts and retries < limit
                 self.emit(AttemptFailed(self.msg_id, ref, err.info(), will_retry=will_retry))
                 if will_retry:
                     retries += 1
-                    await e._sleep(_backoff(err, retries))
+                    await e._sleep(backoff(err, retries))
                     continue
                 self.current = None
                 self._add(Attempt(ref, err.info(), retries=retries), usage=self.usage, began=self.began)
@@ -522,7 +506,7 @@ class _Run:
                     self.current = ref
                 return err
 
-    async def _stream(self, provider: Provider, ref: ModelRef):
+    async def _stream(self, provider: Provider, ref: ModelRef) -> tuple[Any, Any, Any]:
         """Stream one attempt; returns the billed (usage, cost, price source)."""
         e = self.e
         started = time.perf_counter()
@@ -545,7 +529,8 @@ class _Run:
 
         # aclosing: the HTTP response is released the moment we stop, not at garbage collection.
         try:
-            async with contextlib.aclosing(provider.stream_chat(ref.model, self.context)) as events:
+            stream = provider.stream_chat(ref.model, self.context)
+            async with contextlib.aclosing(stream) as events:  # type: ignore[type-var]
                 async for event in events:
                     if isinstance(event, TextDelta):
                         if not event.text:
@@ -569,10 +554,11 @@ class _Run:
             for h in pending:
                 h.cancel()
         if not ended:
-            raise RouteDeskError(ErrorKind.INTERRUPTED, "The answer stopped before it was finished.", provider=ref.provider, model=ref.model)
+            raise RouteDeskError(ErrorKind.INTERRUPTED, "The answer stopped before it was finished.",
+                                 provider=ref.provider, model=ref.model)
         return self._bill(ref, self.usage)
 
-    def _bill(self, ref: ModelRef, usage: Usage | None):
+    def _bill(self, ref: ModelRef, usage: Usage | None) -> tuple[Any, Any, Any]:
         """Price the usage the provider reported and write the ledger entry."""
         if usage is None:
             return None, None, None
@@ -603,21 +589,7 @@ def _kind_of(engine: Engine, ref: ModelRef) -> tuple[str | None, str | None]:
         return None, None
 
 
-def _with_context(err: RouteDeskError, ref: ModelRef) -> RouteDeskError:
-    if err.provider is None:
-        err.provider = ref.provider
-    if err.model is None:
-        err.model = ref.model
-    return err
-
-
-def _backoff(err: RouteDeskError, attempt: int) -> float:
-    if err.retry_after is not None and err.retry_after >= 0:
-        return min(float(err.retry_after), _MAX_BACKOFF)
-    return min(0.5 * (2 ** (attempt - 1)), 8.0)
-
-
-def _all_failed(first, attempts: list[Attempt], fix_alone: dict[str, str]):
+def _all_failed(first: Any, attempts: list[Attempt], fix_alone: dict[str, str]) -> Any:
     from desktop.core.errors import ErrorInfo
 
     if first is None:
@@ -625,7 +597,7 @@ def _all_failed(first, attempts: list[Attempt], fix_alone: dict[str, str]):
     tried = [a for a in attempts if a.error is not None]
     if len(tried) <= 1:
         return first
-    lines = "; ".join(f"{a.model}: {a.error.kind}" for a in tried)
+    lines = "; ".join(f"{a.model}: {a.error.kind}" for a in tried if a.error is not None)
     first_model = f"{first.provider}/{first.model}" if first.provider and first.model else ""
     return ErrorInfo(
         kind=first.kind,
@@ -636,8 +608,3 @@ def _all_failed(first, attempts: list[Attempt], fix_alone: dict[str, str]):
         status=first.status,
         code=first.code,
     )
-
-
-def _title(text: str) -> str:
-    line = " ".join(text.split())
-    return line[:60] + ("…" if len(line) > 60 else "")

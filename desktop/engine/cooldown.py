@@ -10,9 +10,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from desktop.core.errors import ErrorInfo, ErrorKind, RouteDeskError
 from desktop.core.types import ModelRef
+
+if TYPE_CHECKING:
+    from desktop.storage import Store
 
 __all__ = ["Cooldowns", "Cooling", "COOLDOWN_SECONDS"]
 
@@ -43,7 +47,7 @@ class Cooling:
 
 
 class Cooldowns:
-    def __init__(self, store=None, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: Store | None = None, clock: Callable[[], float] = time.time) -> None:
         self._store = store
         self._clock = clock
         self._entries: dict[str, Cooling] = {}
@@ -97,3 +101,17 @@ class Cooldowns:
         self._store.set_setting(
             _SETTING, {k: {"until": v.until, "error": v.error.to_dict()} for k, v in live.items()}
         )
+
+    def rename_provider(self, old: str, new: str) -> None:
+        """A provider was renamed: its cooldowns (provider-wide and per model) follow it."""
+        moved = {}
+        for key, entry in self._entries.items():
+            if key == old:
+                moved[new] = entry
+            elif key.startswith(old + "/"):
+                moved[new + key[len(old):]] = entry
+            else:
+                moved[key] = entry
+        if moved != self._entries:
+            self._entries = moved
+            self._save()

@@ -16,11 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from desktop.core.errors import ErrorKind, RouteDeskError
 from desktop.core.types import ModelInfo
+
+_T = TypeVar("_T")
 
 __all__ = [
     "LOCAL_PROVIDERS",
@@ -147,7 +151,7 @@ class DetailCache:
             del self._data[key]
 
 
-async def _with_details(provider, models: list[ModelInfo], cache: DetailCache | None) -> list[ModelInfo]:
+async def _with_details(provider: Any, models: list[ModelInfo], cache: DetailCache | None) -> list[ModelInfo]:
     """Fill context length (and anything else missing) from ``provider.show`` when it has one."""
     show = getattr(provider, "show", None)
     if show is None or not models:
@@ -178,7 +182,7 @@ async def _with_details(provider, models: list[ModelInfo], cache: DetailCache | 
     return list(out)
 
 
-async def _lmstudio_details(provider, models: list[ModelInfo], timeout: float = 3.0) -> list[ModelInfo]:
+async def _lmstudio_details(provider: Any, models: list[ModelInfo], timeout: float = 3.0) -> list[ModelInfo]:  # noqa: ASYNC109
     """LM Studio's own REST API (``/api/v0/models``) tells quantisation and context length,
     which its OpenAI-compatible list does not. Older versions lack it: then nothing changes."""
     if not models:
@@ -207,18 +211,19 @@ async def _lmstudio_details(provider, models: list[ModelInfo], timeout: float = 
         quant = item.get("quantization")
         out.append(replace(
             m,
-            context_length=m.context_length or (ctx if isinstance(ctx, int) and not isinstance(ctx, bool) and ctx > 0 else None),
+            context_length=m.context_length or (
+                ctx if isinstance(ctx, int) and not isinstance(ctx, bool) and ctx > 0 else None),
             quantization=m.quantization or (quant if isinstance(quant, str) and quant else None),
         ))
     return out
 
 
-def _variant_provider(engine, base, url: str):
+def _variant_provider(engine: Any, base: Any, url: str) -> Any:
     """``base`` pointed at ``url`` (same client, same key, nothing logged)."""
     return base.with_base_url(url)
 
 
-async def _timed(coro, timeout: float):
+async def _timed(coro: Awaitable[_T], timeout: float) -> _T:  # noqa: ASYNC109
     async with asyncio.timeout(timeout):
         return await coro
 
@@ -243,13 +248,13 @@ def _hostport(url: str) -> str:
 
 
 async def discover_one(
-    engine,
+    engine: Any,
     name: str,
     *,
     details: bool = True,
     cache: DetailCache | None = None,
-    timeout: float = DISCOVERY_TIMEOUT,
-    clock=time.perf_counter,
+    timeout: float = DISCOVERY_TIMEOUT,  # noqa: ASYNC109
+    clock: Callable[[], float] = time.perf_counter,
 ) -> Discovered:
     """Look for the local provider ``name`` (``ollama``, ``lmstudio`` or any configured
     local provider) at its address and, if that fails to connect, at the loopback variants.
@@ -277,8 +282,7 @@ async def discover_one(
                 version = await _timed(provider.check(), timeout)
             models = await _timed(provider.list_models(), timeout)
         except TimeoutError:
-            err = _timeout_error(name, kind, url, timeout)
-            first_error = first_error or err
+            first_error = first_error or _timeout_error(name, kind, url, timeout)
             if url == base_provider.base_url:
                 break  # it is there but stuck: other spellings would only add waiting
             continue
@@ -322,12 +326,12 @@ def _moved_note(kind: str, configured: str, found: str) -> tuple[str, str]:
 
 
 async def discover(
-    engine,
+    engine: Any,
     names: tuple[str, ...] | list[str] | None = None,
     *,
     details: bool = True,
     cache: DetailCache | None = None,
-    timeout: float = DISCOVERY_TIMEOUT,
+    timeout: float = DISCOVERY_TIMEOUT,  # noqa: ASYNC109
 ) -> list[Discovered]:
     """Discover the implicit local providers (default: Ollama and LM Studio) at once."""
     wanted = list(names) if names is not None else list(LOCAL_PROVIDERS)
@@ -336,7 +340,7 @@ async def discover(
         return_exceptions=True,
     )
     out: list[Discovered] = []
-    for n, r in zip(wanted, results):
+    for n, r in zip(wanted, results, strict=False):
         if isinstance(r, BaseException):
             if isinstance(r, asyncio.CancelledError):
                 raise r

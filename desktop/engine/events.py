@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Union
 
 from desktop.core.errors import ErrorInfo
 from desktop.core.types import ModelRef, RouteDecision, Usage
@@ -120,5 +119,5 @@ class AnswerFinished:
     result: AnswerResult
 
 
-EngineEvent = Union[AnswerStarted, AttemptStarted, AnswerDelta, AttemptFailed, AnswerFinished]
+EngineEvent = AnswerStarted | AttemptStarted | AnswerDelta | AttemptFailed | AnswerFinished
 Listener = Callable[[EngineEvent], None]

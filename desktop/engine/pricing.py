@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from desktop.core.types import ModelRef, Usage
+
+if TYPE_CHECKING:
+    from desktop.storage import Store
 
 __all__ = ["Price", "PriceBook", "PriceSource", "MTOK", "provider_id_for_kind"]
 
@@ -71,7 +74,7 @@ class PriceBook:
     ago, in this process or another, is what the very next message pays.
     """
 
-    def __init__(self, store) -> None:
+    def __init__(self, store: Store) -> None:
         self._store = store
 
     def price(self, ref: ModelRef, *, provider_kind: str | None, local: bool) -> Price:
@@ -86,10 +89,13 @@ class PriceBook:
         mp = calc.model_price
         return Price(_base_rate(mp.input_mtok), _base_rate(mp.output_mtok), "bundled")
 
-    def cost(self, ref: ModelRef, usage: Usage, *, provider_kind: str | None, local: bool) -> tuple[Decimal | None, Price]:
+    def cost(
+        self, ref: ModelRef, usage: Usage, *, provider_kind: str | None, local: bool
+    ) -> tuple[Decimal | None, Price]:
         """The exact cost of ``usage`` (None when the price is unknown)."""
         price = self.price(ref, provider_kind=provider_kind, local=local)
         if price.source in ("override", "local"):
+            assert price.input_per_mtok is not None and price.output_per_mtok is not None
             cost = (price.input_per_mtok * usage.input_tokens + price.output_per_mtok * usage.output_tokens) / MTOK
             return cost, price
         if price.source == "unknown":
@@ -98,7 +104,7 @@ class PriceBook:
         return (Decimal(calc.total_price) if calc is not None else None), price
 
     @staticmethod
-    def _bundled(ref: ModelRef, provider_kind: str | None, usage: Usage):
+    def _bundled(ref: ModelRef, provider_kind: str | None, usage: Usage) -> Any:
         from genai_prices import Usage as GUsage
         from genai_prices import calc_price
 
@@ -112,7 +118,7 @@ class PriceBook:
             return None
 
 
-def _base_rate(value) -> Decimal | None:
+def _base_rate(value: Any) -> Decimal | None:
     """genai-prices gives a number or a tiered price; the base tier is the display rate."""
     if value is None:
         return Decimal(0)

@@ -7,7 +7,7 @@ present the engine uses a documented placeholder and says so in ``reason``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -32,7 +32,7 @@ class Pair:
         }
 
 
-def _budget(value) -> Decimal | None:
+def _budget(value: object) -> Decimal | None:
     """A stored monthly budget, or None when it isn't a usable amount (a hand-edited or
     damaged setting must not stop messages from being sent)."""
     if value is None or isinstance(value, bool):
@@ -106,7 +106,7 @@ def _no_pair(side: str) -> RouteDeskError:
     )
 
 
-def plan_route(mode: str | ModelRef, pair: Pair, decide) -> Plan:
+def plan_route(mode: str | ModelRef, pair: Pair, decide: Callable[[], RouteDecision]) -> Plan:
     """``decide`` is called only for ``auto`` and returns a RouteDecision.
 
     The other model of the pair is always the fallback, so a failing provider

@@ -1,6 +1,7 @@
 """SQLite storage (append-only migrations) and keys in the OS keyring."""
 
 from desktop.storage.db import Store, fts_query
+from desktop.storage.peek import peek_settings
 from desktop.storage.records import (
     ANSWER_STATUSES,
     AttemptRecord,
@@ -29,4 +30,5 @@ __all__ = [
     "SearchHit",
     "Store",
     "fts_query",
+    "peek_settings",
 ]

@@ -1,11 +1,12 @@
 """The window: Qt widgets over the engine, on one qasync loop.
 
 - ``app``         ``run_app(argv)`` (``routedesk`` with no arguments), ``build_window(engine)``,
-                  ``make_app`` / ``make_loop`` (qasync, with asyncio's async-generator hooks),
-                  ``self_test()``. ``launch`` shows the main window's frame first (Qt only)
-                  and loads the engine into it after the first paint.
-- ``controller``  ``AppController``: the only object that talks to the Engine and the Store;
-                  owns the view models below and runs sends as asyncio tasks.
+                  ``make_app`` / ``make_loop`` (qasync, with asyncio's async-generator hooks).
+                  ``launch`` shows the main window's frame first (Qt only) and loads the
+                  engine into it after the first paint. The self-test is ``desktop/selftest.py``.
+- ``controller``  ``AppController`` (with ``controller_admin.AdminActions``): the only object
+                  that talks to the Engine, and only through its services; owns the view
+                  models below and runs sends as asyncio tasks.
 - ``models``      view models without widgets (napari style): ``ChatSession``,
                   ``ConversationListModel``, ``RoutingState``, ``SpendSeries``, ``HealthModel``.
 - ``chat_view``   answers (Markdown, highlighted copyable code, routing line, why?, actions),

@@ -1,23 +1,24 @@
 """App bootstrap: one QApplication, one qasync loop, the engine, the main window.
 
-``run_app(argv)`` is what ``routedesk`` with no arguments runs. ``self_test()`` builds
-every screen offscreen against a throwaway data folder and exits 0 when all is well
-(used by ``routedesk --self-test`` and packaging smoke tests).
+``run_app(argv)`` is what ``routedesk`` with no arguments runs; ``build_window(engine)``
+is what tests and ``routedesk --self-test`` (``desktop/selftest.py``) build the window with.
 
 Start-up order (``launch``): the QApplication, the window's frame with the geometry and
 splitter sizes read straight from the settings table (sqlite3 only), shown; then, after
 its first paint, the engine is imported and opened and the content attached. Until then
-nothing heavier than Qt is imported (no asyncio, httpx, keyring, engine or widgets).
+nothing heavier than Qt is imported (no asyncio, httpx, keyring, engine or widgets; the
+layout is read by ``desktop.storage.peek``, sqlite3 only).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 from collections.abc import Sequence
 
-__all__ = ["run_app", "launch", "read_window_state", "self_test", "make_app", "make_loop", "build_window",
+__all__ = ["run_app", "launch", "read_window_state", "make_app", "make_loop", "build_window",
            "install_asyncgen_hooks"]
 
 log = logging.getLogger(__name__)
@@ -92,28 +93,40 @@ WINDOW_KEYS = ("ui.geometry", "ui.splitter", "ui.chart_visible")
 
 
 def read_window_state(db_path=None) -> dict:
-    """The window's saved layout, read read-only with sqlite3 before the engine loads
-    (the Store holds the same values; a missing or unreadable database gives {})."""
-    import json
-    import sqlite3
+    """The window's saved layout, read read-only before the engine loads (the Store holds
+    the same values; a missing or unreadable database gives {})."""
+    if db_path is None:
+        from desktop.core.paths import database_path
 
-    try:
-        if db_path is None:
-            from desktop.core.paths import database_path
-
-            db_path = database_path()
-        if not os.path.exists(db_path):
-            return {}
-        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=0.2)
         try:
-            rows = conn.execute(f"SELECT key, value FROM settings WHERE key IN ({','.join('?' * len(WINDOW_KEYS))})",
-                                WINDOW_KEYS).fetchall()
-        finally:
-            conn.close()
-        return {k: json.loads(v) for k, v in rows}
-    except Exception as exc:  # the Store reports real problems when it opens
-        log.info("could not read the window state early: %s", exc)
-        return {}
+            db_path = database_path()
+        except OSError as exc:  # an unusable data folder: the engine reports it once it opens
+            log.info("could not read the window state early: %s", exc)
+            return {}
+    return _peek_module().peek_settings(db_path, WINDOW_KEYS)
+
+
+def _peek_module():
+    """``desktop.storage.peek`` without running ``desktop/storage/__init__.py`` first: that
+    imports the Store and keyring (about 200 ms), which would delay the frame's first
+    paint. Loaded from its file when there is one (a source install); otherwise (a frozen
+    build) imported the usual way."""
+    import importlib.util
+    from pathlib import Path
+
+    name = "desktop.storage.peek"
+    if name in sys.modules:
+        return sys.modules[name]
+    path = Path(__file__).resolve().parents[1] / "storage" / "peek.py"
+    spec = importlib.util.spec_from_file_location(name, path) if path.is_file() else None
+    if spec is None or spec.loader is None:
+        import desktop.storage.peek as peek
+
+        return peek
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def after_first_paint(widget, fn, fallback_ms: int = 250) -> None:
@@ -121,7 +134,7 @@ def after_first_paint(widget, fn, fallback_ms: int = 250) -> None:
     ``fallback_ms`` if it never does, e.g. minimised)."""
     from PySide6.QtCore import QEvent, QObject, QTimer
 
-    fired = []
+    fired: list[int] = []
 
     def fire() -> None:
         if not fired:
@@ -180,10 +193,8 @@ def launch(argv: Sequence[str] | None = None, *, on_error=None):
         # the engine's modules (httpx, keyring, storage, providers: most of the wait) are
         # imported in a worker thread so the frame stays responsive; nothing there is Qt,
         # and everything that opens or builds runs here, on the UI thread
-        try:
+        with contextlib.suppress(Exception):  # the same import below reports it
             await asyncio.to_thread(_import_engine)
-        except Exception:
-            pass  # the same import below reports it
         if window._closing:
             return
         from desktop.core.errors import RouteDeskError
@@ -236,62 +247,3 @@ def run_app(argv: Sequence[str] | None = None) -> int:
     with loop:
         loop.run_forever()
     return 1 if window.start_error is not None else 0
-
-
-def self_test(engine=None) -> int:
-    """Build every screen offscreen, render a streamed-looking conversation, exit 0 on success."""
-    import asyncio
-    import tempfile
-    from pathlib import Path
-
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    app = make_app([])
-    app.setQuitOnLastWindowClosed(False)  # the coroutine below decides when it is over
-    loop = make_loop(app)
-    tmp = None
-    if engine is None:
-        from desktop.engine.app import Engine
-
-        tmp = tempfile.TemporaryDirectory(prefix="routedesk-selftest-")
-        engine = Engine.open(Path(tmp.name))
-
-    async def exercise() -> None:
-        from desktop.ui.controller import AppController
-        from desktop.ui.main_window import MainWindow
-        from desktop.ui.models import MessageItem
-
-        # as run_app does: the frame first, the content attached after its first paint
-        window = MainWindow(state=read_window_state(getattr(engine.store, "path", ":memory:")))
-        window.show()
-        await asyncio.sleep(0.02)
-        controller = AppController(engine)
-        window.attach(controller)
-        s = controller.session
-        s.append(MessageItem("user", "Show me a loop in Python"))
-        s.append(MessageItem("assistant", "Here:\n\n```python\nfor i in range(3):\n    print(i)\n```\n"))
-        window.toggle_chart(True)
-        window.open_settings("")
-        window.open_health()
-        await asyncio.sleep(0.05)
-        for w in (window, window._settings, window._health):
-            if w.grab().isNull():
-                raise RuntimeError(f"{type(w).__name__} rendered nothing")
-        window.close()
-        for _ in range(200):
-            if window._closed:
-                break
-            await asyncio.sleep(0.01)
-        if not window._closed:
-            raise RuntimeError("the window did not close")
-
-    try:
-        with loop:
-            loop.run_until_complete(exercise())
-    except Exception as exc:
-        print(f"UI self-test failed: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
-    print("UI self-test passed")
-    return 0

@@ -1,8 +1,9 @@
 """Provider health: a dot per provider in the status bar (explanation and fix on hover,
 details on click), and a panel with "Check now", local models and "Pull a model".
 
-Both views read ``controller.health`` (a ``HealthModel``); whoever probes (the
-controller today, the engine's probes later) only has to fill that model.
+Both views read ``controller.health`` (a ``HealthModel``), which the controller fills from
+the engine's probes (``engine.probes``: the background monitor, or one round on "Check
+now"); "Pull" runs the engine's pull (``engine.pulls``), as ``routedesk pull`` does.
 """
 
 from __future__ import annotations
@@ -213,7 +214,7 @@ class HealthPanel(QWidget):
         else:
             self.progress.setRange(0, 100)
             self.progress.setValue(int(frac * 100))
-        mb = f" — {p.completed / 1e6:.0f} of {p.total / 1e6:.0f} MB" if p.total else ""
+        mb = f" — {(p.completed or 0) / 1e6:.0f} of {p.total / 1e6:.0f} MB" if p.total else ""
         self.pull_status.setText(f"{p.status}{mb}")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import logging
+from typing import Any
 
 from PySide6.QtCore import QByteArray, QEvent, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
@@ -57,7 +58,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, controller=None, parent: QWidget | None = None, *, state: dict | None = None) -> None:
         super().__init__(parent)
-        self.controller = None
+        self.controller: Any = None  # an AppController once the engine has loaded (attach)
         self.setWindowTitle("RouteDesk")
         self.setWindowIcon(icon("routedesk"))
         self._closing = False
@@ -79,7 +80,7 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(2, 0)
         self.splitter.setCollapsible(1, False)
         self.setCentralWidget(self.splitter)
-        self._placeholders = (sidebar_ph, loading, chart_ph)
+        self._placeholders: tuple[QWidget, ...] = (sidebar_ph, loading, chart_ph)
 
         self._build_actions()
         self._build_status()
@@ -179,19 +180,23 @@ class MainWindow(QMainWindow):
             if slot == self.close:
                 a.triggered.connect(slot)
             elif checkable:  # no-ops in the frame, before the content is attached
-                a.triggered.connect(lambda *_a, a=a, slot=slot: None if self.controller is None else slot(a.isChecked()))
+                a.triggered.connect(
+                    lambda *_a, a=a, slot=slot: None if self.controller is None else slot(a.isChecked()))
             else:
                 a.triggered.connect(lambda *_a, slot=slot: None if self.controller is None else slot())
             self.addAction(a)
             return a
 
-        self.new_action = act("New chat", lambda: self.controller.new_conversation(), QKeySequence.StandardKey.New, "plus", "New conversation (Ctrl+N)")
-        self.settings_action = act("Settings", lambda: self.open_settings(""), QKeySequence.StandardKey.Preferences, "gear",
-                                   "Providers, keys, models and prices")
+        self.new_action = act("New chat", lambda: self.controller.new_conversation(), QKeySequence.StandardKey.New,
+                              "plus", "New conversation (Ctrl+N)")
+        self.settings_action = act("Settings", lambda: self.open_settings(""), QKeySequence.StandardKey.Preferences,
+                                   "gear", "Providers, keys, models and prices")
         if self.settings_action.shortcut().isEmpty():
             _set_shortcut(self.settings_action, "Ctrl+,")
-        self.chart_action = act("Spend chart", self.toggle_chart, "Ctrl+Shift+C", "chart", "Show or hide the routing and spend chart", True)
-        self.health_action = act("Health", self.open_health, None, "pulse", "Provider status, local models, pull a model")
+        self.chart_action = act("Spend chart", self.toggle_chart, "Ctrl+Shift+C", "chart",
+                                "Show or hide the routing and spend chart", True)
+        self.health_action = act("Health", self.open_health, None, "pulse",
+                                 "Provider status, local models, pull a model")
         self.stop_action = act("Stop", lambda: self.controller.stop(), None, "stop", "Stop the answer (Esc)")
         _set_shortcut(self.stop_action, "Esc")
         _set_enum(self.stop_action, "shortcutContext", "WindowShortcut")
@@ -221,16 +226,16 @@ class MainWindow(QMainWindow):
         self.setStyleSheet(stylesheet(self.palette()))
 
     def changeEvent(self, e) -> None:  # noqa: N802
-        if e.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
-            if not getattr(self, "_restyling", False):
-                self._restyling = True
-                try:
-                    self._apply_style()
-                    from desktop.ui.theme import refresh_icons
+        palette = e.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange)
+        if palette and not getattr(self, "_restyling", False):
+            self._restyling = True
+            try:
+                self._apply_style()
+                from desktop.ui.theme import refresh_icons
 
-                    refresh_icons(self)
-                finally:
-                    self._restyling = False
+                refresh_icons(self)
+            finally:
+                self._restyling = False
         super().changeEvent(e)
 
     # --- center: welcome or chat --------------------------------------------------------

@@ -5,7 +5,7 @@ in plain words, the models to pick strong and weak from, and the pricing table
 from __future__ import annotations
 
 import html
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
@@ -100,17 +100,12 @@ class PriceTable(QTableWidget):
         if self._filling or item.column() not in (1, 2):
             return
         r = item.row()
-        try:
-            inp = Decimal(self.item(r, 1).text().strip().lstrip("$") or "0")
-            out = Decimal(self.item(r, 2).text().strip().lstrip("$") or "0")
-            if inp < 0 or out < 0:
-                raise InvalidOperation
-        except InvalidOperation:
+        inp = self.item(r, 1).text().strip() or "0"
+        out = self.item(r, 2).text().strip() or "0"
+        if not self.controller.set_price(self.refs[r], inp, out):  # checked by the engine
             self.error.setText("A price is a number of US dollars per million tokens, like 2.50.")
             return
         self.error.setText("")
-        ref = self.refs[r]
-        self.controller.set_price(ref, inp, out)
         self._filling = True
         try:
             self.item(r, 3).setText(_SOURCE_WORDS["override"])
@@ -199,7 +194,7 @@ class ProviderForm(QWidget):
         hint.setWordWrap(True)
         lay.addWidget(hint)
         self.prices = PriceTable(controller)
-        self.prices.parent_form_refill = self._fill_prices
+        self.prices.parent_form_refill = self._fill_prices  # type: ignore[method-assign]
         lay.addWidget(self.prices, 1)
         lay.addWidget(self.prices.error)
         prow = QHBoxLayout()
@@ -218,7 +213,7 @@ class ProviderForm(QWidget):
         self.original = name
         self.result.clear()
         self.key.clear()
-        rec = self.controller.store.get_provider(name) if name else None
+        rec = self.controller.get_provider(name) if name else None
         if rec is not None:
             self.kind.setCurrentIndex(max(0, self.kind.findData(rec.kind)))
             self.name.setText(rec.name)
@@ -241,7 +236,7 @@ class ProviderForm(QWidget):
             self.name.setText(n)
             self.base_url.clear()
             self.key.setPlaceholderText("paste your key")
-        self.models = list((self.controller.setting("ui.models_cache", {}) or {}).get(self.name.text(), []))
+        self.models = list(self.controller.cached_models(self.name.text()))
         self._kind_changed()
         self._fill_prices()
 
@@ -289,15 +284,15 @@ class ProviderForm(QWidget):
 
     async def _test(self) -> None:
         name = self.name.text().strip() or "test"
-        ok, sentence, models = await self.controller.test_connection(
+        check = await self.controller.test_connection(
             name, self.kind.currentData(), self.base_url.text().strip() or None, self._key_for_test()
         )
         self.test_btn.setEnabled(True)
-        mark = "✔" if ok else "✘"
-        self.result.setText(f"{mark} {sentence}")
-        self.result.setProperty("ok", ok)
-        if ok:
-            self.models = models
+        mark = "✔" if check.ok else "✘"
+        self.result.setText(f"{mark} {check.sentence}")
+        self.result.setProperty("ok", check.ok)
+        if check.ok:
+            self.models = list(check.models)
             self._fill_prices()
 
     def save(self) -> bool:
@@ -314,7 +309,8 @@ class ProviderForm(QWidget):
         self.original = name
         self.key.clear()
         self.key.setPlaceholderText("•••••••• saved in the keyring (type to replace)")
-        self.result.setText(f"✔ Saved {name}." + ("" if self.models else " Press “Test connection” to list its models."))
+        hint = "" if self.models else " Press “Test connection” to list its models."
+        self.result.setText(f"✔ Saved {name}.{hint}")
         if self.models:
             self.controller.cache_models(name, self.models)
         self.saved.emit(name)
@@ -325,9 +321,9 @@ class ProviderForm(QWidget):
         if row < 0 or row >= len(self.prices.refs):
             self.result.setText("Pick a model in the table first.")
             return
-        if self.original != self.name.text().strip() or self.controller.store.get_provider(self.name.text().strip()) is None:
-            if not self.save():
-                return
+        name = self.name.text().strip()
+        if (self.original != name or self.controller.get_provider(name) is None) and not self.save():
+            return
         ref = self.prices.refs[row]
         r = self.controller.routing
         if side == "strong":

@@ -1,4 +1,5 @@
-"""The model catalog (``routedesk models``) and Ollama pulls (``routedesk pull``)."""
+"""The model catalog (``routedesk models``) and Ollama pulls: the engine's PullService
+(progress as values) and the command line's bar over it (``routedesk pull``)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from decimal import Decimal
 
 import pytest
 
+from desktop.commands import ProgressBar
+from desktop.commands import pull_with_bar as pull_model
 from desktop.core.errors import ErrorKind, RouteDeskError
 from desktop.core.types import ModelRef
-from desktop.engine.catalog import ProgressBar, list_models, pull, pull_model
+from desktop.engine.catalog import list_models
 from tests.engine._health_support import free_port, heng, keys  # noqa: F401
 
 
@@ -114,7 +117,7 @@ async def test_pull_streams_a_progress_bar_and_the_model_appears(heng, sim):
 
 async def test_pull_reports_each_progress_line_to_a_callback(heng, sim):
     seen = []
-    await pull(heng, ModelRef("ollama", "gemma2:2b"), seen.append)
+    await heng.pulls.pull(ModelRef("ollama", "gemma2:2b"), seen.append)
     assert seen[0].status == "pulling manifest" and seen[-1].status == "success"
     fractions = [p.fraction for p in seen if p.fraction is not None]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
@@ -197,8 +200,6 @@ def test_progress_bar_in_a_log_prints_few_lines():
 
 
 async def test_pull_progress_is_an_async_iterator_for_the_window(heng, sim):
-    from desktop.engine.catalog import pull_progress
-
-    statuses = [p.status async for p in pull_progress(heng, ModelRef("ollama", "tinyllama"))]
+    statuses = [p.status async for p in heng.pulls.progress(ModelRef("ollama", "tinyllama"))]
     assert statuses[0] == "pulling manifest" and statuses[-1] == "success"
     assert "tinyllama:latest" in sim.models["ollama"]

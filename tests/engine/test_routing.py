@@ -51,13 +51,13 @@ async def test_thumbs_down_on_a_weak_answer_raises_similar_prompts_and_reset_und
     before = engine.router.score(similar).value
     result = await engine.send(None, prompt, mode="weak")
     assert result.route.choice == "fixed"  # forced side: feedback still counts when asked to retry strong
-    engine.give_feedback(result.message_id, "retry_strong")
+    engine.feedback.give(result.message_id, "retry_strong")
     after = engine.router.score(similar).value
     assert after > before
     assert [f.kind for f in engine.store.list_feedback()] == ["retry_strong"]
     # The update persists: a fresh engine on the same database sees it.
     fresh = Engine(engine.store, client=engine.client, keystore=engine.keystore)
     assert fresh.router.score(similar).value == after
-    engine.reset_feedback()
+    engine.feedback.reset()
     assert abs(engine.router.score(similar).value - before) < 1e-9
     assert engine.store.list_feedback() == []

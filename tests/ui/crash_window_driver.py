@@ -41,8 +41,7 @@ def main(argv: list[str]) -> int:
             print("sent" if ok else "not sent", flush=True)
 
         QTimer.singleShot(0, go)
-        if hasattr(controller, "start_health_monitor"):
-            QTimer.singleShot(200, controller.start_health_monitor)
+        QTimer.singleShot(200, controller.start_health_monitor)
         with loop:
             loop.run_forever()
         return 0
@@ -51,7 +50,7 @@ def main(argv: list[str]) -> int:
         await asyncio.sleep(0.3)
         auto = controller.session.conversation_id is not None
         if not auto:
-            convs = engine.store.list_conversations()
+            convs = engine.conversations.list()
             if convs:
                 controller.open_conversation(convs[0].id)
                 await asyncio.sleep(0.1)

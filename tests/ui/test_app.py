@@ -21,7 +21,7 @@ def test_ctrl_q_cancels_the_stream_and_closes_the_database(ui, qtbot, sim):
     controller.send("long one", "weak")
     item = controller.session.items[-1]
     qtbot.waitUntil(lambda: len(item.text) > 10, timeout=10000)
-    store = controller.store
+    store = controller.engine.store
     qtbot.keyClick(window, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: window._closed, timeout=10000)
     assert not window.isVisible()
@@ -30,7 +30,7 @@ def test_ctrl_q_cancels_the_stream_and_closes_the_database(ui, qtbot, sim):
     # the database was closed: reopening sees the stopped partial answer
     from desktop.storage import Store
 
-    s2 = Store(store.path if hasattr(store, "path") else controller.engine.store.path)
+    s2 = Store(store.path)
     try:
         rec = s2.get_message(item.id)
         assert rec.status == "stopped" and rec.text
@@ -67,7 +67,7 @@ def _fill(store, n_pairs: int) -> int:
     cid = store.create_conversation("Huge")
     route = RouteDecision("weak", 0.1, 0.5, "test", "test")
     text = "Some **markdown** answer with `code` and a list:\n\n- one\n- two\n"
-    conn = store.conn if hasattr(store, "conn") else None
+    store.conn if hasattr(store, "conn") else None
     for i in range(n_pairs):
         store.add_user_message(cid, f"question {i}")
         mid = store.start_answer(cid, route=route, model=WEAK)
@@ -93,7 +93,7 @@ def test_ten_thousand_messages_open_fast(make_engine, app_window, qtbot):
     qtbot.mouseClick(window.chat.earlier_btn, Qt.MouseButton.LeftButton)
     assert window.chat.rendered_count() > before
     # a search hit far back is loaded and rendered on demand
-    hit = [h for h in controller.store.search("question") if h.conversation_id == cid]
+    hit = [h for h in controller.engine.store.search("question") if h.conversation_id == cid]
     oldest = min(h.message_id for h in hit)
     assert window.chat.ensure_visible_message(oldest) is not None
 
@@ -112,13 +112,18 @@ def test_markdown_segments():
     assert split_segments("") == []
 
 
-def test_self_test_in_a_fresh_process(tmp_path):
-    code = "import sys; from desktop.ui.app import self_test; sys.exit(self_test())"
+def test_the_one_self_test_builds_the_window_in_a_fresh_process(tmp_path):
+    """``routedesk --self-test`` (desktop/selftest.py) is the only self-test; its window
+    check builds every screen offscreen."""
+    code = "import sys; from desktop.selftest import run_self_test; sys.exit(run_self_test(['qt', 'window']))"
     env = {**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen", "ROUTEDESK_HOME": str(tmp_path),
            "OLLAMA_HOST": "127.0.0.1:9"}
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert "UI self-test passed" in r.stdout
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "main window" in r.stdout
+    import desktop.ui.app
+
+    assert not hasattr(desktop.ui.app, "self_test")
 
 
 def test_no_qt_outside_ui():
@@ -132,9 +137,9 @@ def test_no_qt_outside_ui():
             continue
         src = p.read_text(encoding="utf-8")
         for mod in ("PySide6", "pyqtgraph", "qasync"):
-            if f"import {mod}" in src or f"from {mod}" in src:
-                if p.name != "selftest.py":  # the packaging self-test checks Qt on purpose (lazily)
-                    bad.append(f"{p.relative_to(root)}: {mod}")
+            # the packaging self-test checks Qt on purpose (lazily)
+            if (f"import {mod}" in src or f"from {mod}" in src) and p.name != "selftest.py":
+                bad.append(f"{p.relative_to(root)}: {mod}")
     assert not bad, bad
 
 

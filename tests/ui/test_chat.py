@@ -91,7 +91,7 @@ def test_stop_with_escape_keeps_partial(ui, qtbot, sim):
     assert item.text and len(item.text.split()) < 500
     w = window.chat.widget_for(item)
     assert w.status_tag.text() == "Stopped" and w.status_tag.isVisible()
-    rec = controller.store.get_message(item.id)
+    rec = controller.engine.store.get_message(item.id)
     assert rec.status == "stopped" and rec.text == item.text
     assert window.input.send_btn.text() == "Send"
 
@@ -112,7 +112,7 @@ def test_retry_with_strong(ui, qtbot):
     assert second.model == STRONG and second.route.choice == "fixed"
     assert second.status == "complete" and second.cost_usd is not None and second.cost_usd > 0
     # the retry tells the router the weak answer was not good enough
-    assert [(f.message_id, f.kind) for f in controller.store.list_feedback()] == [(first.id, "retry_strong")]
+    assert [(f.message_id, f.kind) for f in controller.engine.store.list_feedback()] == [(first.id, "retry_strong")]
     # regenerate answers the same user message: no new user bubble
     assert [i.role for i in controller.session.items] == ["user", "assistant", "assistant"]
     # only the last answer offers regenerate
@@ -208,7 +208,7 @@ def test_copy_and_feedback(ui, qtbot, sim):
     qtbot.mouseClick(block.copy_btn, Qt.MouseButton.LeftButton)
     assert QGuiApplication.clipboard().text() == "echo hi"
     qtbot.mouseClick(w.down_btn, Qt.MouseButton.LeftButton)
-    fb = controller.store.list_feedback()
+    fb = controller.engine.store.list_feedback()
     kind = "thumbs_down_weak" if item.route.choice == "weak" else "thumbs_down"
     assert [(f.message_id, f.value, f.kind) for f in fb] == [(item.id, -1, kind)]
     assert w.down_btn.isChecked() and not w.up_btn.isChecked()
@@ -231,7 +231,7 @@ def test_mode_always_strong_from_routing_bar(ui, qtbot):
     bar.mode.setCurrentIndex(0)
     bar.mode.activated.emit(0)
     bar.slider.setValue(55)
-    qtbot.waitUntil(lambda: (controller.store.get_setting("routing.policy") or {}).get("target_share") == 0.55)
+    qtbot.waitUntil(lambda: (controller.engine.store.get_setting("routing.policy") or {}).get("target_share") == 0.55)
 
 
 def test_interrupted_stream_keeps_the_partial_and_offers_retry(ui, qtbot, sim):

@@ -9,6 +9,7 @@ after a few words so the kill lands mid-answer.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -57,10 +58,8 @@ def env(tmp_path, sim):  # noqa: F811
 def name():
     n = "win" + uuid.uuid4().hex[:8]
     yield n
-    try:
+    with contextlib.suppress(Exception):
         keyring.delete_password("RouteDesk", n)
-    except Exception:
-        pass
 
 
 def integrity(db: Path) -> list[str]:

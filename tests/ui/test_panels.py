@@ -175,3 +175,28 @@ def test_pull_of_an_unknown_model_says_so(ui, qtbot, sim):
     controller.spawn(controller.pull_model("no-such-model"))
     qtbot.waitUntil(lambda: bool(seen) and seen[-1].done, timeout=10000)
     assert seen[-1].error and "no-such-model" in seen[-1].error
+
+
+def test_the_window_shows_the_month_spend_that_spend_json_gives(ui, qtbot, home):
+    """One definition of this month's spend: the routing bar's budget line and
+    ``routedesk spend --json`` (month_usd) read the same engine service."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from decimal import Decimal
+    from pathlib import Path
+
+    controller, window = ui
+    item = _ask(controller, qtbot, "what does this cost", "strong")
+    assert item.cost_usd is not None and item.cost_usd > 0
+    controller.set_policy("budget", monthly_usd=Decimal("5"))
+    bar = window.routing_bar
+    qtbot.waitUntil(lambda: "spent this month" in bar.budget_used.text())
+    env = dict(os.environ, ROUTEDESK_HOME=str(home))
+    r = subprocess.run([sys.executable, "-m", "desktop", "spend", "--json"], env=env, capture_output=True,
+                       text=True, timeout=60, cwd=Path(__file__).resolve().parents[2])
+    assert r.returncode == 0, r.stderr
+    month = Decimal(json.loads(r.stdout)["month_usd_exact"])
+    assert month == item.cost_usd == controller.month_spend()
+    assert bar.budget_used.text() == f"${float(month):.2f} spent this month"

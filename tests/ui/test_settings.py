@@ -50,7 +50,8 @@ def test_settings_round_trip_with_the_keyring(make_engine, app_window, keystore,
     qtbot.mouseClick(dlg.form.test_btn, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dlg.form.result.text().startswith("✔"), timeout=10000)
     # remove deletes the key too
-    dlg.list.setCurrentRow([dlg.list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(dlg.list.count())].index(key_name))
+    names = [dlg.list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(dlg.list.count())]
+    dlg.list.setCurrentRow(names.index(key_name))
     controller.remove_provider(key_name)
     assert keystore.get(key_name) is None and engine.store.get_provider(key_name) is None
 
@@ -103,7 +104,7 @@ def test_price_override_changes_the_next_cost(ui, qtbot, sim):
     form.prices.item(row, 1).setText("1000")
     form.prices.item(row, 2).setText("2000")
     assert form.prices.item(row, 3).text() == "your override"
-    ov = controller.store.get_price_override(STRONG)
+    ov = controller.engine.store.get_price_override(STRONG)
     assert ov.input_per_mtok == Decimal("1000") and ov.output_per_mtok == Decimal("2000")
     controller.set_mode("strong")
     controller.send("price check")
@@ -115,7 +116,7 @@ def test_price_override_changes_the_next_cost(ui, qtbot, sim):
     # a bad number is refused in plain words, nothing stored
     form.prices.item(row, 1).setText("abc")
     assert "dollars" in form.prices.error.text()
-    assert controller.store.get_price_override(STRONG).input_per_mtok == Decimal("1000")
+    assert controller.engine.store.get_price_override(STRONG).input_per_mtok == Decimal("1000")
 
 
 def test_env_key_offered_never_used_silently(make_engine, app_window, qtbot, sim, monkeypatch):
@@ -141,7 +142,8 @@ def test_renaming_a_provider_moves_its_key_and_the_pair(ui, qtbot):
     assert dlg.form.save()
     keys = controller.engine.keystore
     assert keys.get("work") == KEY and keys.get("openai") is None
-    assert controller.store.get_provider("openai") is None and controller.store.get_provider("work") is not None
+    store = controller.engine.store
+    assert store.get_provider("openai") is None and store.get_provider("work") is not None
     assert controller.routing.strong == ModelRef("work", "gpt-4o")
     controller.send("still works", "strong")
     qtbot.waitUntil(lambda: not controller.busy, timeout=10000)

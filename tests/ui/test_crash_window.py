@@ -19,7 +19,6 @@ import time
 import uuid
 from pathlib import Path
 
-import keyring
 import pytest
 
 from tests.crash_support import streaming_text
@@ -31,20 +30,8 @@ PROMPT = "Describe the night shift of a lighthouse keeper during a winter storm 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses SIGKILL")
 
 
-def _keyring_ok() -> bool:
-    try:
-        from desktop.storage import KeyStore
-
-        KeyStore().check()
-        return True
-    except Exception:
-        return False
-
-
 @pytest.fixture
-def env(tmp_path, sim):  # noqa: F811
-    if not _keyring_ok():
-        pytest.skip("no usable OS keyring; run through scripts/with-keyring.sh")
+def env(tmp_path, sim, keystore):  # the child processes use the real keyring (service RouteDesk)
     e = dict(os.environ)
     e["ROUTEDESK_HOME"] = str(tmp_path / "home")
     e["OLLAMA_HOST"] = sim.base_url
@@ -54,13 +41,10 @@ def env(tmp_path, sim):  # noqa: F811
 
 
 @pytest.fixture
-def name():
+def name(keystore):
     n = "win" + uuid.uuid4().hex[:8]
     yield n
-    try:
-        keyring.delete_password("RouteDesk", n)
-    except Exception:
-        pass
+    keystore.delete(n)  # the child stored it
 
 
 def integrity(db: Path) -> list[str]:

@@ -15,13 +15,12 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.crash_support import streaming_text
+from tests.crash_support import streaming_text, wait_until
 from tests.simulator import Fault
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,14 +68,9 @@ def test_kill_9_of_the_window_mid_stream(env, name, sim, after_chunks):
     proc = subprocess.Popen(driver(env, "send", f"{name}/gpt-4o", PROMPT), env=env, cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     db = Path(env["ROUTEDESK_HOME"]) / "routedesk.sqlite3"
-    partial = None
     try:
         assert sim.wait_stalled(1, 60), "the window never sent the message"
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and not partial:
-            partial = streaming_text(db)
-            time.sleep(0.02)
-        assert partial, "the words on screen were not checkpointed"
+        partial = wait_until(lambda: streaming_text(db), 5.0, "the words on screen to be checkpointed")
         os.kill(proc.pid, signal.SIGKILL)
         out, err = proc.communicate(timeout=10)
     finally:

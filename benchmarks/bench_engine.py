@@ -25,20 +25,11 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.memory_keys import MemoryKeyStore  # noqa: E402
 from desktop.core.types import ModelRef  # noqa: E402
 from desktop.engine.app import Engine  # noqa: E402
 from desktop.engine.events import AnswerDelta  # noqa: E402
 from tests.simulator import Simulator  # noqa: E402
-
-
-class MemoryKeys:
-    """The benchmark measures the engine, not the keyring: keys come from memory."""
-
-    def __init__(self, keys):
-        self.keys = keys
-
-    def get(self, name):
-        return self.keys.get(name)
 
 
 async def bare_ttft(client: httpx.AsyncClient, url: str) -> float:
@@ -74,7 +65,7 @@ async def main(n: int) -> None:
     with Simulator() as sim, tempfile.TemporaryDirectory() as home:
         os.environ["ROUTEDESK_HOME"] = home
         async with httpx.AsyncClient() as client:
-            engine = Engine.open(Path(home), client=client, keystore=MemoryKeys({"sim": "sk-test-key"}))
+            engine = Engine.open(Path(home), client=client, keystore=MemoryKeyStore({"sim": "sk-test-key"}))
             engine.store.add_provider("sim", "openai", sim.openai_url)
             bare, eng = [], []
             conv = None

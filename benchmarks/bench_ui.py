@@ -142,11 +142,12 @@ def bench_in_process() -> dict:
     import asyncio
     from decimal import Decimal
 
+    from benchmarks.memory_keys import MemoryKeyStore
     from desktop.core.types import RouteDecision, Usage
     from desktop.engine.app import Engine
     from desktop.ui.app import build_window, make_app, make_loop
     from tests.simulator import Simulator
-    from tests.ui.conftest import WEAK, MemoryKeyStore, configure
+    from tests.ui.conftest import WEAK, configure
 
     app = make_app([])
     app.setQuitOnLastWindowClosed(False)

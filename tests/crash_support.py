@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def streaming_text(db: Path) -> str | None:
@@ -19,3 +24,19 @@ def streaming_text(db: Path) -> str | None:
         return None
     finally:
         conn.close()
+
+
+def wait_until(condition: Callable[[], T | None], within: float, what: str) -> T:
+    """``condition()``'s first true value, re-read until ``within`` seconds have passed.
+
+    For a state only another process's files show (a row it committed): nothing there can
+    wake this process, so the real condition is polled, with a deadline that fails the test
+    by name."""
+    deadline = time.monotonic() + within
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {within} s waiting for {what}")
+        time.sleep(0.01)  # the poll interval, not a guess at how long the other side takes

@@ -72,10 +72,11 @@ def dark_palette():
 async def main(out: Path, dark: bool) -> list[Path]:
     from PySide6.QtWidgets import QApplication
 
+    from benchmarks.memory_keys import MemoryKeyStore
     from desktop.engine.app import Engine
     from desktop.ui.app import build_window
     from tests.simulator import Fault, Simulator
-    from tests.ui.conftest import MemoryKeyStore, configure
+    from tests.ui.conftest import configure
 
     app = QApplication.instance()
     if dark:

@@ -90,6 +90,8 @@ class SpendChart(QWidget):
             w.setMouseEnabled(x=False, y=False)
             w.hideButtons()
             w.setMenuEnabled(False)
+            menu = w.getPlotItem().ctrlMenu  # parentless in pyqtgraph: it would outlive the window
+            menu.setParent(w, menu.windowFlags())
             vline = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(mix(bg, fg, 0.4), style=Qt.PenStyle.DashLine))
             vline.hide()
             w.addItem(vline, ignoreBounds=True)

@@ -15,14 +15,28 @@ HARD = ("A train leaves at 3:15 pm at 72 km/h; a second leaves the same station 
 EASY = "hi! how are you today?"
 
 
-async def test_auto_stores_score_threshold_and_reason(engine, sim):
+async def test_a_hard_prompt_goes_strong_at_the_default_share_and_says_why(engine, sim):
     result = await engine.send(None, HARD, mode="auto")
     route = result.route
-    assert route.choice in ("strong", "weak") and route.policy == "share_target"
-    assert 0.0 <= route.score <= 1.0 and route.threshold is not None and route.reason
+    assert (route.choice, route.policy) == ("strong", "share_target")
+    assert result.model == engine.pair().strong  # the paid model answered
+    assert route.score > route.threshold
+    # the sentence shown next to the answer names the side, the threshold and the share
+    assert "strong model" in route.reason and f"{route.threshold:.2f}" in route.reason and "30%" in route.reason
     stored = engine.store.get_message(result.message_id).route
-    assert (stored.score, stored.threshold, stored.choice) == (route.score, route.threshold, route.choice)
+    assert (stored.score, stored.threshold, stored.choice, stored.reason) == (
+        route.score, route.threshold, route.choice, route.reason)
     assert engine.store.recent_scores(1) == [route.score]
+
+
+async def test_an_easy_prompt_goes_weak_at_the_default_share_and_says_why(engine, sim):
+    result = await engine.send(None, EASY, mode="auto")
+    route = result.route
+    assert (route.choice, route.policy) == ("weak", "share_target")
+    assert result.model == engine.pair().weak  # the free local model answered
+    assert route.score <= route.threshold
+    assert "weak model" in route.reason and "small talk" in route.reason
+    assert engine.store.get_message(result.message_id).route.choice == "weak"
 
 
 async def test_target_share_moves_the_threshold(engine):

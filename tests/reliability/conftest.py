@@ -49,6 +49,21 @@ class InstantSleep:
         await asyncio.sleep(0)
 
 
+async def eventually(condition, within: float = 5.0) -> bool:
+    """Whether ``condition()`` comes true within ``within`` seconds, re-checked every few
+    milliseconds while the loop runs everything else (what it waits for - a finaliser, a
+    connection closing - has no event of its own to await)."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(0.002)
+    return True
+
+
 class StepClock:
     """The engine's clock (cooldowns): stands still until the test moves it, so which model
     is cooling down depends on the message sequence only, never on how fast the machine is."""

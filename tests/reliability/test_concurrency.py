@@ -20,7 +20,7 @@ from desktop.core.types import ModelRef
 from desktop.engine.events import AnswerDelta, AnswerStarted
 from desktop.engine.health import HealthMonitor
 
-from .conftest import bundled_cost, integrity
+from .conftest import bundled_cost, eventually, integrity
 
 
 def _name(task: asyncio.Task) -> str:
@@ -33,6 +33,8 @@ def _where(task: asyncio.Task) -> str:
     return "" if code is None else code.co_filename.rsplit("/", 1)[-1]
 
 
+MONITOR_TASKS = {"sleep", "Event.wait", "async_generator_athrow", "TaskHandle._run_coro"}
+MONITOR_FILES = ("health.py", "discovery.py")
 CONVERSATIONS = 8
 TURNS = 6
 ROUNDS = 3
@@ -49,12 +51,21 @@ async def test_parallel_conversations_do_not_cross_talk(rig, sim):
     e.health = monitor  # as the window wires it: skips providers known down, learns from traffic
     monitor.start()
     rng = random.Random(3)
-    models = [rig.ref("openai", "gpt-4o"), rig.ref("openai", "gpt-4o-mini"), rig.ref("anthropic", "claude-3-5-haiku-latest"),
-              ModelRef("ollama", "llama3.2:latest"), rig.ref("lmstudio", "qwen2.5-7b-instruct")]
+    models = [rig.ref("openai", "gpt-4o"), rig.ref("openai", "gpt-4o-mini"),
+              rig.ref("anthropic", "claude-3-5-haiku-latest"), ModelRef("ollama", "llama3.2:latest"),
+              rig.ref("lmstudio", "qwen2.5-7b-instruct")]
     peak_tasks = peak_conns = 0
     peak_what: Counter = Counter()
     answers: dict[int, tuple[str, str, list[str]]] = {}  # message id -> (tag, prompt, deltas)
     after_round = []
+
+    def others() -> list[asyncio.Task]:
+        return [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+    def stray() -> list[asyncio.Task]:
+        # between rounds only the health monitor runs: its loop, a probe in flight, and the
+        # sleep / wake-up pair it waits on; finalisers of abandoned streams run once
+        return [t for t in others() if _name(t) not in MONITOR_TASKS and _where(t) not in MONITOR_FILES]
 
     async def conversation(tag: str, ref: ModelRef) -> int | None:
         conv = None
@@ -84,7 +95,7 @@ async def test_parallel_conversations_do_not_cross_talk(rig, sim):
                 peak_what.clear()
                 peak_what.update(Counter(_name(t) for t in now))
             peak_conns = max(peak_conns, sim.active_connections)
-            await asyncio.sleep(0.005)
+            await asyncio.sleep(0.005)  # the sampling period, not a wait for anything
 
     convs: dict[str, int] = {}
     try:
@@ -93,16 +104,12 @@ async def test_parallel_conversations_do_not_cross_talk(rig, sim):
             s = asyncio.create_task(sampler(stop))
             tags = [f"conv{rnd}x{i}" for i in range(CONVERSATIONS)]
             ids = await asyncio.gather(*(conversation(t, models[i % len(models)]) for i, t in enumerate(tags)))
-            convs.update(zip(tags, ids))
+            convs.update(zip(tags, ids, strict=True))
             stop.set()
             await s
-            await asyncio.sleep(0.05)
-            left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            # between rounds only the health monitor runs: its loop, a probe in flight, and the
-            # sleep / wake-up pair it waits on; finalisers of abandoned stream generators run once
-            stray = [t for t in left if _name(t) not in {"sleep", "Event.wait", "async_generator_athrow", "TaskHandle._run_coro"}
-                     and _where(t) not in ("health.py", "discovery.py")]
-            assert not stray, left
+
+            assert await eventually(lambda: not stray()), stray()
+            left = others()
             after_round.append((len(left), sim.active_connections))
     finally:
         e.health = None
@@ -114,9 +121,7 @@ async def test_parallel_conversations_do_not_cross_talk(rig, sim):
     assert peak_conns <= 2 * CONVERSATIONS + 10, peak_conns
     print(f"\nconcurrency: peak tasks {peak_tasks} {dict(peak_what)}, peak connections {peak_conns}, "
           f"after each round (tasks, connections) {after_round}")
-    for _ in range(5):
-        await asyncio.sleep(0.01)
-    assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
+    assert await eventually(lambda: others() == []), others()  # the monitor stopped, finalisers ran
 
     # no cross-talk on the wire: each request holds one conversation's messages only
     for req in sim.requests:
@@ -145,8 +150,10 @@ async def test_parallel_conversations_do_not_cross_talk(rig, sim):
         assert len(rows) == 2 * TURNS
 
     # the ledger is the usage sent, whatever the interleaving
-    sent = Counter((rig.provider_for_protocol(u.protocol), u.model, u.input_tokens, u.output_tokens) for u in sim.usage_log)
-    booked = Counter((x.ref.provider, x.ref.model, x.usage.input_tokens, x.usage.output_tokens) for x in e.store.ledger())
+    sent = Counter((rig.provider_for_protocol(u.protocol), u.model, u.input_tokens, u.output_tokens)
+                   for u in sim.usage_log)
+    booked = Counter((x.ref.provider, x.ref.model, x.usage.input_tokens, x.usage.output_tokens)
+                     for x in e.store.ledger())
     if sent != booked:
         missing = sent - booked
         odd = [(m.id, m.model, m.status, m.error and (m.error.kind, m.error.code), m.usage)

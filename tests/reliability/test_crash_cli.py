@@ -14,14 +14,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
-import keyring
 import pytest
 
-from tests.crash_support import streaming_text
+from tests.crash_support import streaming_text, wait_until
 from tests.simulator import Fault
 from tests.simulator.fixtures import sim  # noqa: F401
 
@@ -44,28 +42,15 @@ def env(tmp_path, sim, keystore):  # noqa: F811
 
 
 @pytest.fixture
-def name():
+def name(keystore):
     n = "crash" + uuid.uuid4().hex[:8]
     yield n
-    try:
-        keyring.delete_password("RouteDesk", n)
-    except Exception:
-        pass
+    keystore.delete(n)  # the child stored it
 
 
 def rd(env, *args, stdin=None, timeout=60):
     return subprocess.run([sys.executable, "-m", "desktop", *args], input=stdin, env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout)
-
-
-def wait(pred, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.mark.parametrize("after_chunks", [1, 6])
@@ -80,7 +65,7 @@ def test_kill_9_mid_stream_keeps_the_question_and_the_partial_answer(env, name, 
     try:
         assert sim.wait_stalled(1, 30), "the stream never started"
         # What the user has seen must reach the disk without waiting for the next word.
-        partial = wait(lambda: streaming_text(db), 5.0, "the partial answer to be checkpointed")
+        partial = wait_until(lambda: streaming_text(db), 5.0, "the partial answer to be checkpointed")
         os.kill(proc.pid, signal.SIGKILL)
         out, _ = proc.communicate(timeout=10)
     finally:

@@ -43,7 +43,7 @@ from desktop.storage import Store
 from tests.simulator import Fault
 from tests.simulator.server import RANDOM_KINDS
 
-from .conftest import MTOK, bundled_cost, integrity
+from .conftest import MTOK, bundled_cost, eventually, integrity
 
 N = int(os.environ.get("ROUTEDESK_SOAK_MESSAGES", "1000"))
 SEED = int(os.environ.get("ROUTEDESK_SOAK_SEED", "20261124"))
@@ -55,7 +55,12 @@ ALL_KINDS = {k.value for k in ErrorKind}
 #: A stalled stream stays silent this long; the engine's timeouts (1.5 s) end it first.
 STALL_S = 3.0
 
-WORDS = ["the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "explain", "photosynthesis", "prove", "that", "every", "integer", "greater", "than", "one", "factors", "into", "primes", "write", "a", "python", "function", "sort", "list", "café", "naïve", "東京", "emoji", "🚀", "derivative", "of", "x", "squared", "summarize", "this", "paragraph", "please", "why", "is", "the", "sky", "blue", "compare", "tcp", "and", "udp", "refactor", "code"]
+WORDS = [
+    "the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "explain", "photosynthesis", "prove", "that",
+    "every", "integer", "greater", "than", "one", "factors", "into", "primes", "write", "a", "python", "function",
+    "sort", "list", "café", "naïve", "東京", "emoji", "🚀", "derivative", "of", "x", "squared", "summarize", "this",
+    "paragraph", "please", "why", "is", "the", "sky", "blue", "compare", "tcp", "and", "udp", "refactor", "code",
+]
 
 
 def prompt(rng: random.Random) -> str:
@@ -131,15 +136,6 @@ def choose_mode(rng: random.Random, rig):
         rig.ref("lmstudio", "llama-3.2-3b-instruct"), ModelRef("ollama", "qwen2.5-coder:7b"),
         rig.ref("dead", "gpt-4o"), rig.ref("nokey", "gpt-4o-mini"),
     ])
-
-
-async def _until(pred, timeout: float = 3.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.002)
-    return True
 
 
 @pytest.mark.timeouts(read=1.5, first_token=1.5)  # a busy CI loop must not look like a stall
@@ -228,13 +224,13 @@ async def _soak(rig, sim, N: int, wired: bool):
                     assert await asyncio.to_thread(sim.wait_for, lambda s_: s_.stalled == 0, 5.0)
                     sim.inject(Fault("stall", after_chunks=after, delay=None))
                     task = asyncio.create_task(e.send(conv, s.text, mode=s.mode, on_event=on_event))
-                    assert await _until(lambda: sim.stalled >= 1 or task.done(), 5.0), f"message {i}: no stall"
+                    assert await eventually(lambda: sim.stalled >= 1 or task.done(), 5.0), f"message {i}: no stall"
                     if task.done():  # health-wired: every candidate was skipped, no request made
                         assert wired and s.status == "error", (i, s)
                         s.cancel = None
                         _drop_chat_faults(sim, SEED + i)
                         return
-                    assert await _until(lambda: len(s.deltas) >= (after or 0)), f"message {i}: deltas {s.deltas}"
+                    assert await eventually(lambda: len(s.deltas) >= (after or 0)), f"message {i}: deltas {s.deltas}"
                     task.cancel()
                     with pytest.raises(asyncio.CancelledError):
                         await task
@@ -272,10 +268,11 @@ async def _soak(rig, sim, N: int, wired: bool):
     elapsed = time.monotonic() - t0
 
     # --- no leaked tasks, bounded connections ------------------------------------------------
-    for _ in range(5):  # let finalisers of abandoned stream generators (aclose tasks) run
-        await asyncio.sleep(0.01)
-    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-    assert others == [], others
+    def others() -> list[asyncio.Task]:
+        return [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+    # finalisers of abandoned stream generators (aclose tasks) run, then nothing is left
+    assert await eventually(lambda: others() == []), others()
     assert max(tasks_seen) <= 12, tasks_seen
     assert max(conns_seen) <= 24, conns_seen
     sim.release_stalls()
@@ -343,7 +340,7 @@ async def _soak(rig, sim, N: int, wired: bool):
     phase_of = [sum(1 for p in phase_start if p <= i) - 1 for i in range(len(usage))]
     total = Decimal(0)
     sources: Counter = Counter()
-    for u, x, ph in zip(usage, ledger, phase_of):
+    for u, x, ph in zip(usage, ledger, phase_of, strict=True):
         want = expected_cost(rig, ph, x.ref.provider, u.model, u.input_tokens, u.output_tokens)
         assert x.cost_usd == want, (x, ph, want)
         sources[x.price_source] += 1
@@ -364,8 +361,9 @@ async def _soak(rig, sim, N: int, wired: bool):
     finally:
         again.close()
 
-    print(f"\nsoak ({'health-wired' if wired else 'deterministic'}): {N} messages in {elapsed:.1f} s; {len(sim.requests)} requests, "
-          f"{len(chat_calls)} chat calls, {len(chat_faults)} with a fault ({len(sim.fault_log) - len(chat_faults)} on probes), "
+    print(f"\nsoak ({'health-wired' if wired else 'deterministic'}): {N} messages in {elapsed:.1f} s; "
+          f"{len(sim.requests)} requests, {len(chat_calls)} chat calls, {len(chat_faults)} with a fault "
+          f"({len(sim.fault_log) - len(chat_faults)} on probes), "
           f"{failed_calls} failed attempts; answers {dict(statuses)}; "
           f"final error kinds {dict(final_kinds)}; ledger {len(ledger)} entries {dict(sources)}, "
           f"total ${total}; probe reports {dict(probe_reports)}; tasks {tasks_seen}; connections {conns_seen}")

@@ -1,6 +1,16 @@
 """Fixtures for the UI suite: Qt offscreen, one qasync loop per test that pytest-qt's
-``qtbot.waitUntil`` drives, the provider simulator, an engine on a temporary
-``ROUTEDESK_HOME`` and the main window over it.
+``qtbot.waitUntil`` drives, the provider simulator, an engine on a fresh ``ROUTEDESK_HOME``
+and the main window over it.
+
+Keys go to the real OS keyring (the Secret Service that ``scripts/with-keyring.sh``
+starts), as in the rest of the suite: each test's engines share one ``KeyStore`` under a
+keyring service of its own (``isolated_keystore``), so no test sees another's keys, and
+every key it stored is deleted afterwards. ``BrokenKeyStore`` is the real ``KeyStore`` on
+keyring's own ``fail`` backend: what a machine with no keyring has.
+
+Every test fails if it leaves a top-level widget behind (as napari's fixtures do): the
+windows ``app_window`` makes are closed and deleted for it; a test that opens another
+top-level widget closes it, or hands it to ``qtbot.addWidget``.
 
 ``QT_QPA_PLATFORM`` is set before anything imports Qt.
 """
@@ -13,13 +23,15 @@ os.environ["QT_QPA_PLATFORM"] = "offscreen"
 os.environ.setdefault("QT_QUICK_BACKEND", "software")
 
 import asyncio  # noqa: E402
+import contextlib  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 
 import pytest  # noqa: E402
+from keyring.backends import fail  # noqa: E402
 
-from desktop.core.errors import ErrorKind, RouteDeskError  # noqa: E402
 from desktop.core.types import ModelRef  # noqa: E402
+from desktop.storage import KeyStore  # noqa: E402
 from desktop.ui.qtcompat import guard_singleton_refcounts  # noqa: E402
 from tests.simulator.fixtures import sim  # noqa: E402,F401
 
@@ -30,30 +42,41 @@ WEAK = ModelRef("ollama", "llama3.2:latest")
 KEY = "sk-test-key"
 
 
-class MemoryKeyStore:
-    """KeyStore's interface over a dict, for flows that are not about the keyring."""
+class BrokenKeyStore(KeyStore):
+    """The real KeyStore over keyring's ``fail`` backend (no keyring on this machine)."""
 
     def __init__(self) -> None:
-        self.keys: dict[str, str] = {}
-
-    def set(self, name: str, key: str) -> None:
-        self.keys[name] = key
-
-    def get(self, name: str) -> str | None:
-        return self.keys.get(name)
-
-    def delete(self, name: str) -> None:
-        self.keys.pop(name, None)
-
-    def check(self) -> None:
-        return None
+        super().__init__(backend=fail.Keyring())
 
 
-class BrokenKeyStore(MemoryKeyStore):
-    def _fail(self, *_a):
-        raise RouteDeskError(ErrorKind.MISCONFIGURED, "No usable keyring.", "Install gnome-keyring.")
+def _deleted_later(qapp) -> None:
+    """Run the deletions ``deleteLater()`` queued (QTest::qWait does the same), and free
+    the widgets only Python held in reference cycles (pyqtgraph's parentless menus)."""
+    import gc
 
-    set = get = delete = check = _fail  # type: ignore[assignment]
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_widgets(qapp) -> Iterator[None]:
+    """Fail the test that leaves a top-level widget alive (napari's check)."""
+    before = set(qapp.topLevelWidgets())
+    yield
+    _deleted_later(qapp)
+    leaked = [w for w in qapp.topLevelWidgets() if w not in before]
+    if not leaked:
+        return
+    names = sorted(f"{type(w).__name__}{'' if w.isVisible() else ' (hidden)'}" for w in leaked)
+    for w in leaked:  # so the next test starts clean
+        with contextlib.suppress(RuntimeError):
+            w.close()
+            w.deleteLater()
+    _deleted_later(qapp)
+    pytest.fail(f"the test leaked {len(leaked)} top-level widget(s): {', '.join(names)}; close them "
+                "(and deleteLater) before it ends, or hand them to qtbot.addWidget", pytrace=False)
 
 
 @pytest.fixture
@@ -82,16 +105,9 @@ def qloop(qapp, qtbot) -> Iterator[asyncio.AbstractEventLoop]:
             executor.shutdown(wait=True)
         sys.set_asyncgen_hooks(*old_hooks)
         asyncio.events._set_running_loop(None)
-        try:
+        with contextlib.suppress(Exception):
             loop._after_run_forever()
-        except Exception:
-            pass
         asyncio.set_event_loop(None)
-
-
-@pytest.fixture
-def memkeys() -> MemoryKeyStore:
-    return MemoryKeyStore()
 
 
 def configure(engine, sim, *, openai: bool = True, ollama: bool = True, pair: bool = True) -> None:
@@ -106,8 +122,9 @@ def configure(engine, sim, *, openai: bool = True, ollama: bool = True, pair: bo
 
 
 @pytest.fixture
-def make_engine(home, qloop, monkeypatch, sim):
-    """Factory: an Engine on ``home`` (configured against the simulator by default)."""
+def make_engine(home, qloop, monkeypatch, sim, isolated_keystore):
+    """Factory: an Engine on ``home`` (configured against the simulator by default), its
+    keys in the real keyring under this test's own service unless ``keystore`` is given."""
     from desktop.engine.app import Engine
 
     monkeypatch.setenv("OLLAMA_HOST", sim.base_url)
@@ -116,7 +133,7 @@ def make_engine(home, qloop, monkeypatch, sim):
     made = []
 
     def make(*, keystore=None, configured: bool = True, **kw):
-        engine = Engine.open(home, keystore=keystore if keystore is not None else MemoryKeyStore())
+        engine = Engine.open(home, keystore=keystore if keystore is not None else isolated_keystore)
         if configured:
             configure(engine, sim, **kw)
         made.append(engine)
@@ -158,10 +175,10 @@ def app_window(make_engine, qtbot):
                 raise AssertionError("the window did not close; pending tasks:\n" + out.getvalue()) from None
         # delete the widget tree now: left to interpreter shutdown, PySide and
         # pyqtgraph wrappers can be torn down in the wrong order
-        gone = []
-        w.destroyed.connect(lambda *_: gone.append(1))
+        gone: list[int] = []
+        w.destroyed.connect(lambda *_, gone=gone: gone.append(1))
         w.deleteLater()
-        qtbot.waitUntil(lambda: bool(gone), timeout=5000)
+        qtbot.waitUntil(lambda gone=gone: bool(gone), timeout=5000)
 
 
 @pytest.fixture

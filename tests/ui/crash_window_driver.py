@@ -41,26 +41,25 @@ def main(argv: list[str]) -> int:
             print("sent" if ok else "not sent", flush=True)
 
         QTimer.singleShot(0, go)
-        QTimer.singleShot(200, controller.start_health_monitor)
+        # as launch() does, the background probes start a moment after the window
+        QTimer.singleShot(1000, window, controller.start_health_monitor)
         with loop:
             loop.run_forever()
         return 0
 
     async def show() -> dict:
-        await asyncio.sleep(0.3)
+        # attach() restored the window's state: the conversation it was showing is open
         auto = controller.session.conversation_id is not None
         if not auto:
             convs = engine.conversations.list()
             if convs:
                 controller.open_conversation(convs[0].id)
-                await asyncio.sleep(0.1)
         items = [{"role": i.role, "text": i.text, "status": i.status,
                   "error": None if i.error is None else i.error.kind} for i in controller.session.items]
-        window.close()  # and shut down as the user would
-        for _ in range(300):
-            if getattr(window, "_closed", True):
-                break
-            await asyncio.sleep(0.01)
+        closed = asyncio.get_running_loop().create_future()
+        window.closed.connect(lambda: closed.done() or closed.set_result(None))
+        window.close()  # and shut down as the user would: streams cancelled, database closed
+        await asyncio.wait_for(closed, 30)
         return {"auto_opened": auto, "items": items}
 
     app.setQuitOnLastWindowClosed(False)

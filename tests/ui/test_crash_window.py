@@ -9,21 +9,18 @@ after a few words so the kill lands mid-answer.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
-import keyring
 import pytest
 
-from tests.crash_support import streaming_text
+from tests.crash_support import streaming_text, wait_until
 from tests.simulator import Fault
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,20 +29,8 @@ PROMPT = "Describe the night shift of a lighthouse keeper during a winter storm 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses SIGKILL")
 
 
-def _keyring_ok() -> bool:
-    try:
-        from desktop.storage import KeyStore
-
-        KeyStore().check()
-        return True
-    except Exception:
-        return False
-
-
 @pytest.fixture
-def env(tmp_path, sim):  # noqa: F811
-    if not _keyring_ok():
-        pytest.skip("no usable OS keyring; run through scripts/with-keyring.sh")
+def env(tmp_path, sim, keystore):  # the child processes use the real keyring (service RouteDesk)
     e = dict(os.environ)
     e["ROUTEDESK_HOME"] = str(tmp_path / "home")
     e["OLLAMA_HOST"] = sim.base_url
@@ -55,11 +40,10 @@ def env(tmp_path, sim):  # noqa: F811
 
 
 @pytest.fixture
-def name():
+def name(keystore):
     n = "win" + uuid.uuid4().hex[:8]
     yield n
-    with contextlib.suppress(Exception):
-        keyring.delete_password("RouteDesk", n)
+    keystore.delete(n)  # the child stored it
 
 
 def integrity(db: Path) -> list[str]:
@@ -84,14 +68,9 @@ def test_kill_9_of_the_window_mid_stream(env, name, sim, after_chunks):
     proc = subprocess.Popen(driver(env, "send", f"{name}/gpt-4o", PROMPT), env=env, cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     db = Path(env["ROUTEDESK_HOME"]) / "routedesk.sqlite3"
-    partial = None
     try:
         assert sim.wait_stalled(1, 60), "the window never sent the message"
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and not partial:
-            partial = streaming_text(db)
-            time.sleep(0.02)
-        assert partial, "the words on screen were not checkpointed"
+        partial = wait_until(lambda: streaming_text(db), 5.0, "the words on screen to be checkpointed")
         os.kill(proc.pid, signal.SIGKILL)
         out, err = proc.communicate(timeout=10)
     finally:

@@ -253,3 +253,21 @@ def m005_messages_fts(conn: sqlite3.Connection) -> None:
         INSERT INTO messages_fts (rowid, text) SELECT id, text FROM messages WHERE status != 'streaming'
         """,
     )
+
+
+@migration
+def m006_conversation_sources(conn: sqlite3.Connection) -> None:
+    # Where an imported conversation came from (ChatGPT, Open WebUI, another RouteDesk)
+    # and its id there: importing the same export twice finds it and adds nothing.
+    _run(
+        conn,
+        """
+        CREATE TABLE conversation_sources (
+            conversation_id INTEGER PRIMARY KEY REFERENCES conversations (id) ON DELETE CASCADE,
+            source TEXT NOT NULL,
+            source_id TEXT NOT NULL,
+            imported_at TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX conversation_sources_key ON conversation_sources (source, source_id)
+        """,
+    )

@@ -25,7 +25,7 @@ from typing import IO, Any
 
 from desktop.core.errors import ErrorKind, RouteDeskError
 from desktop.engine import import_chatgpt, import_openwebui, import_routedesk
-from desktop.engine.import_common import Notes, Unreadable, text_of
+from desktop.engine.import_common import Notes, Unreadable, as_dict, text_of
 from desktop.engine.json_stream import DamagedFile, JsonStream
 from desktop.storage import ImportedConversation, ImportWriter, Store
 
@@ -105,8 +105,8 @@ class ImportSummary:
             f"({_n(self.messages_imported, 'message')}) from {origin}."
         ]
         if self.conversations_already:
-            out.append(f"{_n(self.conversations_already, 'conversation')} already in RouteDesk "
-                       "(imported before) left as they are.")
+            out.append(f"Already in RouteDesk (imported before), left as they were: "
+                       f"{_n(self.conversations_already, 'conversation')}.")
         if self.conversations_skipped:
             out.append(f"Skipped {_n(len(self.conversations_skipped), 'conversation')} that could not be read:")
             for s in self.conversations_skipped[:_LISTED_SKIPS]:
@@ -176,7 +176,7 @@ def _reader(obj: Any) -> tuple[str, Callable[[Any, Notes], ImportedConversation]
 
 def _title(obj: Any, index: int) -> str:
     if isinstance(obj, dict):
-        chat = obj.get("chat") if isinstance(obj.get("chat"), dict) else {}
+        chat = as_dict(obj.get("chat"))
         title = text_of(obj.get("title")).strip() or text_of(chat.get("title")).strip()
         if title:
             return title[:80]

@@ -18,7 +18,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from desktop.core.types import ModelRef
-from desktop.engine.import_common import Notes, Unreadable, branch, join_parts, stable_id, text_of, when
+from desktop.engine.import_common import (
+    Notes,
+    Unreadable,
+    as_dict,
+    branch,
+    join_parts,
+    stable_id,
+    text_of,
+    when,
+)
 from desktop.storage import ImportedConversation, ImportedMessage
 
 __all__ = ["SOURCE", "looks_like", "read_conversation"]
@@ -111,7 +120,7 @@ def _piece(msg: dict[str, Any], notes: Notes) -> tuple[str, str] | None:
     if not isinstance(content, dict):
         notes.skip(_UNREADABLE)
         return None
-    meta = msg.get("metadata") if isinstance(msg.get("metadata"), dict) else {}
+    meta = as_dict(msg.get("metadata"))
     kind = text_of(content.get("content_type")) or "text"
     if kind == "user_editable_context":
         text = _instructions(content)
@@ -200,7 +209,7 @@ def read_conversation(obj: Any, notes: Notes) -> ImportedConversation:
         if role == "system" and not turns:  # instructions ahead of the first prompt: the system prompt
             system.append(text)
             continue
-        meta = msg.get("metadata") if isinstance(msg.get("metadata"), dict) else {}
+        meta = as_dict(msg.get("metadata"))
         slug = text_of(meta.get("model_slug"))
         if turns and role == "assistant" and turns[-1]["role"] == "assistant":
             turns[-1]["texts"].append(text)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["Unreadable", "Notes", "when", "text_of", "stable_id", "branch"]
+__all__ = ["Unreadable", "Notes", "as_dict", "when", "text_of", "stable_id", "branch", "join_parts"]
 
 # Times before 2000 or after 2100 are not a chat's: read as "unknown".
 _EARLIEST = 946_684_800.0
@@ -65,6 +65,10 @@ def when(value: Any) -> datetime | None:
 
 def text_of(value: Any) -> str:
     return value if isinstance(value, str) else ""
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def stable_id(*parts: Any) -> str:

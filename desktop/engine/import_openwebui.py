@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from desktop.core.types import ModelRef, Usage
-from desktop.engine.import_common import Notes, Unreadable, branch, stable_id, text_of, when
+from desktop.engine.import_common import Notes, Unreadable, as_dict, branch, stable_id, text_of, when
 from desktop.storage import ImportedConversation, ImportedMessage
 
 __all__ = ["SOURCE", "looks_like", "read_conversation", "answer_text"]
@@ -34,7 +34,7 @@ _DROPPED = {"reasoning", "tool_calls"}
 def looks_like(obj: Any) -> bool:
     if not isinstance(obj, dict):
         return False
-    chat = obj.get("chat") if isinstance(obj.get("chat"), dict) else obj
+    chat = as_dict(obj.get("chat")) or obj
     return isinstance(chat.get("history"), dict) or (
         isinstance(chat.get("messages"), list) and ("models" in chat or "chat" in obj)
     )
@@ -78,9 +78,13 @@ def _usage(msg: dict[str, Any]) -> Usage | None:
         return None
     inp = u.get("prompt_tokens", u.get("input_tokens"))
     out = u.get("completion_tokens", u.get("output_tokens"))
-    if not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 10**9 for v in (inp, out)):
+    if not (isinstance(inp, int) and isinstance(out, int) and _count(inp) and _count(out)):
         return None
-    return Usage(int(inp), int(out))
+    return Usage(inp, out)
+
+
+def _count(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 10**9
 
 
 def _time(node: Any) -> float | None:
@@ -91,8 +95,8 @@ def _time(node: Any) -> float | None:
 def read_conversation(obj: Any, notes: Notes) -> ImportedConversation:
     if not isinstance(obj, dict):
         raise Unreadable("it is not a chat")
-    chat = obj.get("chat") if isinstance(obj.get("chat"), dict) else obj
-    history = chat.get("history") if isinstance(chat.get("history"), dict) else {}
+    chat = as_dict(obj.get("chat")) or obj
+    history = as_dict(chat.get("history"))
     nodes = history.get("messages")
     if isinstance(nodes, dict) and nodes:
         path = branch(nodes, history.get("currentId"), parent_key="parentId", children_key="childrenIds",

@@ -89,7 +89,7 @@ def _route(value: Any) -> RouteDecision | None:
     if not isinstance(value, dict) or value.get("choice") not in ("strong", "weak", "fixed"):
         raise Unreadable("a routing record is unreadable")
     score, threshold = value.get("score"), value.get("threshold")
-    reasons = value.get("reasons") if isinstance(value.get("reasons"), list) else []
+    reasons: list[Any] = value["reasons"] if isinstance(value.get("reasons"), list) else []
     return RouteDecision(
         choice=value["choice"],
         score=float(score) if isinstance(score, (int, float)) and not isinstance(score, bool) else None,
@@ -132,7 +132,9 @@ def _message(value: Any) -> ImportedMessage:
     if not isinstance(value, dict) or value.get("role") not in _ROLES or not isinstance(value.get("text"), str):
         raise Unreadable("a message is unreadable")
     ttft = value.get("ttft_ms")
-    attempts = value.get("attempts") or []
+    attempts = value.get("attempts")
+    if attempts is None:
+        attempts = []
     if not isinstance(attempts, list):
         raise Unreadable("a message's attempts are unreadable")
     return ImportedMessage(

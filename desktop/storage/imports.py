@@ -152,9 +152,9 @@ class ImportWriter:
         self._staged = 0
 
     def __enter__(self) -> ImportWriter:
-        self._instance = instance_id(self._conn)  # before BEGIN: it may write once
         self._conn.execute(_STAGE_SQL)
         self._conn.execute("BEGIN IMMEDIATE")
+        self._instance = instance_id(self._conn)  # inside: a refused import writes not even this
         self._open = True
         return self
 

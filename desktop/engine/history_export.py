@@ -10,9 +10,12 @@ or into the database it came from, a no-op. Both surfaces call these functions.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, TextIO
 
 from desktop.core.errors import ErrorKind, RouteDeskError
@@ -26,6 +29,7 @@ __all__ = [
     "export_json",
     "export_markdown",
     "export_history",
+    "export_to_file",
 ]
 
 FORMATS = ("markdown", "json")
@@ -197,3 +201,28 @@ def export_history(store: Store, ids: Sequence[int] | None, out: TextIO, *, form
     if format == "json":
         return export_json(store, convs, out, now=now)
     return export_markdown(store, convs, out)
+
+
+def export_to_file(store: Store, ids: Sequence[int] | None, path: str | os.PathLike[str], *,
+                   format: str = "markdown", now: datetime | None = None) -> int:
+    """Export into ``path``, written beside it and renamed into place: an export that
+    fails (a full disk, an unknown id) leaves no half file and keeps an older one."""
+    target = Path(path)
+    if target.is_dir():
+        raise ExportRefused(f"{target} is a folder.", "Give a file name, for example chats.md.")
+    if format not in FORMATS:
+        raise ExportRefused(f"{format!r} is not an export format.", "Use markdown or json.")
+    convs = conversations_to_export(store, ids)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".routedesk-export-", dir=target.parent)
+    except OSError as exc:
+        raise ExportRefused(f"RouteDesk can't write in {target.parent} ({exc.strerror or exc}).",
+                            "Choose another folder.") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            n = export_json(store, convs, f, now=now) if format == "json" else export_markdown(store, convs, f)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return n

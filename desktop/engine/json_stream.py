@@ -24,7 +24,7 @@ from typing import IO, Any
 __all__ = ["DamagedFile", "JsonStream"]
 
 _WS = re.compile(r"[ \t\n\r]*")
-_CHUNK = 1 << 20  # characters per read
+_CHUNK = 1 << 18  # bytes per read
 _NEAR_END = 32  # a decode error this close to the buffer's end may only mean "read more"
 
 

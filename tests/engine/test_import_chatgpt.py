@@ -192,3 +192,22 @@ def test_a_hundred_thousand_messages_import_whole_and_searchable(store, tmp_path
     assert store.conn.execute("SELECT count(*) FROM messages").fetchone()[0] == 100_000
     hits = store.search("topic42 prune")
     assert hits and all(h.conversation_title.startswith("Conversation ") for h in hits)
+
+
+def test_memory_stays_near_one_conversation_not_the_file(store, tmp_path):
+    import tracemalloc
+
+    from tests.engine.export_factory import write_chatgpt_export
+
+    path = tmp_path / "conversations.json"
+    write_chatgpt_export(path, 10_000)
+    size = path.stat().st_size
+    tracemalloc.start()
+    try:
+        import_history(store, path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # json.load would hold the whole text and several times its size in objects; the
+    # import holds a 256 KiB read buffer and one conversation (measured: 1.7 MB for 14 MB)
+    assert size > 6_000_000 and peak < 2_500_000, (size, peak)

@@ -183,6 +183,16 @@ def _title(obj: Any, index: int) -> str:
     return f"conversation #{index + 1} in the file"
 
 
+def _check_version(header: dict[str, Any], path: Path) -> None:
+    version = header.get("version")
+    if import_routedesk.is_header(header) and isinstance(version, int) and version > import_routedesk.VERSION:
+        raise ImportRefused(
+            f"{path.name} was exported by a newer RouteDesk (format version {version}); this one reads "
+            f"version {import_routedesk.VERSION}. Nothing was imported.",
+            "Update RouteDesk, then import the file again.",
+        )
+
+
 def import_history(
     store: Store,
     path: str | os.PathLike[str],
@@ -220,6 +230,8 @@ def import_history(
             for index, obj in enumerate(stream):
                 if should_stop is not None and should_stop():
                     raise ImportCancelled()
+                if index == 0:
+                    _check_version(stream.header, path)
                 found = _reader(obj)
                 if found is None:
                     summary.conversations_skipped.append(
@@ -239,7 +251,7 @@ def import_history(
                 summary.conversations_imported += 1
                 summary.messages_imported += len(conv.messages)
                 report()
-            if not formats:
+            if summary.conversations_skipped and not formats:
                 raise ImportRefused(
                     f"{path.name} is not a ChatGPT, Open WebUI or RouteDesk export: nothing in it looks like a "
                     "conversation.",

@@ -149,3 +149,15 @@ def test_unknown_ids_are_refused_before_anything_is_written(store):
     with pytest.raises(ExportRefused, match="There is no conversation 999"):
         export_history(store, [conv, 999], buf, format="json")
     assert buf.getvalue() == ""
+
+
+def test_a_file_from_a_newer_routedesk_is_refused(store, tmp_path):
+    buf = io.StringIO()
+    export_history(store, None, buf, format="json")
+    data = json.loads(buf.getvalue())
+    data["version"] = 99
+    data["conversations"] = [{"source": {"system": "x", "id": "1"}, "messages": []}]
+    path = tmp_path / "future.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(Exception, match="exported by a newer RouteDesk"):
+        import_history(store, path)

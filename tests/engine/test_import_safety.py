@@ -204,3 +204,11 @@ def test_random_damage_never_crashes_and_never_imports_half_a_file(tmp_path_fact
         rows = store.conn.execute("SELECT count(*) FROM messages").fetchone()[0]
         assert rows == 1 + summary.messages_imported
         assert store.search("my own words")[0].conversation_id == keep
+
+
+def test_an_empty_export_imports_nothing_without_complaint(store, tmp_path):
+    path = tmp_path / "conversations.json"
+    path.write_text("[]\n")
+    summary = import_history(store, path)
+    assert summary.conversations_imported == 0 and summary.lines() == ["Imported 0 conversations (0 messages) from "
+                                                                       "the file."]

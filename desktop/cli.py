@@ -93,6 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     hist = sub.add_parser("history", help="conversations and answers")
     hist.add_argument("--json", action="store_true")
     hist.add_argument("--limit", type=int, default=20)
+
+    from desktop.commands_history import add_parsers as add_history_parsers
+
+    add_history_parsers(sub)  # import, export, search
     return p
 
 
@@ -112,7 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     want_json = bool(getattr(args, "json", False))
     try:
-        return commands.dispatch(args)
+        handler = getattr(args, "handler", None)
+        return handler(args) if handler is not None else commands.dispatch(args)
     except RouteDeskError as err:
         return commands.report_error(err, want_json)
     except KeyboardInterrupt:

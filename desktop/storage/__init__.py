@@ -1,6 +1,13 @@
 """SQLite storage (append-only migrations) and keys in the OS keyring."""
 
 from desktop.storage.db import Store, fts_query
+from desktop.storage.imports import (
+    ImportedAttempt,
+    ImportedConversation,
+    ImportedMessage,
+    ImportWriter,
+    conversation_source,
+)
 from desktop.storage.peek import peek_settings
 from desktop.storage.records import (
     ANSWER_STATUSES,
@@ -21,6 +28,10 @@ __all__ = [
     "AttemptRecord",
     "ConversationRecord",
     "FeedbackRecord",
+    "ImportWriter",
+    "ImportedAttempt",
+    "ImportedConversation",
+    "ImportedMessage",
     "KeyStore",
     "LedgerEntry",
     "MessageRecord",
@@ -29,6 +40,7 @@ __all__ = [
     "RouterScore",
     "SearchHit",
     "Store",
+    "conversation_source",
     "fts_query",
     "peek_settings",
 ]

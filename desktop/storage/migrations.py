@@ -276,3 +276,21 @@ def m006_providers_drop_enabled_options(conn: sqlite3.Connection) -> None:
         ALTER TABLE providers_m006 RENAME TO providers
         """,
     )
+
+
+@migration
+def m007_conversation_sources(conn: sqlite3.Connection) -> None:
+    # Where an imported conversation came from (ChatGPT, Open WebUI, another RouteDesk)
+    # and its id there: importing the same export twice finds it and adds nothing.
+    _run(
+        conn,
+        """
+        CREATE TABLE conversation_sources (
+            conversation_id INTEGER PRIMARY KEY REFERENCES conversations (id) ON DELETE CASCADE,
+            source TEXT NOT NULL,
+            source_id TEXT NOT NULL,
+            imported_at TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX conversation_sources_key ON conversation_sources (source, source_id)
+        """,
+    )

@@ -146,6 +146,9 @@ class MainWindow(QMainWindow):
         controller.conversation_changed.connect(lambda _c: self._update_center())
         self.sidebar.message_requested.connect(self.chat.ensure_visible_message)
         self.welcome.done.connect(self._welcome_done)
+        from desktop.ui.transfer import install_transfer
+
+        self.transfer = install_transfer(self, controller)  # File → Import/Export, conversation menu Export
         self._welcome_dismissed = bool(controller.setting("ui.welcome_dismissed", False))
         self.restore_state()
         self._update_center()

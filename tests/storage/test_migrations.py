@@ -23,6 +23,7 @@ SHIPPED = [
     ("m004_router_scores_feedback", "b3a71de3505f45ec"),
     ("m005_messages_fts", "01dc856e20c599b1"),
     ("m006_providers_drop_enabled_options", "bf25318a96233d81"),
+    ("m007_conversation_sources", "05966e830ff884df"),
 ]
 
 

@@ -25,7 +25,16 @@ sys.path.insert(0, str(ROOT))
 from desktop.core.types import ChatMessage  # noqa: E402
 from desktop.router import ShareTargetPolicy, load_router  # noqa: E402
 
-WORDS = ["the", "a", "of", "to", "and", "in", "is", "that", "for", "it", "with", "as", "was", "on", "be", "by", "this", "are", "from", "at", "or", "an", "which", "but", "not", "have", "has", "had", "were", "can", "all", "their", "more", "one", "will", "would", "there", "what", "about", "when", "if", "so", "no", "function", "return", "value", "list", "python", "error", "compute", "solve", "equation", "integral", "probability", "prove", "court", "plaintiff", "contract", "patient", "dose", "cells", "energy", "velocity", "12", "3.5", "42", "1999", "x", "=", "y", "+", "2", "*", "z", "explain", "why", "how", "many", "each", "total", "remaining", "then", "after", "write", "summarize", "translate", "json", "table"]
+WORDS = [
+    "the", "a", "of", "to", "and", "in", "is", "that", "for", "it", "with", "as", "was", "on",
+    "be", "by", "this", "are", "from", "at", "or", "an", "which", "but", "not", "have", "has",
+    "had", "were", "can", "all", "their", "more", "one", "will", "would", "there", "what", "about",
+    "when", "if", "so", "no", "function", "return", "value", "list", "python", "error", "compute",
+    "solve", "equation", "integral", "probability", "prove", "court", "plaintiff", "contract",
+    "patient", "dose", "cells", "energy", "velocity", "12", "3.5", "42", "1999", "x", "=", "y",
+    "+", "2", "*", "z", "explain", "why", "how", "many", "each", "total", "remaining", "then",
+    "after", "write", "summarize", "translate", "json", "table",
+]
 
 
 def make_prompt(n_chars: int, rng: random.Random) -> str:
@@ -111,7 +120,8 @@ def main(argv=None) -> int:
                           "batch_prompts_per_second": batch_rate}, indent=2))
     else:
         print("Router decision time per prompt (features + score + reasons + policy), ms")
-        print(f"{'chars':>7} {'p50':>8} {'p99':>8}   {'score p50':>9} {'score p99':>9}   {'len() p50':>9} {'len() p99':>9}")
+        print(f"{'chars':>7} {'p50':>8} {'p99':>8}   {'score p50':>9} {'score p99':>9}   "
+              f"{'len() p50':>9} {'len() p99':>9}")
         for n, r in results.items():
             print(f"{n:>7} {r['decision_p50_ms']:>8.3f} {r['decision_p99_ms']:>8.3f}   "
                   f"{r['score_only_p50_ms']:>9.3f} {r['score_only_p99_ms']:>9.3f}   "

@@ -5,7 +5,7 @@
 MMLU is cross-validated grouped by domain (5 grouped folds, and leave-one-domain-out), GSM8K
 with 5-fold; every test fold is scored by a model fitted only on the other rows. The router is
 compared with a random router (APGR 0.5 by construction) and with prompt length. The recipe's
-choice among training.CANDIDATES is also evaluated nested (chosen again by inner CV inside every
+choice among router_training.recipe.CANDIDATES is also evaluated nested (chosen again by inner CV inside every
 outer training fold), which is the honest estimate of the shipped recipe's performance. Then a
 feedback simulation: for each of 5 simulated users, half of every held-out fold's prompts are
 the user's stream (routed at a 50% share; the user rates the weak answers, up to N), and APGR is
@@ -25,20 +25,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from router_training.cv import cross_validate, metrics_table, nested_cross_validate  # noqa: E402
+from router_training.data import char_mean, default_data_dir, featurise, load_bench  # noqa: E402
+from router_training.recipe import CANDIDATES, DATA_FILES, RECIPE  # noqa: E402
+
 from desktop.router.evaluation import apgr  # noqa: E402
 from desktop.router.features import PromptFeatures  # noqa: E402
 from desktop.router.feedback import FeedbackModel, content_view  # noqa: E402
-from desktop.router.training import (  # noqa: E402
-    CANDIDATES,
-    DATA_FILES,
-    RECIPE,
-    char_mean,
-    cross_validate,
-    featurise,
-    load_bench,
-    metrics_table,
-    nested_cross_validate,
-)
 
 # ratings per user; GSM8K has about 330 prompts per stream, half of them answered by the weak model
 FEEDBACK_N = {"mmlu": (0, 400, 800, 1600, 3000), "gsm8k": (0, 50, 100, 150)}
@@ -120,7 +113,7 @@ def fmt_row(name, m):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "routing-bench")
+    ap.add_argument("--data", type=Path, default=default_data_dir())
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--no-lodo", action="store_true", help="skip leave-one-domain-out (45 fits)")
     ap.add_argument("--no-feedback", action="store_true")

@@ -2,37 +2,43 @@
 
     python tools/train_router.py [--data DIR] [--out DIR]
 
-Deterministic: the same data gives byte-identical weights.npz and manifest.json.
+Deterministic: the same data gives byte-identical weights.npz and manifest.json (BLAS is held
+to one thread, see below).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
+# One BLAS thread: a multi-threaded matrix product sums in an order that depends on the thread
+# count, which changes the last bits of the weights from one machine to the next.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from desktop.router.features import DENSE_NAMES, HASH_BITS, MAX_CHARS, N_BLOCKS  # noqa: E402
-from desktop.router.model import Router, RouterWeights  # noqa: E402
-from desktop.router.training import (  # noqa: E402
-    DATA_FILES,
-    RECIPE,
+from router_training.cv import cross_validate, metrics_table  # noqa: E402
+from router_training.data import (  # noqa: E402
     char_mean,
-    cross_validate,
+    default_data_dir,
     featurise,
-    fit_recipe,
     load_bench,
     load_reference_prompts,
-    metrics_table,
     reference_quantiles,
     sha256_file,
 )
+from router_training.recipe import DATA_FILES, RECIPE, fit_recipe  # noqa: E402
+
+from desktop.router.features import DENSE_NAMES, HASH_BITS, MAX_CHARS, N_BLOCKS  # noqa: E402
+from desktop.router.model import Router, RouterWeights  # noqa: E402
 
 LICENCE = (
     "Trained on labelled prompts derived from the evaluation responses published with the "
@@ -63,7 +69,7 @@ def r6(x):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "routing-bench")
+    ap.add_argument("--data", type=Path, default=default_data_dir())
     ap.add_argument("--out", type=Path, default=ROOT / "resources" / "router")
     ap.add_argument("--reference", type=Path, default=ROOT / "resources" / "router" / "reference_prompts.jsonl",
                     help="hand-written everyday chat prompts the share-target threshold is calibrated on")
@@ -102,7 +108,8 @@ def main(argv=None) -> int:
     bench_scores = 1.0 / (1.0 + np.exp(-final.logit(dense, X)))
     thr_bench = float(np.quantile(bench_scores, 0.7))
     log(f"reference: {len(convs)} chat prompts ({hard.mean():.0%} written as hard); "
-        f"the old benchmark-based 30% threshold {thr_bench:.3f} would send {np.mean(ref_scores > thr_bench):.0%} of them to strong")
+        f"the old benchmark-based 30% threshold {thr_bench:.3f} would send "
+        f"{np.mean(ref_scores > thr_bench):.0%} of them to strong")
 
     args.out.mkdir(parents=True, exist_ok=True)
     weights.save(args.out / "weights.npz")

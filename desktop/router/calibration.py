@@ -25,7 +25,7 @@ __all__ = ["blended_threshold", "share_above", "ShareTracker"]
 def _ref_cdf(ref_q: np.ndarray, t: np.ndarray) -> np.ndarray:
     probs = np.linspace(0.0, 1.0, ref_q.size)
     # ref_q may contain repeated values; np.interp handles non-decreasing xp
-    return np.interp(t, ref_q, probs, left=0.0, right=1.0)
+    return np.asarray(np.interp(t, ref_q, probs, left=0.0, right=1.0), dtype=np.float64)
 
 
 def _fade(prior_weight: float, n: int) -> float:
@@ -59,7 +59,10 @@ def blended_threshold(target_share: float, reference: np.ndarray, recent: Iterab
     n = rec.size
     f_ref = _ref_cdf(ref_q, grid)
     # below-or-equal CDF for the recent sample; midpoints for steps give a smooth answer
-    f_rec = (np.searchsorted(rec, grid, side="left") + np.searchsorted(rec, grid, side="right")) / (2.0 * n) if n else np.zeros_like(grid)
+    if n:
+        f_rec = (np.searchsorted(rec, grid, side="left") + np.searchsorted(rec, grid, side="right")) / (2.0 * n)
+    else:
+        f_rec = np.zeros_like(grid)
     pw = _fade(prior_weight, n)
     f = (pw * f_ref + n * f_rec) / (pw + n)
     f = np.maximum.accumulate(f)

@@ -16,7 +16,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from desktop.core.types import ChatMessage
 
@@ -26,7 +26,7 @@ from .policy import ShareTargetPolicy
 __all__ = ["route_main", "decision_dict"]
 
 
-def decision_dict(router: Router, policy: ShareTargetPolicy, messages: Sequence[ChatMessage]) -> dict:
+def decision_dict(router: Router, policy: ShareTargetPolicy, messages: Sequence[ChatMessage]) -> dict[str, Any]:
     s = router.score(messages)
     d = policy.decide(s, record=False)
     out = d.to_dict()
@@ -36,7 +36,7 @@ def decision_dict(router: Router, policy: ShareTargetPolicy, messages: Sequence[
     return out
 
 
-def _messages(obj) -> list[ChatMessage]:
+def _messages(obj: Any) -> list[ChatMessage]:
     if isinstance(obj, str):
         return [ChatMessage("user", obj)]
     if "messages" in obj:

@@ -12,11 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["pgr_curve", "apgr", "cpt", "RoutingMetrics", "routing_metrics"]
 
 
-def pgr_curve(scores, strong_correct, weak_correct) -> tuple[np.ndarray, np.ndarray]:
+def pgr_curve(scores: ArrayLike, strong_correct: ArrayLike, weak_correct: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Return (fraction of strong calls k/n, PGR(k)) for k = 0..n."""
     scores = np.asarray(scores, dtype=np.float64)
     s = np.asarray(strong_correct, dtype=np.float64)
@@ -40,12 +41,12 @@ def pgr_curve(scores, strong_correct, weak_correct) -> tuple[np.ndarray, np.ndar
     return frac, cum / n / gap
 
 
-def apgr(scores, strong_correct, weak_correct) -> float:
+def apgr(scores: ArrayLike, strong_correct: ArrayLike, weak_correct: ArrayLike) -> float:
     frac, pgr = pgr_curve(scores, strong_correct, weak_correct)
     return float(np.sum((pgr[1:] + pgr[:-1]) * 0.5 * np.diff(frac)))
 
 
-def cpt(scores, strong_correct, weak_correct, target: float) -> float:
+def cpt(scores: ArrayLike, strong_correct: ArrayLike, weak_correct: ArrayLike, target: float) -> float:
     frac, pgr = pgr_curve(scores, strong_correct, weak_correct)
     hit = np.nonzero(pgr >= target - 1e-12)[0]
     return float(frac[hit[0]]) if hit.size else 1.0
@@ -58,11 +59,11 @@ class RoutingMetrics:
     cpt80: float
     n: int
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, float | int]:
         return {"apgr": self.apgr, "cpt50": self.cpt50, "cpt80": self.cpt80, "n": self.n}
 
 
-def routing_metrics(scores, strong_correct, weak_correct) -> RoutingMetrics:
+def routing_metrics(scores: ArrayLike, strong_correct: ArrayLike, weak_correct: ArrayLike) -> RoutingMetrics:
     return RoutingMetrics(
         apgr=apgr(scores, strong_correct, weak_correct),
         cpt50=cpt(scores, strong_correct, weak_correct, 0.5),

@@ -81,7 +81,7 @@ def strip_choices(text: str) -> tuple[str, list[str]]:
         if found[start][0] == "A":
             run = found[start:]
             if len(run) >= 2 and all(
-                ord(b[0]) - ord(a[0]) == 1 for a, b in zip(run, run[1:])
+                ord(b[0]) - ord(a[0]) == 1 for a, b in zip(run, run[1:], strict=False)
             ):
                 cut = i + 1 + start
                 return "\n".join(lines[:cut]).rstrip(), [t for _, t in run]
@@ -314,6 +314,10 @@ def _clip_long(text: str) -> str:
 # --- one text ----------------------------------------------------------------------------
 
 
+# (block, hashed ids, weight): one text's n-grams before they are merged and normalised
+_Part = tuple[int, np.ndarray, float]
+
+
 class _Parsed:
     __slots__ = ("dense", "words", "low")
 
@@ -403,7 +407,7 @@ def _parse(text: str) -> _Parsed:
     return _Parsed(d, words, low)
 
 
-def _hash_into(p: _Parsed, weight: float, parts: list) -> None:
+def _hash_into(p: _Parsed, weight: float, parts: list[_Part]) -> None:
     ids = _word_ids(p.words)
     if ids.size:
         uni = _mix(ids)
@@ -418,7 +422,7 @@ def _hash_into(p: _Parsed, weight: float, parts: list) -> None:
     parts.append((1, _char_hashes(norm), weight))
 
 
-def _finish(parts: list) -> tuple[np.ndarray, np.ndarray]:
+def _finish(parts: list[_Part]) -> tuple[np.ndarray, np.ndarray]:
     out_i = []
     out_v = []
     for block in range(N_BLOCKS):
@@ -444,7 +448,7 @@ def _finish(parts: list) -> tuple[np.ndarray, np.ndarray]:
 def text_features(text: str) -> PromptFeatures:
     """Features of a single prompt (one user message, no history)."""
     p = _parse(text)
-    parts: list = []
+    parts: list[_Part] = []
     _hash_into(p, 1.0, parts)
     idx, val = _finish(parts)
     return PromptFeatures(p.dense, idx, val)
@@ -461,7 +465,7 @@ def conversation_features(messages: Sequence[ChatMessage]) -> PromptFeatures:
         return text_features(users[-1])
     p = _parse(users[-1])
     dense = p.dense
-    parts: list = []
+    parts: list[_Part] = []
     _hash_into(p, 1.0, parts)
     if earlier:
         hist = "\n".join(earlier)

@@ -36,10 +36,11 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
 import numpy as np
 
-from .features import HASH_DIM
+from .features import HASH_DIM, PromptFeatures
 
 __all__ = ["FeedbackModel", "FEEDBACK_KINDS", "content_view"]
 
@@ -53,16 +54,18 @@ FEEDBACK_KINDS = {
 
 
 _VERSION = 3
+# the memory as an inverted index: (terms, starts, ends, owner, values, residuals)
+_Packed = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 _MEMORY_TERMS = 64
 
 
 class _View:
     __slots__ = ("idx", "val", "_key")
 
-    def __init__(self, idx, val):
+    def __init__(self, idx: np.ndarray, val: np.ndarray):
         self.idx = idx
         self.val = val
-        self._key = None
+        self._key: tuple[np.ndarray, np.ndarray] | None = None
 
     def key(self) -> tuple[np.ndarray, np.ndarray]:
         """The view's strongest 4-grams, L2-normalised and sorted by id: what the memory of
@@ -80,7 +83,7 @@ class _View:
         return self._key
 
 
-def content_view(features, common=None):
+def content_view(features: PromptFeatures) -> _View:
     """The part of a prompt's hashed features feedback reads: its character 4-grams, as
     indices into the character block."""
     idx = features.idx
@@ -98,7 +101,7 @@ class FeedbackModel:
         self.lam = float(lam)
         self.max_memory = int(max_memory)
         self._memory: list[tuple[np.ndarray, np.ndarray, float]] = []
-        self._packed = None
+        self._packed: _Packed | None = None
         self.max_weight = float(max_weight)
         self.max_shift = float(max_shift)
         self.max_entries = int(max_entries)
@@ -106,7 +109,7 @@ class FeedbackModel:
         self._c = 0.0  # w = w_sparse - c * mean
         self._ws_mu = 0.0  # w_sparse . mean
         self.events = 0
-        self._mean = None
+        self._mean: np.ndarray | None = None
         self._mu2 = 0.0
         if mean is not None:
             self.attach(mean)
@@ -133,19 +136,19 @@ class FeedbackModel:
         else:
             self._ws_mu = 0.0
 
-    def shift(self, view) -> float:
+    def shift(self, view: _View) -> float:
         """Logit shift for a prompt (0 with no feedback)."""
         total = self._linear(view) + self._near_repeats(view)
         return max(-self.max_shift, min(self.max_shift, total))
 
-    def _linear(self, view) -> float:
+    def _linear(self, view: _View) -> float:
         if not self._w and not self._c:
             return 0.0
         idx = view.idx
         val = view.val
         get = self._w.get
         total = 0.0
-        for i, v in zip(idx.tolist(), val.tolist()):
+        for i, v in zip(idx.tolist(), val.tolist(), strict=True):
             w = get(i)
             if w is not None:
                 total += w * v
@@ -155,7 +158,7 @@ class FeedbackModel:
         total += self._c * self._mu2
         return total
 
-    def similarities(self, view) -> np.ndarray:
+    def similarities(self, view: _View) -> np.ndarray:
         """Cosine similarity (strongest 4-grams) of a prompt to every remembered rating."""
         if not self._memory or view.idx.size == 0:
             return np.zeros(len(self._memory))
@@ -172,7 +175,7 @@ class FeedbackModel:
         take = np.repeat(a - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens) + np.arange(lens.sum())
         return np.bincount(owner[take], weights=val[take] * np.repeat(w, lens), minlength=len(self._memory))
 
-    def _index(self):
+    def _index(self) -> _Packed:
         """The memory as an inverted index, rebuilt after an update (not per prompt)."""
         if self._packed is None:
             mem = self._memory
@@ -186,7 +189,7 @@ class FeedbackModel:
             self._packed = (terms, starts, ends, owner, val, np.array([m[2] for m in mem]))
         return self._packed
 
-    def _near_repeats(self, view) -> float:
+    def _near_repeats(self, view: _View) -> float:
         if not self._memory:
             return 0.0
         k = np.maximum(self.similarities(view) - self.near, 0.0) / (1.0 - self.near)
@@ -195,7 +198,7 @@ class FeedbackModel:
             return 0.0
         return self.alpha * float(k @ self._index()[5]) / (total + self.lam)
 
-    def update(self, view, p: float, label: float) -> None:
+    def update(self, view: _View, p: float, label: float) -> None:
         residual = float(label) - float(p)
         if view.idx.size == 0 or not math.isfinite(residual):
             return
@@ -209,7 +212,7 @@ class FeedbackModel:
             return  # the linear part learns nothing (and stores no zero weights)
         w = self._w
         lim = self.max_weight
-        for i, v in zip(view.idx.tolist(), view.val.tolist()):
+        for i, v in zip(view.idx.tolist(), view.val.tolist(), strict=True):
             w[i] = max(-lim, min(lim, w.get(i, 0.0) + step * v))
         self._c += step  # the centre term is not clipped: the shift itself is
         if len(w) > self.max_entries:
@@ -226,7 +229,7 @@ class FeedbackModel:
         self.events = 0
 
     # --- storage ----------------------------------------------------------------------
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "version": _VERSION,
             "lr": self.lr,
@@ -248,7 +251,7 @@ class FeedbackModel:
         return json.dumps(self.to_dict(), separators=(",", ":")).encode("utf-8")
 
     @classmethod
-    def from_dict(cls, d: dict, mean: np.ndarray | None = None) -> FeedbackModel:
+    def from_dict(cls, d: dict[str, Any], mean: np.ndarray | None = None) -> FeedbackModel:
         """Restore a stored state. Version 2 (before 2026-12: the linear part only, learnt with
         lr 0.3) keeps its weights and takes today's settings; its memory starts empty."""
         version = d.get("version")

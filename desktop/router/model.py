@@ -12,6 +12,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -152,7 +153,7 @@ def _sigmoid(z: float) -> float:
 class Router:
     """Scores prompts. Thread-compatible for reading; ``feedback`` is mutated by ``learn``."""
 
-    def __init__(self, weights: RouterWeights, manifest: dict | None = None,
+    def __init__(self, weights: RouterWeights, manifest: dict[str, Any] | None = None,
                  feedback: FeedbackModel | None = None):
         if weights.w_mc.size != len(DENSE_NAMES) or weights.w_hash.size != HASH_DIM * N_BLOCKS:
             raise ValueError("router weights do not match this version's features; retrain")
@@ -175,7 +176,7 @@ class Router:
             coef = self._coef_ff
             dense = float(coef @ f.dense) + self._off_ff
             # the n-gram block is learnt from maths word problems: applied to prompts with
-            # numbers in them (gate 0 / 0.5 / 1 for 0 / 1 / 2+ numbers); see training.hash_gate
+            # numbers in them (gate 0 / 0.5 / 1 for 0 / 1 / 2+ numbers); see tools/router_training/recipe.py
             gate = min(1.0, math.expm1(f.dense[_NNUM]) / 2.0)
             hashed = gate * float(self.weights.w_hash[f.idx] @ f.val) if gate > 0 and f.idx.size else 0.0
         else:
@@ -201,7 +202,7 @@ class Router:
         contrib = coef * (f.dense - self.weights.mean)
         if f.dense[_NOPT] == 0.0:
             contrib = np.where(_MC_ONLY, 0.0, contrib)  # constant for free-form prompts
-        pairs = [(n, float(c)) for n, c in zip(DENSE_NAMES, contrib) if c != 0.0]
+        pairs = [(n, float(c)) for n, c in zip(DENSE_NAMES, contrib, strict=True) if c != 0.0]
         if hashed:
             pairs.append(("_wording", hashed))
         if fb:

@@ -17,6 +17,7 @@ import calendar
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Protocol
 
 import numpy as np
 
@@ -27,8 +28,18 @@ from .calibration import ShareTracker, blended_threshold
 __all__ = ["ShareTargetPolicy", "BudgetPolicy", "month_bounds"]
 
 
-def _unpack(score) -> tuple[float, tuple[str, ...]]:
-    if hasattr(score, "value"):
+class Scored(Protocol):
+    """What a policy reads from a router score (``desktop.router.Score`` is one)."""
+
+    @property
+    def value(self) -> float: ...
+
+    @property
+    def reasons(self) -> tuple[str, ...]: ...
+
+
+def _unpack(score: Scored | float) -> tuple[float, tuple[str, ...]]:
+    if hasattr(score, "value"):  # a Score, or anything shaped like one
         return float(score.value), tuple(getattr(score, "reasons", ()))
     return float(score), ()
 
@@ -53,7 +64,7 @@ class ShareTargetPolicy:
         self.prior_weight = prior_weight
         self.adapt = adapt
         self.correct = correct
-        self._cache: tuple[int, float] | None = None
+        self._cache: tuple[tuple[int, float], float] | None = None
         self._version = 0
 
     @property
@@ -74,7 +85,7 @@ class ShareTargetPolicy:
         self.tracker.observe(score, strong)
         self._version += 1
 
-    def decide(self, score, *, record: bool = True) -> RouteDecision:
+    def decide(self, score: Scored | float, *, record: bool = True) -> RouteDecision:
         value, reasons = _unpack(score)
         thr = self.threshold
         strong = value > thr
@@ -92,10 +103,7 @@ class ShareTargetPolicy:
 def month_bounds(now: datetime) -> tuple[datetime, datetime]:
     start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     days = calendar.monthrange(now.year, now.month)[1]
-    if now.month == 12:
-        end = start.replace(year=now.year + 1, month=1)
-    else:
-        end = start.replace(month=now.month + 1)
+    end = start.replace(year=now.year + 1, month=1) if now.month == 12 else start.replace(month=now.month + 1)
     assert (end - start).days == days
     return start, end
 
@@ -151,7 +159,7 @@ class BudgetPolicy:
         per_message = float(self.remaining) / (self.days_left() * self.messages_per_day)
         return float(min(self.max_share, max(0.0, per_message / float(self.strong_cost))))
 
-    def decide(self, score, *, record: bool = True) -> RouteDecision:
+    def decide(self, score: Scored | float, *, record: bool = True) -> RouteDecision:
         value, reasons = _unpack(score)
         _, end = month_bounds(self.now)
         if self.remaining <= 0 or self.remaining < self.strong_cost:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from router_training.data import default_data_dir
 
 from desktop.core.types import ChatMessage
 from desktop.router import FeedbackModel, apgr, cpt, load_router, routing_metrics
@@ -21,8 +22,10 @@ def user(t):
     return [ChatMessage("user", t)]
 
 
-LAW = "A landlord leased a warehouse to a tenant; the tenant subleased it without consent. Is the sublessee liable for rent under the covenant?"
-LAW2 = "A tenant subleased the leased warehouse without the landlord's consent. Can the landlord recover rent from the sublessee under the covenant?"
+LAW = ("A landlord leased a warehouse to a tenant; the tenant subleased it without consent. "
+       "Is the sublessee liable for rent under the covenant?")
+LAW2 = ("A tenant subleased the leased warehouse without the landlord's consent. "
+        "Can the landlord recover rent from the sublessee under the covenant?")
 OTHER = "Give me a recipe for banana bread with walnuts."
 
 
@@ -142,7 +145,7 @@ def test_router_imports_only_numpy_stdlib_and_core():
                     assert n.startswith(("desktop.core", "desktop.router")), (path.name, n)
 
 
-DATA = ROOT.parent / "shared" / "routing-bench"
+DATA = default_data_dir()
 
 
 @pytest.mark.skipif(not (DATA / "mmlu.jsonl.gz").exists(), reason="routing-bench data not available")

@@ -57,7 +57,8 @@ def test_budget_paces_spend():
     assert late.affordable_share() > tight.affordable_share()  # same money, fewer days left
     d = tight.decide(0.5)
     assert d.policy == "budget" and d.threshold is not None and "left" in d.reason
-    assert tight._share_policy.threshold_for(tight.affordable_share()) >= easy._share_policy.threshold_for(easy.affordable_share())
+    tight_thr = tight._share_policy.threshold_for(tight.affordable_share())
+    assert tight_thr >= easy._share_policy.threshold_for(easy.affordable_share())
 
 
 def test_budget_simulated_month_lasts():

@@ -24,7 +24,8 @@ def user(text):
 
 
 MATHS = "Solve for x: 3x^2 + 2x - 5 = 0. Then compute the sum of the squares of the roots and explain each step."
-CODE = "Write a Python function that merges k sorted linked lists in O(n log k) and explain its complexity.\n```python\ndef merge(lists):\n    pass\n```"
+CODE = ("Write a Python function that merges k sorted linked lists in O(n log k) and explain its complexity.\n"
+        "```python\ndef merge(lists):\n    pass\n```")
 SMALL_TALK = "hi, how are you"
 
 

@@ -6,18 +6,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+from router_training.data import Dataset, Sparse, make_labels, within_subject
+from router_training.recipe import RECIPE, fit_recipe, free_form_mask
 
 from desktop.router.evaluation import apgr
 from desktop.router.features import DENSE_NAMES, HASH_DIM, N_BLOCKS
-from desktop.router.training import (
-    RECIPE,
-    Dataset,
-    Sparse,
-    fit_recipe,
-    free_form_mask,
-    make_labels,
-    within_subject,
-)
 
 
 def _dataset(domains, benchmarks, strong, weak) -> Dataset:
@@ -81,7 +74,7 @@ def test_within_subject_labels_ignore_a_subject_level_confound_and_transfer_to_n
         m = fit_recipe(ds, dense, X, train, replace(recipe, within_subject=ws), centre)
         z = m.logit(dense[test], X.rows(test), with_priors=False)
         scores[ws] = apgr(z, strong[test], weak[test])
-        w = dict(zip(DENSE_NAMES, m.w_mc))
+        w = dict(zip(DENSE_NAMES, m.w_mc, strict=True))
         if ws:
             assert abs(w["log_words"]) < 0.25 * w["upper_share"]
     assert scores[True] > scores[False] + 0.02  # 0.561 against 0.533

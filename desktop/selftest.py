@@ -264,17 +264,20 @@ def check_routed_message(ctx: _Context) -> str:
 
     from desktop.core.types import ModelRef
     from desktop.engine.app import Engine
+    from desktop.engine.provider_admin import ProviderChange
     from desktop.selftest_server import SelfTestServer, reply_for
 
     async def go(base_url: str):
         client = httpx.AsyncClient(timeout=httpx.Timeout(20.0, connect=5.0), trust_env=False)
         engine = Engine.open(home=ctx.home, client=client, keystore=cast("KeyStore", _MemoryKeys()))
         try:
-            engine.store.add_provider("selftest", "openai-compatible", base_url)
-            engine.set_pair(ModelRef.parse(f"selftest/{STRONG_MODEL}"), ModelRef.parse(f"selftest/{WEAK_MODEL}"))
+            # through the same services the window and the command line use
+            engine.providers_admin.save(ProviderChange("selftest", "openai-compatible", base_url))
+            engine.routing_admin.set_pair(ModelRef.parse(f"selftest/{STRONG_MODEL}"),
+                                          ModelRef.parse(f"selftest/{WEAK_MODEL}"))
             result = await asyncio.wait_for(engine.send(None, "Say hello to the self-test.", mode="auto"), 30)
-            stored = engine.store.messages(result.conversation_id)
-            hits = engine.store.search("self-test")
+            stored = engine.conversations.messages(result.conversation_id)
+            hits = engine.conversations.search("self-test")
             return result, stored, hits
         finally:
             await engine.aclose()

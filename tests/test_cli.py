@@ -177,3 +177,10 @@ def test_unknown_provider_in_use_is_a_clear_error(env):
 def test_missing_base_url_for_compatible_kind(env, name):
     r = rd(env, "providers", "add", name, "--kind", "openai-compatible", "--key-stdin", stdin=KEY)
     assert r.returncode == 1 and "--base-url" in r.stderr
+
+
+def test_the_kinds_the_parser_offers_are_the_presets():
+    from desktop.cli import KINDS
+    from desktop.providers import PRESETS
+
+    assert sorted(KINDS) == sorted(PRESETS)

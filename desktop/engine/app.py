@@ -6,11 +6,10 @@ retries what is retryable, falls back to the next candidate for what is not,
 cools failing models down, prices the reported usage, and writes the answer, its
 attempts and the ledger entry. Listeners (the CLI printer, the window) get events.
 
-Everything else a user can do goes through the typed services hanging off the engine
-(``engine.spend``, ``engine.providers_admin``, ``engine.conversations``, ``engine.pulls``,
-``engine.probes``, ``engine.routing_admin``, ``engine.feedback``, ``engine.price_admin``,
-``engine.preferences``);
-the window and the command line only present what they return.
+Everything else a user can do is a typed service on the engine (``spend``,
+``providers_admin``, ``conversations``, ``pulls``, ``probes``, ``routing_admin``,
+``feedback``, ``price_admin``, ``preferences``); the window and the command line only
+present what they return (docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations
@@ -62,7 +61,6 @@ __all__ = ["Engine", "ProviderSettings", "PAIR_SETTING", "ROUTING_SETTING", "FEE
 PAIR_SETTING = "routing.pair"
 ROUTING_SETTING = "routing.policy"
 _PARTIAL_EVERY = 0.2  # seconds between checkpoints of a streaming answer
-_MIN_STRONG_COST = Decimal("0.000001")
 
 class Engine:
     def __init__(
@@ -242,7 +240,7 @@ class Engine:
             month = self.spend.month()
             return BudgetPolicy(
                 cfg.monthly_budget_usd, month.spent_usd, self.spend.now(), reference_scores=reference,
-                recent_scores=recent, strong_cost_usd=max(month.strong_cost_usd, _MIN_STRONG_COST),
+                recent_scores=recent, strong_cost_usd=month.strong_cost_usd,
                 messages_per_day=month.messages_per_day,
             )
         return ShareTargetPolicy(cfg.target_share, reference, recent)

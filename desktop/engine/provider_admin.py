@@ -158,14 +158,17 @@ class ProviderAdmin:
         base_url = normalize_base_url(change.kind, url)
         timeout = _check_timeout(change.timeout_s)
         key = (change.key or "").strip() or None
-        if change.rename_from and change.rename_from != name:
-            self.rename(change.rename_from, name)
-        existing = store.get_provider(name)
-        if preset.needs_key and key is None and (change.clear_key or keys.get(name) is None):
+        renaming = bool(change.rename_from) and change.rename_from != name
+        current = change.rename_from if renaming else name
+        # checked before anything changes: a refused save renames nothing either
+        if preset.needs_key and key is None and (change.clear_key or keys.get(current or name) is None):
             raise RouteDeskError(
                 ErrorKind.MISCONFIGURED, f"{preset.display_name} needs an API key.",
                 f"Pipe it in: echo $KEY | routedesk providers add {name} --kind {change.kind} --key-stdin",
                 provider=name)
+        if renaming and change.rename_from:
+            self.rename(change.rename_from, name)
+        existing = store.get_provider(name)
         if key is not None:
             keys.set(name, key)  # first: with no keyring, nothing is half-added
         options = dict(existing.options) if existing is not None else {}

@@ -18,6 +18,8 @@ __all__ = ["ModelSpend", "MonthSpend", "SpendPoint", "SpendService", "SpendSumma
 
 #: The chart's periods: since local midnight, the last 7 and the last 30 days.
 PERIODS = ("today", "7d", "30d")
+#: The least a strong answer is taken to cost when pacing a budget (never zero).
+MIN_STRONG_COST = Decimal("0.000001")
 
 
 def month_start(now: datetime) -> datetime:
@@ -47,7 +49,7 @@ class MonthSpend:
     start: datetime  # local midnight on the 1st (see month_start)
     spent_usd: Decimal  # exact sum of known costs since ``start``
     messages: int
-    strong_cost_usd: Decimal  # average extra of one strong answer (budget pacing), 0.01 without data
+    strong_cost_usd: Decimal  # average cost of one strong answer (budget pacing), 0.01 without data
     messages_per_day: float  # the user's pace this month, at least 10
 
 
@@ -120,7 +122,7 @@ class SpendService:
         entries = self._store.ledger(since=start)
         spent = sum((x.cost_usd for x in entries if x.cost_usd is not None), Decimal(0))
         extra = [x.strong_cost_usd for x in entries if x.strong_cost_usd is not None]
-        strong_cost = (sum(extra, Decimal(0)) / len(extra)) if extra else Decimal("0.01")
+        strong_cost = max((sum(extra, Decimal(0)) / len(extra)) if extra else Decimal("0.01"), MIN_STRONG_COST)
         days = max((now - start).total_seconds() / 86400.0, 1.0)
         return MonthSpend(start, spent, len(entries), strong_cost, max(len(entries) / days, 10.0))
 

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import httpx
 
-from desktop.core.errors import RETRY_LIMIT, ErrorKind, RouteDeskError
+from desktop.core.errors import RETRY_LIMIT, ErrorInfo, ErrorKind, RouteDeskError
+from desktop.core.fixes import Fix, FixAction
 from desktop.core.paths import database_path, ollama_base_url
 from desktop.core.types import ChatMessage, ModelRef, RouteDecision, StreamEnd, TextDelta, Usage, UsageReport
 from desktop.engine.cooldown import Cooldowns
@@ -134,8 +135,7 @@ class Engine:
         raise RouteDeskError(
             ErrorKind.MISCONFIGURED,
             f"There is no provider called {name!r}.",
-            f"Add it with `routedesk providers add {name} --kind KIND --key-stdin`, "
-            "or pick one from `routedesk providers list`.",
+            Fix(FixAction.ADD_PROVIDER, {"provider": name}),
             provider=name,
         )
 
@@ -155,8 +155,8 @@ class Engine:
                 raise RouteDeskError(
                     ErrorKind.MISCONFIGURED,
                     f"No API key is stored for {name} ({cfg.preset.display_name}).",
-                    f"Add it with `echo $KEY | routedesk providers add {name} --kind {cfg.kind} --key-stdin`, "
-                    "or in Settings → Providers.",
+                    Fix(FixAction.ADD_KEY, {"provider": name, "kind": cfg.kind, "why": "missing",
+                                            "key_env": cfg.preset.key_env or "", "keys_url": cfg.preset.keys_url or ""}),
                     provider=name,
                 )
         provider = make_provider(cfg.kind, name, cfg.base_url, key, self.client, self._timeouts)
@@ -369,7 +369,6 @@ class _Run:
         self.context = context
         self.emit = emit
         self.attempts: list[Attempt] = []
-        self.fix_alone: dict[str, str] = {}  # model -> its fix without the fallback promise
         self.text_parts: list[str] = []
         self.current: ModelRef | None = None
         self.ttft_ms: float | None = None
@@ -446,7 +445,7 @@ class _Run:
                 skipped_info = type(info)(
                     kind=info.kind,
                     message=f"Skipped {ref}: it failed moments ago ({info.kind}). {info.message}",
-                    fix=info.fix or f"RouteDesk will try it again in about {left} s.",
+                    fix=info.fix.without_fallback() or f"RouteDesk will try it again in about {left} s.",
                     provider=info.provider,
                     model=info.model,
                     status=info.status,
@@ -467,7 +466,7 @@ class _Run:
                 return self._result("interrupted", model=ref, error=err.info(), usage=usage, cost=cost, price_source=source)
             if not err.falls_back:
                 return self._result("error", error=err.info())
-        return self._result("error", error=_all_failed(first_error, self.attempts, self.fix_alone))
+        return self._result("error", error=_all_failed(first_error, self.attempts))
 
     async def _try_model(self, ref: ModelRef, next_ref: ModelRef | None):
         e = self.e
@@ -492,10 +491,6 @@ class _Run:
                     base_url=kind_of[1],
                     fallback=None if next_ref is None else str(next_ref),
                 )
-                if next_ref is not None:
-                    # If every candidate fails, the fix must not promise this fallback.
-                    alone = explain(raw, provider_kind=kind_of[0], base_url=kind_of[1], fallback=None)
-                    self.fix_alone[str(ref)] = alone.fix
                 limit = RETRY_LIMIT.get(err.kind, 0)
                 will_retry = not self.text_parts and retries < limit
                 self.emit(AttemptFailed(self.msg_id, ref, err.info(), will_retry=will_retry))
@@ -608,20 +603,21 @@ def _backoff(err: RouteDeskError, attempt: int) -> float:
     return min(0.5 * (2 ** (attempt - 1)), 8.0)
 
 
-def _all_failed(first, attempts: list[Attempt], fix_alone: dict[str, str]):
-    from desktop.core.errors import ErrorInfo
+def _all_failed(first: ErrorInfo | None, attempts: list[Attempt]) -> ErrorInfo:
+    """The answer's error when no candidate answered. Its fix never promises a fallback:
+    every model the engine had has just failed or been skipped."""
+    from dataclasses import replace
 
     if first is None:
-        return ErrorInfo("misconfigured", "No model could be tried.", "Set a model pair with `routedesk use`.")
+        return ErrorInfo("misconfigured", "No model could be tried.", Fix(FixAction.CHOOSE_MODELS, {"why": "no_pair"}))
     tried = [a for a in attempts if a.error is not None]
     if len(tried) <= 1:
-        return first
+        return replace(first, fix=first.fix.without_fallback())
     lines = "; ".join(f"{a.model}: {a.error.kind}" for a in tried)
-    first_model = f"{first.provider}/{first.model}" if first.provider and first.model else ""
     return ErrorInfo(
         kind=first.kind,
         message=f"No model could answer ({lines}). {first.message}",
-        fix=fix_alone.get(first_model, first.fix),
+        fix=first.fix.without_fallback(),
         provider=first.provider,
         model=first.model,
         status=first.status,

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import TextIO
 
 from desktop.core.errors import ErrorKind, RouteDeskError
+from desktop.core.fixes import Fix, FixAction
 from desktop.core.types import ModelInfo, ModelRef
 from desktop.engine.discovery import LOCAL_PROVIDERS, DetailCache, discover_one, same_model
 
@@ -61,7 +62,7 @@ async def _models_of(engine, name: str, *, cache: DetailCache | None, timeout: f
     except TimeoutError:
         return None, RouteDeskError(
             ErrorKind.TIMEOUT, f"{name} didn't list its models within {timeout:.0f} s.",
-            "Check your connection, then try `routedesk probe " + name + "`.", provider=name,
+            Fix(FixAction.CHECK_NETWORK, {"provider": name}), provider=name,
             code="probe_timeout"), None
     except RouteDeskError as err:
         return None, err, None
@@ -227,7 +228,7 @@ async def pull_progress(engine, ref: ModelRef) -> AsyncIterator[object]:
             f"{ref.provider} is {display_name(settings.kind)}; only Ollama models can be pulled from RouteDesk.",
             "For LM Studio, download models in its Discover tab; cloud models need no download."
             if settings.kind == "lmstudio" else
-            "Pick an Ollama model, for example `routedesk pull ollama/llama3.2`.",
+            Fix(FixAction.PULL_MODEL, {"provider": "ollama", "model": "llama3.2"}),
             provider=ref.provider, model=ref.model,
         )
     provider = engine.provider(ref.provider)

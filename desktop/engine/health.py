@@ -28,10 +28,13 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from desktop.core.errors import ErrorInfo, ErrorKind, RouteDeskError
+from desktop.core.fixes import NO_FIX, Fix, FixAction
 from desktop.core.types import ChatMessage, ModelInfo, ModelRef, StreamEnd
 from desktop.engine.discovery import LOCAL_PROVIDERS, DetailCache, discover_one, same_model
+from desktop.providers.presets import PRESETS
 
 __all__ = [
     "STATUSES",
@@ -52,6 +55,8 @@ log = logging.getLogger(__name__)
 STATUSES = ("ok", "degraded", "down", "misconfigured", "unknown")
 #: Statuses under which a call to the provider is expected to fail: the engine skips it.
 _UNUSABLE = ("down", "misconfigured")
+
+_OLLAMA_DEFAULT = PRESETS["ollama"].base_url or ""
 
 #: One probe may take this long before it counts as a timeout.
 PROBE_TIMEOUT = 10.0
@@ -110,7 +115,7 @@ class HealthReport:
     last_success: float | None = None  # wall-clock seconds (time.time())
     checked_at: float | None = None  # wall-clock seconds of the last probe or call
     explanation: str = "Not checked yet."
-    fix: str = ""
+    fix: Fix = NO_FIX
     error_kind: str | None = None
     models: int | None = None
     version: str | None = None
@@ -123,6 +128,9 @@ class HealthReport:
     error: ErrorInfo | None = None
     retry_after: float | None = None  # seconds the provider asked us to wait
     model_names: tuple[str, ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fix", Fix.coerce(self.fix))  # a sentence reads as a note
 
     @property
     def usable(self) -> bool:
@@ -137,7 +145,7 @@ class HealthReport:
             "last_success": _iso(self.last_success),
             "checked_at": _iso(self.checked_at),
             "explanation": self.explanation,
-            "fix": self.fix,
+            "fix": self.fix.to_json(),
             "error_kind": self.error_kind,
             "models": self.models,
             "version": self.version,
@@ -157,7 +165,7 @@ def skip_info(report: HealthReport, ref: ModelRef) -> ErrorInfo:
     return ErrorInfo(
         kind=kind,
         message=f"Skipped {ref}: {report.explanation}",
-        fix=report.fix or "RouteDesk checks it again in the background.",
+        fix=report.fix.without_fallback() or Fix.note("RouteDesk checks it again in the background."),
         provider=ref.provider,
         model=ref.model,
         status=None if report.error is None else report.error.status,
@@ -248,20 +256,17 @@ async def _suggest_base_url(provider, timeout: float) -> str | None:
 _API_IS_THERE = {ErrorKind.AUTH_INVALID, ErrorKind.QUOTA_EXHAUSTED, ErrorKind.RATE_LIMITED, ErrorKind.OVERLOADED}
 
 
-def _fix_base_url(name: str, kind: str, alt: str, needs_key: bool) -> str:
-    key = " --key-stdin" if needs_key else ""
-    prefix = "echo $KEY | " if needs_key else ""
-    return (
-        f"Change the base URL to {alt} in Settings → Providers, or run "
-        f"`{prefix}routedesk providers add {name} --kind {kind} --base-url {alt}{key}`."
-    )
+def _fix_base_url(name: str, kind: str, alt: str, needs_key: bool) -> Fix:
+    return Fix(FixAction.SET_BASE_URL, {"provider": name, "kind": kind, "base_url": alt,
+                                        "needs_key": "yes" if needs_key else "no"})
 
 
 def _timeout_error(name: str, kind: str, timeout: float) -> RouteDeskError:
     return RouteDeskError(
         ErrorKind.TIMEOUT,
         f"{_who(name, kind)} didn't answer a model-list request within {timeout:.0f} s.",
-        "Check your connection; if the provider is slow right now, RouteDesk keeps checking.",
+        Fix(FixAction.CHECK_NETWORK, {"provider": name, "kind": kind,
+                                      "hint": "if the provider is slow right now, RouteDesk keeps checking"}),
         provider=name,
         code="probe_timeout",
     )
@@ -320,7 +325,8 @@ async def probe_provider(
     base = dict(name=name, kind=kind, base_url=base_url, local=local, checked_at=now, last_success=last_success,
                 source="deep" if deep else "probe")
 
-    def failed(err: RouteDeskError, *, latency=None, suggested=None, explanation=None, fix=None) -> HealthReport:
+    def failed(err: RouteDeskError, *, latency: float | None = None, suggested: str | None = None,
+               explanation: str | None = None, fix: Fix | None = None) -> HealthReport:
         status = status_for(err.kind) or "degraded"
         n = failures + 1
         if status == "degraded" and n >= DOWN_AFTER:
@@ -329,7 +335,7 @@ async def probe_provider(
             e = _explained(err, kind, base_url)
         else:
             e = err
-            e.message, e.fix = explanation, fix or ""
+            e.message, e.fix = explanation, fix or NO_FIX
         return HealthReport(
             **base, status=status, latency_ms=latency, explanation=e.message, fix=e.fix, error_kind=err.kind.value, error=e.info(), failures=n,
             suggested_base_url=suggested, retry_after=err.retry_after,
@@ -365,8 +371,11 @@ async def probe_provider(
                 wrong, latency=latency,
                 explanation=(f"Something answers at {base_url}, but it isn't Ollama's API "
                              "(404 Not Found for /api/version)."),
-                fix=("Point OLLAMA_HOST (or this provider's base URL) at Ollama itself: a bare host and port "
-                     "such as http://127.0.0.1:11434, with nothing after it."),
+                fix=Fix(FixAction.OPEN_PROVIDER_SETTINGS, {
+                    "provider": name, "kind": kind, "base_url": base_url or "",
+                    "lead": "Point OLLAMA_HOST (or this provider's base URL) at Ollama itself",
+                    "usually": "a bare host and port such as", "example": _OLLAMA_DEFAULT,
+                    "hint": "with nothing after it"}),
             ), None
         if err.status == 404:
             try:
@@ -389,8 +398,10 @@ async def probe_provider(
                 wrong, latency=latency,
                 explanation=(f"{_who(name, kind)} answered 404 Not Found for its model list at {base_url}: "
                              "the base URL is probably wrong."),
-                fix=("Check the base URL in Settings → Providers; OpenAI-compatible APIs usually end in /v1 "
-                     "(for example https://api.openai.com/v1 or http://127.0.0.1:1234/v1)."),
+                fix=Fix(FixAction.OPEN_PROVIDER_SETTINGS, {
+                    "provider": name, "kind": kind, "base_url": base_url or "",
+                    "usually": "OpenAI-compatible APIs usually end in /v1, for example",
+                    "example": f"{PRESETS['openai'].base_url} or {PRESETS['lmstudio'].base_url}"}),
             ), None
         return failed(err, latency=latency), None
 
@@ -398,7 +409,7 @@ async def probe_provider(
     if note is not None:  # it answers, but not where chats will go
         report = HealthReport(
             **{**base, "last_success": last_success}, status="misconfigured", latency_ms=latency,
-            explanation=note, fix=note_fix or "",
+            explanation=note, fix=Fix.coerce(note_fix),
             error_kind=ErrorKind.MISCONFIGURED.value, models=len(models), version=version, model_names=names,
             failures=failures + 1,
         )
@@ -414,7 +425,7 @@ async def probe_provider(
 
     ok_report = HealthReport(
         **{**base, "last_success": now}, status="ok", latency_ms=latency,
-        explanation=_ok_sentence(name, kind, version, len(models), latency), fix="",
+        explanation=_ok_sentence(name, kind, version, len(models), latency), fix=NO_FIX,
         models=len(models), version=version, model_names=names, failures=0,
     )
     if missing:
@@ -425,8 +436,8 @@ async def probe_provider(
     if deep:
         model = _pick_deep_model(engine, name, kind, models)
         if model is None:
-            return replace(ok_report, explanation=ok_report.explanation
-                           + " No model to test with: set a pair with `routedesk use`."), models
+            return replace(ok_report, explanation=ok_report.explanation + " No model to test with.",
+                           fix=Fix(FixAction.CHOOSE_MODELS, {"provider": name, "kind": kind, "why": "no_pair"})), models
         try:
             await _deep_check(engine.provider(name), model, timeout)
         except TimeoutError:
@@ -452,22 +463,22 @@ def _ok_sentence(name: str, kind: str, version: str | None, n: int, latency: flo
     return f"{who} is working: it listed {n} model{'s' if n != 1 else ''}{ms}."
 
 
-def _missing_sentence(name: str, kind: str, missing: list[str]) -> dict:
+def _missing_sentence(name: str, kind: str, missing: list[str]) -> dict[str, Any]:
     listed = ", ".join(missing)
+    about = {"provider": name, "kind": kind, "model": missing[0]}
     if kind == "ollama":
-        pulls = " and ".join(f"`ollama pull {m}`" for m in missing)
         return {
             "explanation": f"{_who(name, kind)} is running, but {listed} isn't downloaded yet.",
-            "fix": f"Run {pulls} (or `routedesk pull {name}/{missing[0]}`).",
+            "fix": Fix(FixAction.PULL_MODEL, about),
         }
     if kind == "lmstudio":
         return {
             "explanation": f"LM Studio is running, but has no model called {listed}.",
-            "fix": "Download or load it in LM Studio, or pick another model with `routedesk use`.",
+            "fix": Fix(FixAction.LOAD_LOCAL_MODEL, about),
         }
     return {
         "explanation": f"{_who(name, kind)} works, but doesn't offer {listed} to this key.",
-        "fix": "Check the name with `routedesk models`, or pick another model with `routedesk use`.",
+        "fix": Fix(FixAction.CHOOSE_MODELS, about),
     }
 
 
@@ -698,7 +709,7 @@ class HealthMonitor:
             prev, status=status, last_success=now, checked_at=now, source="traffic", failures=0,
             latency_ms=latency_ms if latency_ms is not None else prev.latency_ms,
             explanation=f"{_who(name, prev.kind)} answered a message just now." if status == "ok" else prev.explanation,
-            fix="" if status == "ok" else prev.fix, error=None,
+            fix=NO_FIX if status == "ok" else prev.fix, error=None,
             error_kind=None if status == "ok" else prev.error_kind,
         )
         slot.next_at = self._clock() + self._delay(slot, failed=False)
@@ -813,7 +824,7 @@ class HealthMonitor:
             report, models = replace(
                 slot.report or self._blank(slot.name), status="unknown", checked_at=self._wall(),
                 explanation=f"Checking {slot.name} failed unexpectedly ({type(exc).__name__}).",
-                fix="RouteDesk will try again.",
+                fix=Fix.note("RouteDesk will try again."),
             ), None
         failed = not report.usable or report.error is not None
         slot.report = report

@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Self
 import httpx
 
 from desktop.core.errors import ErrorKind, RouteDeskError
+from desktop.core.fixes import Fix, FixAction
 from desktop.core.redact import redact
 from desktop.core.types import ChatMessage, ModelInfo, StreamEvent
 from desktop.providers.classify import (
@@ -175,11 +176,11 @@ class Provider(ABC):
     def _require_key(self, model: str | None) -> None:
         if self.needs_key and not self._api_key:
             preset = PRESETS.get(self.kind)
-            env = f" (or set {preset.key_env})" if preset and preset.key_env else ""
             raise RouteDeskError(
                 ErrorKind.MISCONFIGURED,
                 f"No API key is set for {self.display_name}.",
-                f"Add the key in Settings → Providers{env}.",
+                self._fix(FixAction.ADD_KEY, why="missing", key_env=preset.key_env if preset else None,
+                          keys_url=preset.keys_url if preset else None),
                 provider=self.name,
                 model=model,
             )
@@ -187,12 +188,17 @@ class Provider(ABC):
     def _scrub(self, err: RouteDeskError) -> RouteDeskError:
         secrets = (self._api_key,) if self._api_key else ()
         err.message = redact(err.message, secrets)
-        err.fix = redact(err.fix, secrets)
+        err.fix = err.fix.redacted(secrets)
         err.detail = redact(err.detail or "", secrets)
         err.args = (err.message,)
         if err.provider is None:
             err.provider = self.name
         return err
+
+    def _fix(self, action: FixAction, **params: str | None) -> Fix:
+        """A fix about this provider (its name, kind and address go along)."""
+        every = {"provider": self.name, "kind": self.kind, "base_url": self.base_url, **params}
+        return Fix(action, {k: v for k, v in every.items() if v})
 
     def _url(self, path: str) -> str:
         return self.base_url.rstrip("/") + "/" + path.lstrip("/")
@@ -223,9 +229,8 @@ class Provider(ABC):
                 ErrorKind.MISCONFIGURED,
                 f"{self.display_name} redirected the request (HTTP {status}); the base URL "
                 f"{self.base_url} is probably not the API's address.",
-                "Check the base URL in Settings → Providers"
-                + (f"; the server points to {redact(location)[:200]}" if location else "")
-                + ".",
+                self._fix(FixAction.OPEN_PROVIDER_SETTINGS,
+                          hint=f"the server points to {redact(location)[:200]}" if location else None),
                 provider=self.name, model=model, status=status,
             )
         body = await self._read_limited(response)
@@ -264,7 +269,7 @@ class Provider(ABC):
         return RouteDeskError(
             ErrorKind.INTERRUPTED,
             f"The answer from {self.display_name} for {model} ended before it was finished.",
-            "The partial answer is kept; retry to get a complete one.",
+            self._fix(FixAction.RETRY_PARTIAL),
             provider=self.name, model=model, code="no_end_marker",
             detail=f"the stream closed after {state.events} events without its end marker",
         )

@@ -20,8 +20,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from desktop.core.errors import ErrorKind, RouteDeskError
+from desktop.core.fixes import Fix, FixAction
 from desktop.core.redact import redact
-from desktop.providers.presets import display_name
+from desktop.providers.presets import PRESETS, display_name
 
 __all__ = [
     "classify_http_error",
@@ -37,6 +38,21 @@ __all__ = [
 RETRY_AFTER_CAP = 60.0
 _DETAIL_LIMIT = 240
 _SCAN_LIMIT = 20_000
+
+
+_STATUS_PAGE = "check the provider's status page"
+
+
+def _fix(action: FixAction, provider: str | None, kind: str | None, **params: str | None) -> Fix:
+    """A fix about this provider; empty parameters are dropped."""
+    every = {"provider": provider or kind, "kind": kind, **params}
+    return Fix(action, {k: v for k, v in every.items() if v})
+
+
+def _preset_url(kind: str | None, which: str) -> str | None:
+    preset = PRESETS.get(kind or "")
+    url = getattr(preset, which, None) if preset is not None else None
+    return url if isinstance(url, str) else None
 
 
 def _excerpt(text: str, limit: int = _DETAIL_LIMIT) -> str:
@@ -284,7 +300,7 @@ _SERVER = re.compile(r"server_error|internal server error|internal error|api_err
 _TIMEOUTISH = re.compile(r"timed? ?out|timeout", re.IGNORECASE)
 
 
-def _error(kind: ErrorKind, message: str, fix: str, *, provider, model, status, code, detail,
+def _error(kind: ErrorKind, message: str, fix: Fix, *, provider, model, status, code, detail,
            retry_after=None) -> RouteDeskError:
     return RouteDeskError(
         kind, message, fix, provider=provider, model=model, status=status,
@@ -310,7 +326,7 @@ def classify_http_error(
         return RouteDeskError(
             ErrorKind.BAD_RESPONSE,
             f"{who(provider, kind)} sent an answer RouteDesk couldn't read.",
-            "Try again; if it keeps happening, check the provider's status page.",
+            _fix(FixAction.RETRY, provider, kind, then=_STATUS_PAGE),
             provider=provider, model=model, detail=f"classifier: {type(exc).__name__}",
         )
 
@@ -353,47 +369,49 @@ def _classify_http(status, headers, body, *, provider, kind, model, base_url) ->
     def filtered():
         return _error(ErrorKind.CONTENT_FILTERED,
                       f"{name}'s content filter blocked this request to {model or 'the model'}{code_note}.",
-                      "Rephrase the message; another model would only hide the refusal.", **common)
+                      _fix(FixAction.REPHRASE, provider, kind), **common)
 
     def too_long():
         return _error(ErrorKind.CONTEXT_TOO_LONG,
                       f"The conversation is too long for {model or 'the model'} at {name}{code_note}.",
-                      "Start a new conversation or shorten the message, or use a model with a larger "
-                      "context window.", **common)
+                      _fix(FixAction.SHORTEN_CONVERSATION, provider, kind, model=model), **common)
 
     def quota():
         return _error(ErrorKind.QUOTA_EXHAUSTED,
                       f"{name} says this account has no credit left{code_note}.",
-                      "Add credit or a payment method in the provider's billing settings.", **common)
+                      _fix(FixAction.ADD_CREDIT, provider, kind, url=_preset_url(kind, "billing_url"), who=name),
+                      **common)
 
     def auth():
         return _error(ErrorKind.AUTH_INVALID,
                       f"{name} didn't accept the API key{code_note}.",
-                      "Check the key in Settings → Providers, or create a new one.", **common)
+                      _fix(FixAction.ADD_KEY, provider, kind, why="rejected", keys_url=_preset_url(kind, "keys_url")),
+                      **common)
 
     def missing_model():
         return _error(ErrorKind.MODEL_NOT_FOUND,
                       f"{name} doesn't have the model {model or '(unnamed)'}{code_note}.",
-                      "Pick another model, or check the model name for typos.", **common)
+                      _fix(FixAction.CHOOSE_MODELS, provider, kind, model=model), **common)
 
     def rate():
         ra = parse_retry_after(headers, scan)
         when = f" It asks to wait {ra:.0f}s." if ra else ""
         return _error(ErrorKind.RATE_LIMITED,
                       f"{name} is rate-limiting requests{_to(model)}{code_note}.{when}",
-                      "Wait a little and try again.", retry_after=ra, **common)
+                      _fix(FixAction.WAIT_AND_RETRY, provider, kind, seconds=f"{ra:.0f}" if ra else None),
+                      retry_after=ra, **common)
 
     def overloaded():
         ra = parse_retry_after(headers, scan)
         return _error(ErrorKind.OVERLOADED,
                       f"{name} is overloaded and couldn't run {model or 'the model'} right now{code_note}.",
-                      "Try again in a minute.", retry_after=ra, **common)
+                      _fix(FixAction.RETRY, provider, kind, when="in a minute"), retry_after=ra, **common)
 
     def server():
         what = " (it sent an error page)" if html else ""
         return _error(ErrorKind.SERVER_ERROR,
                       f"{name} had a server error while running {model or 'the model'}{code_note}{what}.",
-                      "Try again; if it keeps happening, check the provider's status page.", **common)
+                      _fix(FixAction.RETRY, provider, kind, then=_STATUS_PAGE), **common)
 
     # 1. explicit machine-readable codes are the strongest signal
     codes = {code.lower(), etype.lower()} - {""}
@@ -428,29 +446,32 @@ def _classify_http(status, headers, body, *, provider, kind, model, base_url) ->
         where = base_url or "the base URL"
         return _error(ErrorKind.MISCONFIGURED,
                       f"{name} answered 404 Not Found at {where}: the address is probably wrong.",
-                      "Check the base URL; OpenAI-compatible servers usually end in /v1 "
-                      "(for example http://127.0.0.1:1234/v1).", **common)
+                      _fix(FixAction.OPEN_PROVIDER_SETTINGS, provider, kind, base_url=base_url,
+                           usually="OpenAI-compatible servers usually end in /v1, for example",
+                           example="http://127.0.0.1:1234/v1"), **common)
     if st == 429 or (st is None and _RATE.search(hay)):
         return rate()
     if st in (503, 529) or (st is None and _OVERLOAD.search(hay)):
         return overloaded()
     if st == 408:
-        return _error(ErrorKind.TIMEOUT, f"{name} timed out{m}{code_note}.", "Try again.", **common)
+        return _error(ErrorKind.TIMEOUT, f"{name} timed out{m}{code_note}.", _fix(FixAction.RETRY, provider, kind),
+                      **common)
     if st is not None and 500 <= st <= 599:
         return server()
     if st is None and (codes & {"api_error", "server_error", "internal_error"} or _SERVER.search(hay)):
         return server()
     if st is None and _TIMEOUTISH.search(hay):
-        return _error(ErrorKind.TIMEOUT, f"{name} timed out{m}{code_note}.", "Try again.", **common)
+        return _error(ErrorKind.TIMEOUT, f"{name} timed out{m}{code_note}.", _fix(FixAction.RETRY, provider, kind),
+                      **common)
     if st is not None and 400 <= st <= 499:
         return _error(ErrorKind.BAD_RESPONSE,
                       f"{name} rejected the request{m} (HTTP {status}{', ' + short if short else ''}).",
-                      "Try again; if it keeps happening, the server may not support this request.",
+                      _fix(FixAction.RETRY, provider, kind, then="the server may not support this request"),
                       **common)
     return _error(ErrorKind.BAD_RESPONSE,
                   f"{name} sent an answer RouteDesk couldn't use{m}"
                   + (f" (HTTP {status})." if status and status != 200 else "."),
-                  "Try again; if it keeps happening, check the provider's status page.", **common)
+                  _fix(FixAction.RETRY, provider, kind, then=_STATUS_PAGE), **common)
 
 
 def _short_code(text: str) -> str:
@@ -495,7 +516,7 @@ def bad_response(what: str, *, provider: str | None, kind: str | None, model: st
     return RouteDeskError(
         ErrorKind.BAD_RESPONSE,
         f"{who(provider, kind)} sent {what}{_model_part(model)}.",
-        "Try again; if it keeps happening, check the provider's status page or the server's logs.",
+        _fix(FixAction.RETRY, provider, kind, then="check the provider's status page or the server's logs"),
         provider=provider, model=model, status=status, detail=_excerpt(detail),
     )
 
@@ -542,7 +563,7 @@ def classify_transport_error(
                                    midstream=midstream, waited=waited)
     except Exception:  # pragma: no cover
         return RouteDeskError(ErrorKind.BAD_RESPONSE, f"{who(provider, kind)} failed in an unexpected way.",
-                              "Try again.", provider=provider, model=model)
+                              _fix(FixAction.RETRY, provider, kind), provider=provider, model=model)
 
 
 def _classify_transport(exc, *, provider, kind, model, base_url, midstream, waited=None) -> RouteDeskError:
@@ -561,11 +582,12 @@ def _classify_transport(exc, *, provider, kind, model, base_url, midstream, wait
 
     if isinstance(exc, httpx.ConnectTimeout):
         return RouteDeskError(ErrorKind.TIMEOUT, f"{name} at {host} didn't accept a connection in time.",
-                              "Check your internet connection or the server, then try again.",
+                              _fix(FixAction.CHECK_NETWORK, provider, kind, host=host),
                               code="connect_timeout", **common)
     if isinstance(exc, httpx.PoolTimeout):
         return RouteDeskError(ErrorKind.TIMEOUT, f"Too many requests to {name} were waiting at once.",
-                              "Try again in a moment.", code="pool_timeout", **common)
+                              _fix(FixAction.RETRY, provider, kind, when="in a moment"), code="pool_timeout",
+                              **common)
     if isinstance(exc, (httpx.TimeoutException, TimeoutError)):
         secs = f" {waited:g}s" if waited else ""
         if midstream:
@@ -573,11 +595,12 @@ def _classify_transport(exc, *, provider, kind, model, base_url, midstream, wait
         else:
             what = f"{model or 'The model'} at {name} didn't start answering" + (f" within{secs}." if secs else " in time.")
         return RouteDeskError(ErrorKind.TIMEOUT, what,
-                              "Try again; the provider may be slow right now.",
+                              _fix(FixAction.RETRY, provider, kind, because="the provider may be slow right now"),
                               code="read_timeout", **common)
     if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.LocalProtocolError)):
         return RouteDeskError(ErrorKind.MISCONFIGURED, f"RouteDesk can't use the address set for {name} ({host}).",
-                              "Check the base URL in Settings → Providers; it should start with http:// or https://.",
+                              _fix(FixAction.OPEN_PROVIDER_SETTINGS, provider, kind, base_url=base_url,
+                                   hint="it should start with http:// or https://"),
                               **common)
     if isinstance(exc, httpx.ConnectError) or (
         isinstance(exc, (ConnectionRefusedError, ssl.SSLError, OSError)) and not isinstance(
@@ -601,25 +624,27 @@ def _classify_transport(exc, *, provider, kind, model, base_url, midstream, wait
         else:
             msg = f"Can't reach {name} at {host} ({why})."
         return RouteDeskError(ErrorKind.UNREACHABLE, msg,
-                              "Check that the server is running and the address is right, then try again.",
+                              _fix(FixAction.OPEN_PROVIDER_SETTINGS, provider, kind, base_url=base_url,
+                                   hint="and that the server is running"),
                               code=code, **common)
     if isinstance(exc, httpx.WriteError):
         return RouteDeskError(ErrorKind.UNREACHABLE, f"The connection to {name} at {host} dropped while sending.",
-                              "Check your connection and try again.", code="write_error", **common)
+                              _fix(FixAction.CHECK_NETWORK, provider, kind, host=host), code="write_error",
+                              **common)
     if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.StreamError, ConnectionError)):
         if midstream:
             return RouteDeskError(ErrorKind.INTERRUPTED, f"The answer from {model or 'the model'} at {name} broke off before it was finished.",
-                                  "The partial answer is kept; retry to get a complete one.",
+                                  _fix(FixAction.RETRY_PARTIAL, provider, kind),
                                   code="interrupted", **common)
         return RouteDeskError(ErrorKind.UNREACHABLE,
                               f"{name} at {host} closed the connection without answering.",
-                              "Try again; if it keeps happening, check the server.", code="disconnected", **common)
+                              _fix(FixAction.RETRY, provider, kind, then="check the server"), code="disconnected", **common)
     if isinstance(exc, httpx.DecodingError):
         return RouteDeskError(ErrorKind.BAD_RESPONSE, f"{name} sent an answer that couldn't be decoded{m}.",
-                              "Try again; if it keeps happening, check the server.", code="decoding", **common)
+                              _fix(FixAction.RETRY, provider, kind, then="check the server"), code="decoding", **common)
     if isinstance(exc, OSError):
         return RouteDeskError(ErrorKind.UNREACHABLE, f"Can't reach {name} at {host}.",
-                              "Check your connection and try again.", code="os_error", **common)
+                              _fix(FixAction.CHECK_NETWORK, provider, kind, host=host), code="os_error", **common)
     return RouteDeskError(ErrorKind.BAD_RESPONSE, f"{name} sent an answer RouteDesk couldn't read{m}.",
-                          "Try again; if it keeps happening, check the provider's status page.",
+                          _fix(FixAction.RETRY, provider, kind, then=_STATUS_PAGE),
                           code=type(exc).__name__, **common)

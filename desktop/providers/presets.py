@@ -30,6 +30,7 @@ class Preset:
     keys_url: str | None = None     # where to create or check a key
     billing_url: str | None = None  # where to add credit
     status_url: str | None = None   # where outages are announced
+    models_url: str | None = None   # where the exact model names are listed
     supports_usage_in_stream: bool = True
 
     @property
@@ -58,7 +59,7 @@ PRESETS: dict[str, Preset] = {
            base_url="https://openrouter.ai/api/v1", needs_key=True, local=False,
            key_env="OPENROUTER_API_KEY", keys_url="https://openrouter.ai/settings/keys",
            billing_url="https://openrouter.ai/settings/credits",
-           status_url="https://status.openrouter.ai"),
+           status_url="https://status.openrouter.ai", models_url="https://openrouter.ai/models"),
         _p(kind="ollama", display_name="Ollama", protocol=OLLAMA_PROTOCOL,
            base_url="http://127.0.0.1:11434", needs_key=False, local=True),
         _p(kind="lmstudio", display_name="LM Studio", protocol=OPENAI_COMPATIBLE_PROTOCOL,
@@ -143,7 +144,7 @@ def normalize_base_url(kind: str, url: str | None) -> str:
             raise RouteDeskError(
                 ErrorKind.MISCONFIGURED,
                 f"RouteDesk needs the address (base URL) of the {display_name(kind)}, and none was given.",
-                "Give the server's address with --base-url, for example http://127.0.0.1:8000/v1.",
+                "Give the server's address (base URL), for example http://127.0.0.1:8000/v1.",
                 provider=kind,
             )
         url = default

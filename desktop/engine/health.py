@@ -25,16 +25,34 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from desktop.core.errors import ErrorInfo, ErrorKind, RouteDeskError
-from desktop.core.fixes import NO_FIX, Fix, FixAction
-from desktop.core.types import ChatMessage, ModelInfo, ModelRef, StreamEnd
-from desktop.engine.discovery import LOCAL_PROVIDERS, DetailCache, discover_one, same_model
-from desktop.providers.presets import PRESETS
+from desktop.core.fixes import NO_FIX, Fix
+from desktop.core.types import ModelInfo, ModelRef
+from desktop.engine.discovery import LOCAL_PROVIDERS, DetailCache
+from desktop.engine.health_probe import (
+    PROBE_TIMEOUT,
+    _absent,
+    _who,
+    probe_all,
+    probe_provider,
+    probe_targets,
+    url_alternatives,
+)
+from desktop.engine.health_report import (
+    STATUSES,
+    UNUSABLE,
+    HealthReport,
+    skip_info,
+    skip_reason,
+    status_for,
+)
+
+if TYPE_CHECKING:
+    from desktop.engine.app import Engine
 
 __all__ = [
     "STATUSES",
@@ -51,482 +69,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-STATUSES = ("ok", "degraded", "down", "misconfigured", "unknown")
-#: Statuses under which a call to the provider is expected to fail: the engine skips it.
-_UNUSABLE = ("down", "misconfigured")
-
-_OLLAMA_DEFAULT = PRESETS["ollama"].base_url or ""
-
-#: One probe may take this long before it counts as a timeout.
-PROBE_TIMEOUT = 10.0
-
-#: Probe outcome -> status. A kind missing here does not change a provider's status
-#: (it is about one model or one message, not the provider).
-_PROBE_STATUS: dict[ErrorKind, str] = {
-    ErrorKind.UNREACHABLE: "down",
-    ErrorKind.TIMEOUT: "down",
-    ErrorKind.QUOTA_EXHAUSTED: "down",
-    ErrorKind.AUTH_INVALID: "misconfigured",
-    ErrorKind.MISCONFIGURED: "misconfigured",
-    ErrorKind.RATE_LIMITED: "degraded",
-    ErrorKind.OVERLOADED: "degraded",
-    ErrorKind.SERVER_ERROR: "degraded",
-    ErrorKind.BAD_RESPONSE: "degraded",
-    ErrorKind.INTERRUPTED: "degraded",
-    ErrorKind.MODEL_NOT_FOUND: "misconfigured",  # on the models endpoint: the address is wrong
-}
-#: Real traffic is noisier: a slow answer or a broken stream says less about the provider.
-_TRAFFIC_STATUS: dict[ErrorKind, str] = {
-    ErrorKind.UNREACHABLE: "down",
-    ErrorKind.QUOTA_EXHAUSTED: "down",
-    ErrorKind.AUTH_INVALID: "misconfigured",
-    ErrorKind.MISCONFIGURED: "misconfigured",
-    ErrorKind.TIMEOUT: "degraded",
-    ErrorKind.RATE_LIMITED: "degraded",
-    ErrorKind.OVERLOADED: "degraded",
-    ErrorKind.SERVER_ERROR: "degraded",
-    ErrorKind.BAD_RESPONSE: "degraded",
-}
-#: After this many failed probes in a row, a degraded provider counts as down.
-DOWN_AFTER = 3
-
-
-def status_for(kind: ErrorKind | str, *, traffic: bool = False) -> str | None:
-    """The provider status an error of ``kind`` implies (None: it says nothing about the provider)."""
-    table = _TRAFFIC_STATUS if traffic else _PROBE_STATUS
-    return table.get(ErrorKind(kind))
-
-
-def _iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="seconds")
-
-
-@dataclass(frozen=True)
-class HealthReport:
-    """What RouteDesk knows about one provider right now."""
-
-    name: str
-    kind: str
-    status: str = "unknown"
-    latency_ms: float | None = None
-    last_success: float | None = None  # wall-clock seconds (time.time())
-    checked_at: float | None = None  # wall-clock seconds of the last probe or call
-    explanation: str = "Not checked yet."
-    fix: Fix = NO_FIX
-    error_kind: str | None = None
-    models: int | None = None
-    version: str | None = None
-    base_url: str | None = None
-    suggested_base_url: str | None = None
-    local: bool = False
-    source: str = "probe"  # probe | deep | traffic
-    missing_models: tuple[str, ...] = ()
-    failures: int = 0  # failed probes in a row
-    error: ErrorInfo | None = None
-    retry_after: float | None = None  # seconds the provider asked us to wait
-    model_names: tuple[str, ...] = field(default=(), compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "fix", Fix.coerce(self.fix))  # a sentence reads as a note
-
-    @property
-    def usable(self) -> bool:
-        return self.status not in _UNUSABLE
-
-    def to_dict(self) -> dict:
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "status": self.status,
-            "latency_ms": self.latency_ms,
-            "last_success": _iso(self.last_success),
-            "checked_at": _iso(self.checked_at),
-            "explanation": self.explanation,
-            "fix": self.fix.to_json(),
-            "error_kind": self.error_kind,
-            "models": self.models,
-            "version": self.version,
-            "base_url": self.base_url,
-            "suggested_base_url": self.suggested_base_url,
-            "local": self.local,
-            "source": self.source,
-            "missing_models": list(self.missing_models),
-            "failures": self.failures,
-            "error": None if self.error is None else self.error.to_dict(),
-        }
-
-
-def skip_info(report: HealthReport, ref: ModelRef) -> ErrorInfo:
-    """The attempt the engine records when it skips ``ref`` because its provider is down."""
-    kind = report.error_kind or ErrorKind.UNREACHABLE.value
-    return ErrorInfo(
-        kind=kind,
-        message=f"Skipped {ref}: {report.explanation}",
-        fix=report.fix.without_fallback() or Fix.note("RouteDesk checks it again in the background."),
-        provider=ref.provider,
-        model=ref.model,
-        status=None if report.error is None else report.error.status,
-        code="health_" + report.status,
-    )
-
-
-def skip_reason(monitor: HealthMonitor | None, ref: ModelRef,
-                candidates: Iterable[ModelRef] = ()) -> ErrorInfo | None:
-    """What the engine asks before trying ``ref``: the attempt to record if it should be
-    skipped because its provider is known to be down, else None.
-
-    When every candidate's provider is down, nothing is skipped: health may be a few
-    seconds stale, and trying beats failing without trying. ``monitor`` may be None (the
-    command line runs without a monitor), which skips nothing.
-    """
-    if monitor is None:
-        return None
-    info = monitor.should_skip(ref)
-    if info is None:
-        return None
-    others = list(candidates)
-    if others and all(monitor.is_down(c.provider) is not None for c in others):
-        return None
-    return info
-
-
-# --- probing one provider ------------------------------------------------------------------
-
-
-def _display(kind: str | None) -> str:
-    from desktop.providers import display_name
-
-    return display_name(kind)
-
-
-def _who(name: str, kind: str | None) -> str:
-    from desktop.providers.classify import who
-
-    return who(name, kind)
-
-
-def _explained(err: RouteDeskError, kind: str | None, base_url: str | None) -> RouteDeskError:
-    from desktop.engine.explain import explain
-
-    try:
-        return explain(err, provider_kind=kind or "", base_url=base_url, fallback=None)
-    except Exception:  # explain never raises by contract; a probe must not either
-        return err
-
-
-def url_alternatives(base_url: str) -> list[str]:
-    """Addresses worth trying after a 404 from the models endpoint: a doubled ``/v1``
-    collapsed, ``/v1`` removed, ``/v1`` added."""
-    url = base_url.rstrip("/")
-    out: list[str] = []
-    if url.endswith("/v1/v1"):
-        out.append(url[: -len("/v1")])
-    if url.endswith("/v1"):
-        out.append(url[: -len("/v1")])
-    else:
-        out.append(url + "/v1")
-    seen: list[str] = []
-    for u in out:
-        if u and u not in seen and u != url and "://" in u and u.split("://", 1)[1]:
-            seen.append(u)
-    return seen
-
-
-async def _suggest_base_url(provider, timeout: float) -> str | None:
-    """Try the alternatives with the same client and key; return the first that lists models."""
-    for alt in url_alternatives(provider.base_url):
-        candidate = provider.with_base_url(alt)
-        try:
-            async with asyncio.timeout(timeout):
-                await candidate.list_models()
-        except TimeoutError:
-            continue
-        except RouteDeskError as err:
-            if err.kind in _API_IS_THERE and err.status != 404:
-                return alt  # the API is at this address; it only wants a (valid) key
-            continue
-        return alt
-    return None
-
-
-#: Answers that prove an API lives at an address even though the call failed.
-_API_IS_THERE = {ErrorKind.AUTH_INVALID, ErrorKind.QUOTA_EXHAUSTED, ErrorKind.RATE_LIMITED, ErrorKind.OVERLOADED}
-
-
-def _fix_base_url(name: str, kind: str, alt: str, needs_key: bool) -> Fix:
-    return Fix(FixAction.SET_BASE_URL, {"provider": name, "kind": kind, "base_url": alt,
-                                        "needs_key": "yes" if needs_key else "no"})
-
-
-def _timeout_error(name: str, kind: str, timeout: float) -> RouteDeskError:
-    return RouteDeskError(
-        ErrorKind.TIMEOUT,
-        f"{_who(name, kind)} didn't answer a model-list request within {timeout:.0f} s.",
-        Fix(FixAction.CHECK_NETWORK, {"provider": name, "kind": kind,
-                                      "hint": "if the provider is slow right now, RouteDesk keeps checking"}),
-        provider=name,
-        code="probe_timeout",
-    )
-
-
-def _pick_deep_model(engine, name: str, kind: str, models: list[ModelInfo]) -> str | None:
-    pair = engine.pair()
-    for ref in (pair.weak, pair.strong):
-        if ref is not None and ref.provider == name:
-            return ref.model
-    names = [m.ref.model for m in models]
-    for cheap in ("gpt-4o-mini", "gpt-4.1-nano", "gpt-4.1-mini", "claude-3-5-haiku-latest", "claude-haiku-4-5"):
-        if cheap in names:
-            return cheap
-    local = kind in LOCAL_PROVIDERS.values()
-    return names[0] if (local and names) else None
-
-
-async def _deep_check(provider, model: str, timeout: float) -> None:
-    """One tiny completion (a few input tokens, one output token)."""
-    async with asyncio.timeout(timeout):
-        ended = False
-        async for event in provider.stream_chat(model, [ChatMessage("user", "Reply with OK.")], max_tokens=1):
-            if isinstance(event, StreamEnd):
-                ended = True
-        if not ended:
-            raise RouteDeskError(ErrorKind.INTERRUPTED, "The test answer stopped before its end.", provider=provider.name,
-                                 model=model)
-
-
-async def probe_provider(
-    engine,
-    name: str,
-    *,
-    deep: bool = False,
-    previous: HealthReport | None = None,
-    cache: DetailCache | None = None,
-    timeout: float = PROBE_TIMEOUT,
-    wall: Callable[[], float] = time.time,
-) -> tuple[HealthReport, list[ModelInfo] | None]:
-    """Probe one provider; return its report and the models it listed (None when it failed).
-
-    Never raises a RouteDeskError: every failure ends up in the report.
-    """
-    now = wall()
-    last_success = previous.last_success if previous is not None else None
-    failures = previous.failures if previous is not None else 0
-    try:
-        settings = engine.provider_settings(name)
-    except RouteDeskError as err:
-        return HealthReport(
-            name=name, kind="", status="misconfigured", checked_at=now, explanation=err.message, fix=err.fix,
-            error_kind=err.kind.value, error=err.info(), failures=failures + 1, last_success=last_success,
-        ), None
-    kind, base_url, local = settings.kind, settings.base_url, settings.local
-    base = dict(name=name, kind=kind, base_url=base_url, local=local, checked_at=now, last_success=last_success,
-                source="deep" if deep else "probe")
-
-    def failed(err: RouteDeskError, *, latency: float | None = None, suggested: str | None = None,
-               explanation: str | None = None, fix: Fix | None = None) -> HealthReport:
-        status = status_for(err.kind) or "degraded"
-        n = failures + 1
-        if status == "degraded" and n >= DOWN_AFTER:
-            status = "down"
-        if explanation is None:
-            e = _explained(err, kind, base_url)
-        else:
-            e = err
-            e.message, e.fix = explanation, fix or NO_FIX
-        return HealthReport(
-            **base, status=status, latency_ms=latency, explanation=e.message, fix=e.fix, error_kind=err.kind.value, error=e.info(), failures=n,
-            suggested_base_url=suggested, retry_after=err.retry_after,
-        )
-
-    version = None
-    note = note_fix = None
-    started = time.perf_counter()
-    try:
-        if local:
-            found = await discover_one(engine, name, details=True, cache=cache, timeout=timeout)
-            if not found.found:
-                raise found.error or RouteDeskError(
-                    ErrorKind.UNREACHABLE, f"{_display(kind)} isn't running.", provider=name)
-            models, version, note, note_fix = found.models, found.version, found.note, found.note_fix
-            latency = found.latency_ms
-            if found.moved:
-                base["suggested_base_url"] = found.base_url
-        else:
-            provider = engine.provider(name)
-            try:
-                async with asyncio.timeout(timeout):
-                    models = await provider.list_models()
-            except TimeoutError:
-                raise _timeout_error(name, kind, timeout) from None
-            latency = round((time.perf_counter() - started) * 1000, 1)
-    except RouteDeskError as err:
-        latency = round((time.perf_counter() - started) * 1000, 1)
-        if err.status == 404 and kind == "ollama":
-            wrong = RouteDeskError(ErrorKind.MISCONFIGURED, err.message, err.fix, provider=name, status=404,
-                                   code="not_ollama", detail=err.detail)
-            return failed(
-                wrong, latency=latency,
-                explanation=(f"Something answers at {base_url}, but it isn't Ollama's API "
-                             "(404 Not Found for /api/version)."),
-                fix=Fix(FixAction.OPEN_PROVIDER_SETTINGS, {
-                    "provider": name, "kind": kind, "base_url": base_url or "",
-                    "lead": "Point OLLAMA_HOST (or this provider's base URL) at Ollama itself",
-                    "usually": "a bare host and port such as", "example": _OLLAMA_DEFAULT,
-                    "hint": "with nothing after it"}),
-            ), None
-        if err.status == 404:
-            try:
-                provider = engine.provider(name)
-                alt = await _suggest_base_url(provider, timeout)
-            except RouteDeskError:
-                alt = None
-            if alt is not None:
-                wrong = RouteDeskError(ErrorKind.MISCONFIGURED, err.message, err.fix, provider=name, status=404,
-                                       code="wrong_base_url")
-                return failed(
-                    wrong, latency=latency, suggested=alt,
-                    explanation=(f"{_who(name, kind)} answered 404 Not Found at {base_url}: that isn't the API's "
-                                 f"address. It does answer at {alt}."),
-                    fix=_fix_base_url(name, kind, alt, settings.preset.needs_key),
-                ), None
-            wrong = RouteDeskError(ErrorKind.MISCONFIGURED, err.message, err.fix, provider=name, status=404,
-                                   code="wrong_base_url", detail=err.detail)
-            return failed(
-                wrong, latency=latency,
-                explanation=(f"{_who(name, kind)} answered 404 Not Found for its model list at {base_url}: "
-                             "the base URL is probably wrong."),
-                fix=Fix(FixAction.OPEN_PROVIDER_SETTINGS, {
-                    "provider": name, "kind": kind, "base_url": base_url or "",
-                    "usually": "OpenAI-compatible APIs usually end in /v1, for example",
-                    "example": f"{PRESETS['openai'].base_url} or {PRESETS['lmstudio'].base_url}"}),
-            ), None
-        return failed(err, latency=latency), None
-
-    names = tuple(m.ref.model for m in models)
-    if note is not None:  # it answers, but not where chats will go
-        report = HealthReport(
-            **{**base, "last_success": last_success}, status="misconfigured", latency_ms=latency,
-            explanation=note, fix=Fix.coerce(note_fix),
-            error_kind=ErrorKind.MISCONFIGURED.value, models=len(models), version=version, model_names=names,
-            failures=failures + 1,
-        )
-        return report, models
-
-    # Reachable: is every model the pair names on this provider actually there?
-    pair = engine.pair()
-    missing = []
-    for ref in (pair.strong, pair.weak):
-        if ref is not None and ref.provider == name and not any(same_model(ref.model, n) for n in names):
-            if ref.model not in missing:
-                missing.append(ref.model)
-
-    ok_report = HealthReport(
-        **{**base, "last_success": now}, status="ok", latency_ms=latency,
-        explanation=_ok_sentence(name, kind, version, len(models), latency), fix=NO_FIX,
-        models=len(models), version=version, model_names=names, failures=0,
-    )
-    if missing:
-        ok_report = replace(ok_report, status="degraded", missing_models=tuple(missing),
-                            error_kind=ErrorKind.MODEL_NOT_FOUND.value,
-                            **_missing_sentence(name, kind, missing))
-
-    if deep:
-        model = _pick_deep_model(engine, name, kind, models)
-        if model is None:
-            return replace(ok_report, explanation=ok_report.explanation + " No model to test with.",
-                           fix=Fix(FixAction.CHOOSE_MODELS, {"provider": name, "kind": kind, "why": "no_pair"})), models
-        try:
-            await _deep_check(engine.provider(name), model, timeout)
-        except TimeoutError:
-            return failed(_timeout_error(name, kind, timeout)), models
-        except RouteDeskError as err:
-            if err.model is None:
-                err.model = model
-            if err.kind in (ErrorKind.MODEL_NOT_FOUND, ErrorKind.CONTEXT_TOO_LONG, ErrorKind.CONTENT_FILTERED):
-                e = _explained(err, kind, base_url)
-                return replace(ok_report, status="degraded", error_kind=err.kind.value, explanation=e.message,
-                               fix=e.fix, error=e.info()), models
-            report = failed(err)
-            return replace(report, models=len(models), model_names=names, version=version), models
-        ok_report = replace(ok_report, explanation=ok_report.explanation + f" A test answer from {model} worked.")
-    return ok_report, models
-
-
-def _ok_sentence(name: str, kind: str, version: str | None, n: int, latency: float | None) -> str:
-    who = _who(name, kind) + (f" {version}" if version else "")
-    ms = f" in {latency:.0f} ms" if latency is not None else ""
-    if kind in LOCAL_PROVIDERS.values():
-        return f"{who} is running with {n} model{'s' if n != 1 else ''}{ms and ' (answered' + ms + ')'}."
-    return f"{who} is working: it listed {n} model{'s' if n != 1 else ''}{ms}."
-
-
-def _missing_sentence(name: str, kind: str, missing: list[str]) -> dict[str, Any]:
-    listed = ", ".join(missing)
-    about = {"provider": name, "kind": kind, "model": missing[0]}
-    if kind == "ollama":
-        return {
-            "explanation": f"{_who(name, kind)} is running, but {listed} isn't downloaded yet.",
-            "fix": Fix(FixAction.PULL_MODEL, about),
-        }
-    if kind == "lmstudio":
-        return {
-            "explanation": f"LM Studio is running, but has no model called {listed}.",
-            "fix": Fix(FixAction.LOAD_LOCAL_MODEL, about),
-        }
-    return {
-        "explanation": f"{_who(name, kind)} works, but doesn't offer {listed} to this key.",
-        "fix": Fix(FixAction.CHOOSE_MODELS, about),
-    }
-
-
-# --- which providers to probe ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Target:
-    name: str
-    optional: bool = False  # an implicit local provider nobody uses: absent is not a problem
-
-
-def probe_targets(engine, only: str | None = None) -> list[Target]:
-    """Configured providers, the implicit Ollama, LM Studio (optional unless used), and
-    any provider the strong/weak pair names."""
-    if only:
-        return [Target(only)]
-    out: dict[str, Target] = {}
-    for s in engine.list_provider_settings():
-        out[s.name] = Target(s.name)
-    pair = engine.pair()
-    used = {ref.provider for ref in (pair.strong, pair.weak) if ref is not None}
-    for name in LOCAL_PROVIDERS:
-        if name not in out:
-            out[name] = Target(name, optional=(name != "ollama" and name not in used))
-    for name in sorted(used):
-        if name not in out:
-            out[name] = Target(name)
-    return list(out.values())
-
-
-def _absent(report: HealthReport) -> bool:
-    return report.status in _UNUSABLE and report.error_kind == ErrorKind.UNREACHABLE.value
-
-
-async def probe_all(engine, only: str | None = None, deep: bool = False) -> list[HealthReport]:
-    """Run every probe once, concurrently (``routedesk probe [NAME] [--deep]``).
-
-    An implicit LM Studio that isn't running is left out unless it was asked for or is used.
-    """
-    targets = probe_targets(engine, only)
-    results = await asyncio.gather(*(probe_provider(engine, t.name, deep=deep) for t in targets))
-    out = []
-    for t, (report, _models) in zip(targets, results):
-        if t.optional and _absent(report):
-            continue
-        out.append(report)
-    return out
 
 
 # --- the background monitor ------------------------------------------------------------------
@@ -563,7 +105,7 @@ class HealthMonitor:
 
     def __init__(
         self,
-        engine,
+        engine: Engine,
         *,
         interval: float = 60.0,
         local_interval: float = 10.0,
@@ -732,7 +274,7 @@ class HealthMonitor:
         slot = self._slot_for(name)
         prev = slot.report or self._blank(name)
         now = self._wall()
-        if prev.status in _UNUSABLE and status not in _UNUSABLE:
+        if prev.status in UNUSABLE and status not in UNUSABLE:
             return  # already known to be unusable, for a stronger reason; the next probe decides
         slot.report = replace(
             prev, status=status, checked_at=now, source="traffic", failures=prev.failures + 1,
@@ -839,7 +381,7 @@ class HealthMonitor:
 
     def _set_models(self, slot: _Slot, models: list[ModelInfo] | None, report: HealthReport) -> None:
         if models is None:
-            if report.status in _UNUSABLE and report.error_kind in (ErrorKind.UNREACHABLE.value,) and slot.models:
+            if report.status in UNUSABLE and report.error_kind in (ErrorKind.UNREACHABLE.value,) and slot.models:
                 slot.models = []  # the server went away: its models with it
                 self._notify_models(slot.name, [])
             return

@@ -109,13 +109,15 @@ def _pull(w: _Words, f: Fix) -> str:
 def _choose(w: _Words, f: Fix) -> str:
     if f.get("why") == "no_pair":
         use = w.cmd("use", "--strong", "PROVIDER/MODEL", "--weak", "PROVIDER/MODEL")
-        return f"Pick the strong and weak models with {use}, or name one with {w.cmd('ask', '--model', 'PROVIDER/MODEL', 'PROMPT')}"
+        ask = w.cmd("ask", "--model", "PROVIDER/MODEL", "PROMPT")
+        return f"Pick the strong and weak models with {use}, or name one with {ask}"
     catalog = f.get("catalog_url")
     if catalog:
         first = f"Check the exact name at {bare_url(catalog)} (it looks like openai/gpt-4o-mini)"
     else:
         first = f"Check the name for typos ({w.cmd('models')} lists what each provider offers)"
-    return f"{first}, or pick another model with {w.cmd('use', '--strong', 'PROVIDER/MODEL', '--weak', 'PROVIDER/MODEL')}"
+    use = w.cmd("use", "--strong", "PROVIDER/MODEL", "--weak", "PROVIDER/MODEL")
+    return f"{first}, or pick another model with {use}"
 
 
 def _load_local(w: _Words, f: Fix) -> str:

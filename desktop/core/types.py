@@ -7,7 +7,7 @@ providers, storage, engine, UI) can share them without importing each other.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Literal, Union
+from typing import Literal
 
 __all__ = [
     "ChatMessage",
@@ -123,4 +123,4 @@ class StreamEnd:
     finish_reason: str | None = None
 
 
-StreamEvent = Union[TextDelta, UsageReport, StreamEnd]
+StreamEvent = TextDelta | UsageReport | StreamEnd

@@ -371,9 +371,8 @@ class HealthMonitor:
         failed = not report.usable or report.error is not None
         slot.report = report
         slot.next_at = self._clock() + self._delay(slot, failed=failed)
-        if failed and report.error is not None:
-            if report.retry_after:
-                slot.next_at = max(slot.next_at, self._clock() + float(report.retry_after))
+        if failed and report.error is not None and report.retry_after:
+            slot.next_at = max(slot.next_at, self._clock() + float(report.retry_after))
         self._set_models(slot, models, report)
         self._poke()  # the scheduler recomputes its next wake-up
         self._notify(report)

@@ -130,18 +130,19 @@ async def _deep_check(provider: Provider, model: str, timeout: float) -> None:  
             if isinstance(event, StreamEnd):
                 ended = True
         if not ended:
-            raise RouteDeskError(ErrorKind.INTERRUPTED, "The test answer stopped before its end.", provider=provider.name,
+            raise RouteDeskError(ErrorKind.INTERRUPTED, "The test answer stopped before its end.",
+                                 provider=provider.name,
                                  model=model)
 
 
-async def probe_provider(  # noqa: ASYNC109 - the limit of each call it makes
+async def probe_provider(
     engine: Engine,
     name: str,
     *,
     deep: bool = False,
     previous: HealthReport | None = None,
     cache: DetailCache | None = None,
-    timeout: float = PROBE_TIMEOUT,
+    timeout: float = PROBE_TIMEOUT,  # noqa: ASYNC109 - the limit of each call it makes
     wall: Callable[[], float] = time.time,
 ) -> tuple[HealthReport, list[ModelInfo] | None]:
     """Probe one provider; return its report and the models it listed (None when it failed).
@@ -174,7 +175,8 @@ async def probe_provider(  # noqa: ASYNC109 - the limit of each call it makes
             e = err
             e.message, e.fix = explanation, fix or NO_FIX
         return HealthReport(
-            **base, status=status, latency_ms=latency, explanation=e.message, fix=e.fix, error_kind=err.kind.value, error=e.info(), failures=n,
+            **base, status=status, latency_ms=latency, explanation=e.message, fix=e.fix,
+            error_kind=err.kind.value, error=e.info(), failures=n,
             suggested_base_url=suggested, retry_after=err.retry_after,
         )
 
@@ -256,9 +258,9 @@ async def probe_provider(  # noqa: ASYNC109 - the limit of each call it makes
     pair = engine.pair()
     missing = []
     for ref in (pair.strong, pair.weak):
-        if ref is not None and ref.provider == name and not any(same_model(ref.model, n) for n in names):
-            if ref.model not in missing:
-                missing.append(ref.model)
+        if (ref is not None and ref.provider == name and not any(same_model(ref.model, n) for n in names)
+                and ref.model not in missing):
+            missing.append(ref.model)
 
     ok_report = HealthReport(
         **{**base, "last_success": now}, status="ok", latency_ms=latency,

@@ -238,7 +238,7 @@ class Provider(ABC):
 
     async def _request_json(
         self, method: str, path: str, *, model: str | None = None, json_body: Any = None,
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - passed to httpx as this request's own limit
     ) -> Any:
         """A small non-streaming call (model lists, version checks); errors classified."""
         try:

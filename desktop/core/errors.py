@@ -155,7 +155,7 @@ class RouteDeskError(Exception):
         super().__init__(message)
         self.kind = ErrorKind(kind)
         self.message = message
-        self.fix = fix  # type: ignore[assignment]  # the setter reads a sentence into a Fix
+        self.fix = fix  # the setter reads a sentence or the stored form into a Fix
         self.provider = provider
         self.model = model
         self.status = status

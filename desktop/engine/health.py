@@ -27,7 +27,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from desktop.core.errors import ErrorInfo, ErrorKind, RouteDeskError
 from desktop.core.fixes import NO_FIX, Fix
@@ -437,7 +437,7 @@ class HealthMonitor:
     async def _wait(self, seconds: float | None, *, idle: bool) -> None:
         assert self._wake is not None and self._idle is not None
         waker = asyncio.ensure_future(self._wake.wait())
-        tasks = {waker}
+        tasks: set[asyncio.Future[Any]] = {waker}
         if seconds is not None:
             tasks.add(asyncio.ensure_future(self._sleep(seconds)))
         try:

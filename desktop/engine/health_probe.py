@@ -160,8 +160,8 @@ async def probe_provider(
             error_kind=err.kind.value, error=err.info(), failures=failures + 1, last_success=last_success,
         ), None
     kind, base_url, local = settings.kind, settings.base_url, settings.local
-    base = dict(name=name, kind=kind, base_url=base_url, local=local, checked_at=now, last_success=last_success,
-                source="deep" if deep else "probe")
+    base: dict[str, Any] = dict(name=name, kind=kind, base_url=base_url, local=local, checked_at=now,
+                                last_success=last_success, source="deep" if deep else "probe")
 
     def failed(err: RouteDeskError, *, latency: float | None = None, suggested: str | None = None,
                explanation: str | None = None, fix: Fix | None = None) -> HealthReport:

@@ -34,7 +34,7 @@ from desktop.providers.classify import (
 )
 from desktop.providers.presets import PRESETS, normalize_base_url
 
-__all__ = ["Provider", "Timeouts", "StreamState", "MAX_ERROR_BODY"]
+__all__ = ["Provider", "Timeouts", "StreamState", "MAX_ERROR_BODY", "as_mapping"]
 
 #: How much of an error body is read before classifying it.
 MAX_ERROR_BODY = 64 * 1024
@@ -62,6 +62,11 @@ class Timeouts:
             write=self.write,
             pool=self.pool,
         )
+
+
+def as_mapping(value: Any) -> dict[str, Any]:
+    """A JSON object from a parsed body, or {} for anything else."""
+    return value if isinstance(value, dict) else {}
 
 
 class StreamState:
@@ -158,18 +163,20 @@ class Provider(ABC):
                         yield event
                         deadline.reschedule(loop.time() + self.timeouts.read)
                 finally:
-                    await agen.aclose()
+                    aclose = getattr(agen, "aclose", None)  # an async generator, as subclasses write it
+                    if aclose is not None:
+                        await aclose()
         except RouteDeskError as err:
             raise self._scrub(err) from None
         except (GeneratorExit, asyncio.CancelledError):
             raise
         except Exception as exc:  # httpx errors, TimeoutError from the deadline, anything else
-            err = classify_transport_error(
+            classified = classify_transport_error(
                 exc, provider=self.name, kind=self.kind, model=model, base_url=self.base_url,
                 midstream=state.started,
                 waited=self.timeouts.read if state.yielded else self.timeouts.first,
             )
-            raise self._scrub(err) from None
+            raise self._scrub(classified) from None
 
     # --- helpers for subclasses -----------------------------------------------------
 

@@ -155,8 +155,8 @@ _SERVER = re.compile(r"server_error|internal server error|internal error|api_err
 _TIMEOUTISH = re.compile(r"timed? ?out|timeout", re.IGNORECASE)
 
 
-def _error(kind: ErrorKind, message: str, fix: Fix, *, provider, model, status, code, detail,
-           retry_after=None) -> RouteDeskError:
+def _error(kind: ErrorKind, message: str, fix: Fix, *, provider: str | None, model: str | None,
+           status: int | None, code: str | None, detail: str, retry_after: float | None = None) -> RouteDeskError:
     return RouteDeskError(
         kind, message, fix, provider=provider, model=model, status=status,
         code=code or None, retry_after=retry_after, detail=detail,
@@ -186,9 +186,11 @@ def classify_http_error(
         )
 
 
-def _classify_http(status, headers, body, *, provider, kind, model, base_url) -> RouteDeskError:
+def _classify_http(raw_status: Any, headers: Any, body: Any, *, provider: str | None, kind: str | None,
+                   model: str | None, base_url: str | None) -> RouteDeskError:
+    status: int | None
     try:
-        status = int(status) if status is not None else None
+        status = int(raw_status) if raw_status is not None else None
     except Exception:
         status = None
     text = _as_text(body)
@@ -214,39 +216,39 @@ def _classify_http(status, headers, body, *, provider, kind, model, base_url) ->
     name = who(provider, kind)
     m = model_part(model)
     st = status_for_rules
-    common = dict(provider=provider, model=model, status=status, code=short, detail=detail)
+    common: dict[str, Any] = dict(provider=provider, model=model, status=status, code=short, detail=detail)
     shown = short if short and short.lower() not in _GENERIC_CODES and not short.isdigit() else ""
     code_note = f" ({shown})" if shown else (f" (HTTP {status})" if status and status != 200 else "")
 
-    def filtered():
+    def filtered() -> RouteDeskError:
         return _error(ErrorKind.CONTENT_FILTERED,
                       f"{name}'s content filter blocked this request to {model or 'the model'}{code_note}.",
                       fix_about(FixAction.REPHRASE, provider, kind), **common)
 
-    def too_long():
+    def too_long() -> RouteDeskError:
         return _error(ErrorKind.CONTEXT_TOO_LONG,
                       f"The conversation is too long for {model or 'the model'} at {name}{code_note}.",
                       fix_about(FixAction.SHORTEN_CONVERSATION, provider, kind, model=model), **common)
 
-    def quota():
+    def quota() -> RouteDeskError:
         return _error(ErrorKind.QUOTA_EXHAUSTED,
                       f"{name} says this account has no credit left{code_note}.",
                       fix_about(FixAction.ADD_CREDIT, provider, kind, url=preset_url(kind, "billing_url"), who=name),
                       **common)
 
-    def auth():
+    def auth() -> RouteDeskError:
         return _error(ErrorKind.AUTH_INVALID,
                       f"{name} didn't accept the API key{code_note}.",
                       fix_about(FixAction.ADD_KEY, provider, kind, why="rejected",
                                 keys_url=preset_url(kind, "keys_url")),
                       **common)
 
-    def missing_model():
+    def missing_model() -> RouteDeskError:
         return _error(ErrorKind.MODEL_NOT_FOUND,
                       f"{name} doesn't have the model {model or '(unnamed)'}{code_note}.",
                       fix_about(FixAction.CHOOSE_MODELS, provider, kind, model=model), **common)
 
-    def rate():
+    def rate() -> RouteDeskError:
         ra = parse_retry_after(headers, scan)
         when = f" It asks to wait {ra:.0f}s." if ra else ""
         return _error(ErrorKind.RATE_LIMITED,
@@ -254,13 +256,13 @@ def _classify_http(status, headers, body, *, provider, kind, model, base_url) ->
                       fix_about(FixAction.WAIT_AND_RETRY, provider, kind, seconds=f"{ra:.0f}" if ra else None),
                       retry_after=ra, **common)
 
-    def overloaded():
+    def overloaded() -> RouteDeskError:
         ra = parse_retry_after(headers, scan)
         return _error(ErrorKind.OVERLOADED,
                       f"{name} is overloaded and couldn't run {model or 'the model'} right now{code_note}.",
                       fix_about(FixAction.RETRY, provider, kind, when="in a minute"), retry_after=ra, **common)
 
-    def server():
+    def server() -> RouteDeskError:
         what = " (it sent an error page)" if html else ""
         return _error(ErrorKind.SERVER_ERROR,
                       f"{name} had a server error while running {model or 'the model'}{code_note}{what}.",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from desktop.core.errors import ErrorKind, RouteDeskError
@@ -38,7 +39,7 @@ class Preset:
         return self.base_url is None
 
 
-def _p(**kw) -> Preset:
+def _p(**kw: Any) -> Preset:
     return Preset(**kw)
 
 

@@ -88,7 +88,7 @@ def parse_retry_after(headers: Any, body_text: str = "", *, now: float | None = 
                 except Exception:
                     value = None
         if _finite(value) is None:
-            candidates = []
+            candidates: list[float] = []
             for name, raw in h.items():
                 if name.startswith("x-ratelimit-reset") or (
                     name.startswith("anthropic-ratelimit-") and name.endswith("-reset")
@@ -102,7 +102,8 @@ def parse_retry_after(headers: Any, body_text: str = "", *, now: float | None = 
                             d = datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp() - now
                         except Exception:
                             d = None
-                    if _finite(d) is not None:
+                    d = _finite(d)
+                    if d is not None:
                         candidates.append(d)
             if candidates:
                 value = max(candidates)

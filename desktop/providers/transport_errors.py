@@ -4,6 +4,7 @@ as one ``RouteDeskError``; total, like the HTTP classifier beside it."""
 from __future__ import annotations
 
 import ssl
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -60,7 +61,8 @@ def classify_transport_error(
                               fix_about(FixAction.RETRY, provider, kind), provider=provider, model=model)
 
 
-def _classify_transport(exc, *, provider, kind, model, base_url, midstream, waited=None) -> RouteDeskError:
+def _classify_transport(exc: BaseException, *, provider: str | None, kind: str | None, model: str | None,
+                        base_url: str | None, midstream: bool, waited: float | None = None) -> RouteDeskError:
     if isinstance(exc, RouteDeskError):
         return exc
     name = who(provider, kind)
@@ -71,7 +73,7 @@ def _classify_transport(exc, *, provider, kind, model, base_url, midstream, wait
     except Exception:
         chain = type(exc).__name__
     detail = excerpt(chain)
-    common = dict(provider=provider, model=model, detail=detail)
+    common: dict[str, Any] = dict(provider=provider, model=model, detail=detail)
     low = chain.lower()
 
     if isinstance(exc, httpx.ConnectTimeout):

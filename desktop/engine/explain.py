@@ -21,7 +21,7 @@ from desktop.core.fix_words import sentence
 from desktop.core.fixes import Fix, FixAction, bare_url
 from desktop.core.redact import redact
 from desktop.providers.classify import who
-from desktop.providers.presets import PRESETS
+from desktop.providers.presets import PRESETS, display_name
 
 __all__ = ["explain"]
 
@@ -53,6 +53,7 @@ class _Ctx:
     billing_url: str | None
     status_url: str | None
     models_url: str | None
+    limits_url: str | None
 
     @property
     def note(self) -> str:
@@ -91,17 +92,14 @@ def _quota(c: _Ctx) -> tuple[str, Fix]:
     return msg, Fix(FixAction.ADD_CREDIT, _at(c, url=c.billing_url, who=c.name))
 
 
-_LIMITS_HINT = {
-    "openai": "limits grow with usage: platform.openai.com/settings/organization/limits",
-    "anthropic": "limits are listed at console.anthropic.com/settings/limits",
-}
-
-
 def _rate(c: _Ctx) -> tuple[str, Fix]:
     wait = c.err.retry_after
     asks = f" and asks to wait {wait:.0f}s" if wait else ""
     msg = f"{c.name} is limiting how fast this account can send requests to {c.model}{asks}{c.note}."
-    hint = _LIMITS_HINT.get(c.kind)
+    hint = None
+    if c.limits_url:
+        grows = "limits grow with usage" if c.kind == "openai" else "limits are listed at"
+        hint = f"{grows}{':' if c.kind == 'openai' else ''} {bare_url(c.limits_url)}"
     if c.kind == "openrouter" and ":free" in c.model:
         hint = "free models have low limits; a paid variant has higher ones"
     return msg, Fix(FixAction.WAIT_AND_RETRY, _at(c, seconds=f"{wait:.0f}" if wait else None, hint=hint))
@@ -132,7 +130,7 @@ def _model(c: _Ctx) -> tuple[str, Fix]:
         return (f"The model {c.model} isn't downloaded in Ollama on this computer.",
                 Fix(FixAction.PULL_MODEL, _at(c, model=c.model)))
     if c.kind == "lmstudio":
-        return (f"LM Studio has no model called {c.model}.",
+        return (f"{display_name(c.kind)} has no model called {c.model}.",
                 Fix(FixAction.LOAD_LOCAL_MODEL, _at(c, model=c.model)))
     if c.kind == "openrouter":
         return (f"OpenRouter has no model called {c.model}{c.note}.",
@@ -156,7 +154,7 @@ def _unreachable(c: _Ctx) -> tuple[str, Fix]:
     if c.kind == "ollama" and code in ("connection_refused", "connect_error", ""):
         return f"Ollama isn't running on {c.host}.", Fix(FixAction.START_OLLAMA, _at(c, host=c.host))
     if c.kind == "lmstudio" and code in ("connection_refused", "connect_error", ""):
-        return (f"LM Studio's server isn't running on {c.host}.",
+        return (f"{display_name(c.kind)}'s server isn't running on {c.host}.",
                 Fix(FixAction.START_LOCAL_SERVER, _at(c, host=c.host)))
     if code == "dns":
         return (f"Can't find {c.host}, the address of {c.name}.",
@@ -261,6 +259,7 @@ def explain(
             billing_url=preset.billing_url if preset else None,
             status_url=preset.status_url if preset else None,
             models_url=preset.models_url if preset else None,
+            limits_url=preset.limits_url if preset else None,
         )
         message, fix = _BY_KIND[err.kind](ctx)
         if fallback and err.kind not in _NO_FALLBACK_MENTION:

@@ -118,7 +118,7 @@ def _pick_deep_model(engine: Engine, name: str, kind: str, models: list[ModelInf
     for cheap in ("gpt-4o-mini", "gpt-4.1-nano", "gpt-4.1-mini", "claude-3-5-haiku-latest", "claude-haiku-4-5"):
         if cheap in names:
             return cheap
-    local = kind in LOCAL_PROVIDERS.values()
+    local = _is_local(kind)
     return names[0] if (local and names) else None
 
 
@@ -294,10 +294,15 @@ async def probe_provider(
     return ok_report, models
 
 
+def _is_local(kind: str | None) -> bool:
+    preset = PRESETS.get(kind or "")
+    return preset is not None and preset.local
+
+
 def _ok_sentence(name: str, kind: str, version: str | None, n: int, latency: float | None) -> str:
     who = _who(name, kind) + (f" {version}" if version else "")
     ms = f" in {latency:.0f} ms" if latency is not None else ""
-    if kind in LOCAL_PROVIDERS.values():
+    if _is_local(kind):
         return f"{who} is running with {n} model{'s' if n != 1 else ''}{ms and ' (answered' + ms + ')'}."
     return f"{who} is working: it listed {n} model{'s' if n != 1 else ''}{ms}."
 
@@ -312,7 +317,7 @@ def _missing_sentence(name: str, kind: str, missing: list[str]) -> dict[str, Any
         }
     if kind == "lmstudio":
         return {
-            "explanation": f"LM Studio is running, but has no model called {listed}.",
+            "explanation": f"{_display(kind)} is running, but has no model called {listed}.",
             "fix": Fix(FixAction.LOAD_LOCAL_MODEL, about),
         }
     return {

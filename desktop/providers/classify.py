@@ -17,6 +17,7 @@ from desktop.core.errors import ErrorKind, RouteDeskError
 from desktop.core.fixes import Fix, FixAction
 from desktop.core.redact import redact
 from desktop.providers.error_parts import STATUS_PAGE, excerpt, fix_about, model_part, preset_url, who
+from desktop.providers.presets import PRESETS
 from desktop.providers.retry_after import RETRY_AFTER_CAP, parse_retry_after
 from desktop.providers.transport_errors import classify_transport_error
 
@@ -303,7 +304,7 @@ def _classify_http(raw_status: Any, headers: Any, body: Any, *, provider: str | 
                       f"{name} answered 404 Not Found at {where}: the address is probably wrong.",
                       fix_about(FixAction.OPEN_PROVIDER_SETTINGS, provider, kind, base_url=base_url,
                            usually="OpenAI-compatible servers usually end in /v1, for example",
-                           example="http://127.0.0.1:1234/v1"), **common)
+                           example=PRESETS["lmstudio"].base_url), **common)
     if st == 429 or (st is None and _RATE.search(hay)):
         return rate()
     if st in (503, 529) or (st is None and _OVERLOAD.search(hay)):

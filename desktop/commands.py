@@ -15,6 +15,7 @@ from desktop.core.errors import ErrorKind, RouteDeskError
 from desktop.core.types import ModelRef
 from desktop.engine.price_admin import parse_usd
 from desktop.engine.routing_admin import parse_ref
+from desktop.terminal import fix_text, for_json
 
 if TYPE_CHECKING:
     from desktop.engine.app import Engine
@@ -38,12 +39,12 @@ def report_error(err: RouteDeskError, want_json: bool, attempts: list | None = N
     else:
         print(f"error: {err.message}", file=sys.stderr)
         if err.fix:
-            print(f"fix:   {err.fix}", file=sys.stderr)
+            print(f"fix:   {fix_text(err.fix)}", file=sys.stderr)
     return 1
 
 
 def _print_json(obj: Any) -> None:
-    print(json.dumps(obj, indent=2, default=_json_default, ensure_ascii=False))
+    print(json.dumps(for_json(obj), indent=2, default=_json_default, ensure_ascii=False))
 
 
 def _json_default(o):
@@ -308,7 +309,7 @@ def _ask(args) -> int:
     if result.error is not None:
         print(f"error: {result.error.message}", file=sys.stderr)
         if result.error.fix:
-            print(f"fix:   {result.error.fix}", file=sys.stderr)
+            print(f"fix:   {fix_text(result.error.fix)}", file=sys.stderr)
     if result.status in ("interrupted", "stopped"):
         print("The partial answer above is kept in your history; run the command again to retry.", file=sys.stderr)
     return 1
@@ -369,7 +370,7 @@ def _probe(args) -> int:
             latency = f"{r.latency_ms:.0f} ms" if r.latency_ms is not None else "-"
             print(f"{r.name:<16} {r.status:<13} {latency:>8}  {r.explanation}")
             if r.fix:
-                print(f"{'':<16} fix: {r.fix}")
+                print(f"{'':<16} fix: {fix_text(r.fix)}")
     bad = [r for r in reports if r.status not in ("ok", "degraded")]
     return 1 if bad else 0
 

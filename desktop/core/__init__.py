@@ -4,10 +4,12 @@ The names below load on first use (PEP 562): importing a light submodule (``path
 ``resources``) does not load the types and error kinds, so the window can show before them.
 """
 
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from desktop.core.errors import FALLBACK, RETRY_LIMIT, RETRYABLE, ErrorInfo, ErrorKind, RouteDeskError
+    from desktop.core.fixes import Fix, FixAction
     from desktop.core.types import (
         ChatMessage,
         ModelInfo,
@@ -21,12 +23,15 @@ if TYPE_CHECKING:
     )
 
 _ERRORS = ("FALLBACK", "RETRY_LIMIT", "RETRYABLE", "ErrorInfo", "ErrorKind", "RouteDeskError")
+_FIXES = ("Fix", "FixAction")
 
 __all__ = [
     "ChatMessage",
     "ErrorInfo",
     "ErrorKind",
     "FALLBACK",
+    "Fix",
+    "FixAction",
     "ModelInfo",
     "ModelRef",
     "RETRYABLE",
@@ -41,13 +46,16 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     if name not in __all__:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    mod: ModuleType
     if name in _ERRORS:
         from desktop.core import errors as mod
+    elif name in _FIXES:
+        from desktop.core import fixes as mod
     else:
         from desktop.core import types as mod
-    value = getattr(mod, name)
+    value: object = getattr(mod, name)
     globals()[name] = value
     return value

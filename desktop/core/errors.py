@@ -2,14 +2,19 @@
 
 A user never sees a traceback or a raw JSON body: whatever goes wrong ends as a
 ``RouteDeskError`` with a kind from DESIGN.md, a plain-language ``message`` that
-names the provider and model, and a ``fix`` the user can act on now. The engine
+names the provider and model, and a ``fix`` (a ``desktop.core.fixes.Fix``: an action and
+its parameters, which each surface words for itself) the user can act on now. The engine
 decides retries and fallbacks from the kind alone (``RETRYABLE``/``FALLBACK``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
+from typing import Any
+
+from desktop.core.fixes import Fix, FixLike
 
 __all__ = [
     "ErrorKind",
@@ -21,7 +26,7 @@ __all__ = [
 ]
 
 
-class ErrorKind(str, Enum):
+class ErrorKind(StrEnum):
     AUTH_INVALID = "auth_invalid"
     QUOTA_EXHAUSTED = "quota_exhausted"
     RATE_LIMITED = "rate_limited"
@@ -70,28 +75,61 @@ FALLBACK = frozenset(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class ErrorInfo:
-    """The serialisable face of an error: what the CLI prints and the database keeps."""
+    """The serialisable face of an error: what the CLI prints and the database keeps.
+
+    ``fix`` is a ``Fix``; a sentence or the JSON form given here (an older row, a caller
+    that still writes sentences) is read into one.
+    """
 
     kind: str
     message: str
-    fix: str
+    fix: Fix
     provider: str | None = None
     model: str | None = None
     status: int | None = None
     code: str | None = None
 
-    def to_dict(self) -> dict:
+    def __init__(
+        self,
+        kind: str,
+        message: str,
+        fix: FixLike | None = None,
+        provider: str | None = None,
+        model: str | None = None,
+        status: int | None = None,
+        code: str | None = None,
+    ) -> None:
+        for name, value in (("kind", str(kind)), ("message", message), ("fix", Fix.coerce(fix)),
+                            ("provider", provider), ("model", model), ("status", status), ("code", code)):
+            object.__setattr__(self, name, value)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able; ``fix`` in its stored form ``{"action", "params"}``."""
         return {
             "kind": self.kind,
             "message": self.message,
-            "fix": self.fix,
+            "fix": self.fix.to_json(),
             "provider": self.provider,
             "model": self.model,
             "status": self.status,
             "code": self.code,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ErrorInfo:
+        """The inverse of ``to_dict``; also reads rows whose ``fix`` is a sentence."""
+        status = data.get("status")
+        return cls(
+            kind=str(data.get("kind", "")),
+            message=str(data.get("message", "")),
+            fix=data.get("fix"),
+            provider=data.get("provider"),
+            model=data.get("model"),
+            status=status if isinstance(status, int) else None,
+            code=data.get("code"),
+        )
 
 
 class RouteDeskError(Exception):
@@ -105,7 +143,7 @@ class RouteDeskError(Exception):
         self,
         kind: ErrorKind,
         message: str,
-        fix: str = "",
+        fix: FixLike | None = None,
         *,
         provider: str | None = None,
         model: str | None = None,
@@ -117,13 +155,21 @@ class RouteDeskError(Exception):
         super().__init__(message)
         self.kind = ErrorKind(kind)
         self.message = message
-        self.fix = fix
+        self.fix = fix  # the setter reads a sentence or the stored form into a Fix
         self.provider = provider
         self.model = model
         self.status = status
         self.code = code
         self.retry_after = retry_after
         self.detail = detail
+
+    @property
+    def fix(self) -> Fix:
+        return self._fix
+
+    @fix.setter
+    def fix(self, value: FixLike | None) -> None:
+        self._fix = Fix.coerce(value)
 
     @property
     def retryable(self) -> bool:

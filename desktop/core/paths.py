@@ -27,11 +27,16 @@ def database_path() -> Path:
     return data_dir() / "routedesk.sqlite3"
 
 
+#: Where Ollama listens unless OLLAMA_HOST says otherwise (the Ollama preset's address).
+OLLAMA_PORT = 11434
+OLLAMA_DEFAULT_URL = f"http://127.0.0.1:{OLLAMA_PORT}"
+
+
 def ollama_base_url() -> str:
     """Ollama's own convention: ``OLLAMA_HOST`` may be ``host``, ``host:port`` or a URL."""
     host = os.environ.get("OLLAMA_HOST", "").strip()
     if not host:
-        return "http://127.0.0.1:11434"
+        return OLLAMA_DEFAULT_URL
     if "://" not in host:
         host = "http://" + host
     scheme, _, rest = host.partition("://")
@@ -40,5 +45,5 @@ def ollama_base_url() -> str:
     if hostport.startswith("0.0.0.0"):
         hostport = "127.0.0.1" + hostport[len("0.0.0.0"):]
     if ":" not in hostport.rsplit("]", 1)[-1]:
-        hostport += ":11434"
+        hostport += f":{OLLAMA_PORT}"
     return f"{scheme}://{hostport}"

@@ -7,7 +7,7 @@ providers, storage, engine, UI) can share them without importing each other.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Literal, Union
+from typing import Any, Literal
 
 __all__ = [
     "ChatMessage",
@@ -58,7 +58,7 @@ class Usage:
     input_tokens: int = 0
     output_tokens: int = 0
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -89,7 +89,7 @@ class RouteDecision:
     policy: str
     reasons: tuple[str, ...] = ()
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "choice": self.choice,
             "score": self.score,
@@ -123,4 +123,4 @@ class StreamEnd:
     finish_reason: str | None = None
 
 
-StreamEvent = Union[TextDelta, UsageReport, StreamEnd]
+StreamEvent = TextDelta | UsageReport | StreamEnd

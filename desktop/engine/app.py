@@ -25,7 +25,8 @@ from typing import Any
 
 import httpx
 
-from desktop.core.errors import RETRY_LIMIT, ErrorKind, RouteDeskError
+from desktop.core.errors import RETRY_LIMIT, ErrorInfo, ErrorKind, RouteDeskError
+from desktop.core.fixes import Fix, FixAction
 from desktop.core.paths import database_path, ollama_base_url
 from desktop.core.types import ChatMessage, ModelRef, RouteDecision, StreamEnd, TextDelta, Usage, UsageReport
 from desktop.engine.conversations import ConversationService, title_for
@@ -135,8 +136,7 @@ class Engine:
         raise RouteDeskError(
             ErrorKind.MISCONFIGURED,
             f"There is no provider called {name!r}.",
-            f"Add it with `routedesk providers add {name} --kind KIND --key-stdin`, "
-            "or pick one from `routedesk providers list`.",
+            Fix(FixAction.ADD_PROVIDER, {"provider": name}),
             provider=name,
         )
 
@@ -156,8 +156,9 @@ class Engine:
                 raise RouteDeskError(
                     ErrorKind.MISCONFIGURED,
                     f"No API key is stored for {name} ({cfg.preset.display_name}).",
-                    f"Add it with `echo $KEY | routedesk providers add {name} --kind {cfg.kind} --key-stdin`, "
-                    "or in Settings → Providers.",
+                    Fix(FixAction.ADD_KEY, {"provider": name, "kind": cfg.kind, "why": "missing",
+                                            "base_url": cfg.base_url or "", "key_env": cfg.preset.key_env or "",
+                                            "keys_url": cfg.preset.keys_url or ""}),
                     provider=name,
                 )
         timeouts = self._timeouts
@@ -349,7 +350,6 @@ class _Run:
         self.context = context
         self.emit = emit
         self.attempts: list[Attempt] = []
-        self.fix_alone: dict[str, str] = {}  # model -> its fix without the fallback promise
         self.text_parts: list[str] = []
         self.current: ModelRef | None = None
         self.ttft_ms: float | None = None
@@ -434,7 +434,7 @@ class _Run:
                 skipped_info = type(info)(
                     kind=info.kind,
                     message=f"Skipped {ref}: it failed moments ago ({info.kind}). {info.message}",
-                    fix=info.fix or f"RouteDesk will try it again in about {left} s.",
+                    fix=info.fix.without_fallback() or f"RouteDesk will try it again in about {left} s.",
                     provider=info.provider,
                     model=info.model,
                     status=info.status,
@@ -456,7 +456,7 @@ class _Run:
                                     price_source=source)
             if not err.falls_back:
                 return self._result("error", error=err.info())
-        return self._result("error", error=_all_failed(first_error, self.attempts, self.fix_alone))
+        return self._result("error", error=_all_failed(first_error, self.attempts))
 
     async def _try_model(self, ref: ModelRef, next_ref: ModelRef | None) -> AnswerResult | RouteDeskError:
         e = self.e
@@ -483,10 +483,6 @@ class _Run:
                     base_url=kind_of[1],
                     fallback=None if next_ref is None else str(next_ref),
                 )
-                if next_ref is not None:
-                    # If every candidate fails, the fix must not promise this fallback.
-                    alone = explain(raw, provider_kind=kind_of[0] or "", base_url=kind_of[1], fallback=None)
-                    self.fix_alone[str(ref)] = alone.fix
                 limit = RETRY_LIMIT.get(err.kind, 0)
                 will_retry = not self.text_parts and retries < limit
                 self.emit(AttemptFailed(self.msg_id, ref, err.info(), will_retry=will_retry))
@@ -587,20 +583,21 @@ def _kind_of(engine: Engine, ref: ModelRef) -> tuple[str | None, str | None]:
         return None, None
 
 
-def _all_failed(first: Any, attempts: list[Attempt], fix_alone: dict[str, str]) -> Any:
-    from desktop.core.errors import ErrorInfo
+def _all_failed(first: ErrorInfo | None, attempts: list[Attempt]) -> ErrorInfo:
+    """The answer's error when no candidate answered. Its fix never promises a fallback:
+    every model the engine had has just failed or been skipped."""
+    from dataclasses import replace
 
     if first is None:
-        return ErrorInfo("misconfigured", "No model could be tried.", "Set a model pair with `routedesk use`.")
+        return ErrorInfo("misconfigured", "No model could be tried.", Fix(FixAction.CHOOSE_MODELS, {"why": "no_pair"}))
     tried = [a for a in attempts if a.error is not None]
     if len(tried) <= 1:
-        return first
-    lines = "; ".join(f"{a.model}: {a.error.kind}" for a in tried if a.error is not None)
-    first_model = f"{first.provider}/{first.model}" if first.provider and first.model else ""
+        return replace(first, fix=first.fix.without_fallback())
+    lines = "; ".join(f"{a.model}: {a.error.kind}" for a in tried)
     return ErrorInfo(
         kind=first.kind,
         message=f"No model could answer ({lines}). {first.message}",
-        fix=fix_alone.get(first_model, first.fix),
+        fix=first.fix.without_fallback(),
         provider=first.provider,
         model=first.model,
         status=first.status,

@@ -15,6 +15,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from desktop.core.errors import ErrorKind, RouteDeskError
+from desktop.core.fixes import Fix, FixAction
 from desktop.core.types import ModelInfo, ModelRef
 from desktop.engine.discovery import LOCAL_PROVIDERS, DetailCache, discover_one, same_model
 
@@ -62,7 +63,7 @@ async def _models_of(engine: Engine, name: str, *, cache: DetailCache | None, ti
     except TimeoutError:
         return None, RouteDeskError(
             ErrorKind.TIMEOUT, f"{name} didn't list its models within {timeout:.0f} s.",
-            "Check your connection, then try `routedesk probe " + name + "`.", provider=name,
+            Fix(FixAction.CHECK_NETWORK, {"provider": name}), provider=name,
             code="probe_timeout"), None
     except RouteDeskError as err:
         return None, err, None

@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from desktop.core.errors import ErrorKind, RouteDeskError
+from desktop.core.fix_words import sentence
+from desktop.core.fixes import Fix, FixAction, bare_url
 from desktop.core.redact import redact
 from desktop.providers.classify import who
-from desktop.providers.presets import PRESETS
+from desktop.providers.presets import PRESETS, display_name
 
 __all__ = ["explain"]
 
@@ -27,14 +29,6 @@ __all__ = ["explain"]
 _TRANSIENT = {ErrorKind.RATE_LIMITED, ErrorKind.OVERLOADED, ErrorKind.SERVER_ERROR,
               ErrorKind.UNREACHABLE, ErrorKind.TIMEOUT}
 _GENERIC = {"invalid_request_error", "error", "requests", "tokens", "invalid_request", "bad_request"}
-_LOCAL_KINDS = {"ollama", "lmstudio"}
-
-
-def _bare(url: str | None) -> str | None:
-    """platform.openai.com/api-keys: URLs read aloud without https://."""
-    if not url:
-        return None
-    return re.sub(r"^https?://", "", url).rstrip("/")
 
 
 def _host(base_url: str | None) -> str:
@@ -58,6 +52,8 @@ class _Ctx:
     keys_url: str | None
     billing_url: str | None
     status_url: str | None
+    models_url: str | None
+    limits_url: str | None
 
     @property
     def note(self) -> str:
@@ -69,141 +65,114 @@ class _Ctx:
 
     @property
     def local(self) -> bool:
-        return self.kind in _LOCAL_KINDS
+        preset = PRESETS.get(self.kind)
+        return preset is not None and preset.local
 
 
-def _sentence(text: str) -> str:
-    text = text.strip()
-    return text if not text or text[-1] in ".!?" else text + "."
+# --- one function per kind; each returns (message, fix) ---------------------------------
 
 
-def _with_fallback(action: str, ctx: _Ctx, fallback: str | None) -> str:
-    action = action.strip().rstrip(".")
-    if not fallback:
-        return _sentence(action)
-    k = ctx.err.kind
-    if k is ErrorKind.CONTEXT_TOO_LONG:
-        return f"{action}, or RouteDesk will try {fallback} instead."
-    if k in _TRANSIENT:
-        if ";" in action:
-            return f"{action}. Meanwhile RouteDesk answers with {fallback}."
-        return f"{action}; meanwhile RouteDesk answers with {fallback}."
-    if ", or " in action:
-        return f"{action}; until then RouteDesk keeps answering with {fallback}."
-    return f"{action}, or RouteDesk will keep answering with {fallback}."
+def _at(c: _Ctx, **params: str | None) -> dict[str, str]:
+    """The parameters every fix about this provider carries, and ``params`` (empty ones dropped)."""
+    every = {"provider": c.err.provider or c.kind, "kind": c.kind, "base_url": c.base_url, **params}
+    return {k: v for k, v in every.items() if v}
 
 
-# --- one function per kind; each returns (message, action) -----------------------------
-
-
-def _auth(c: _Ctx) -> tuple[str, str]:
+def _auth(c: _Ctx) -> tuple[str, Fix]:
     if c.local:
         return (f"{c.name} at {c.host} refused the request for {c.model}: it wants a different key{c.note}.",
-                "Check the key set for this provider in Settings → Providers, or remove it")
+                Fix(FixAction.ADD_KEY, _at(c, why="rejected", local="yes")))
     msg = f"{c.name} didn't accept the API key{c.note} when asked for {c.model}."
-    if c.keys_url:
-        return msg, f"Create a new key at {_bare(c.keys_url)} and paste it in Settings → Providers"
-    return msg, "Check the key for this provider in Settings → Providers"
+    return msg, Fix(FixAction.ADD_KEY, _at(c, why="rejected", keys_url=c.keys_url))
 
 
-def _quota(c: _Ctx) -> tuple[str, str]:
+def _quota(c: _Ctx) -> tuple[str, Fix]:
     for_model = f" for {c.model}" if c.err.model else ""
     msg = f"{c.name} says this account has no credit left{for_model}{c.note}."
-    if c.kind == "openai":
-        return msg, f"Add a payment method at {_bare(c.billing_url)}"
-    if c.kind == "anthropic":
-        return msg, f"Buy credits at {_bare(c.billing_url)}"
-    if c.kind == "openrouter":
-        return msg, f"Add credits at {_bare(c.billing_url)}"
-    if c.billing_url:
-        return msg, f"Add credit at {_bare(c.billing_url)}"
-    return msg, f"Add credit to the account behind {c.name}"
+    return msg, Fix(FixAction.ADD_CREDIT, _at(c, url=c.billing_url, who=c.name))
 
 
-def _rate(c: _Ctx) -> tuple[str, str]:
+def _rate(c: _Ctx) -> tuple[str, Fix]:
     wait = c.err.retry_after
     asks = f" and asks to wait {wait:.0f}s" if wait else ""
     msg = f"{c.name} is limiting how fast this account can send requests to {c.model}{asks}{c.note}."
-    action = f"Wait {wait:.0f}s and send again" if wait else "Wait a minute and send again"
-    if c.kind == "openai":
-        action += " (limits grow with usage: platform.openai.com/settings/organization/limits)"
-    elif c.kind == "anthropic":
-        action += " (limits are listed at console.anthropic.com/settings/limits)"
-    elif c.kind == "openrouter" and ":free" in c.model:
-        action += " (free models have low limits; a paid variant has higher ones)"
-    return msg, action
+    hint = None
+    if c.limits_url:
+        grows = "limits grow with usage" if c.kind == "openai" else "limits are listed at"
+        hint = f"{grows}{':' if c.kind == 'openai' else ''} {bare_url(c.limits_url)}"
+    if c.kind == "openrouter" and ":free" in c.model:
+        hint = "free models have low limits; a paid variant has higher ones"
+    return msg, Fix(FixAction.WAIT_AND_RETRY, _at(c, seconds=f"{wait:.0f}" if wait else None, hint=hint))
 
 
-def _overloaded(c: _Ctx) -> tuple[str, str]:
+def _overloaded(c: _Ctx) -> tuple[str, Fix]:
     msg = f"{c.name} is overloaded and couldn't run {c.model} right now{c.note}."
     if c.local:
-        return msg, f"Wait for the other requests on {c.host} to finish, then send again"
-    tail = f" (status: {_bare(c.status_url)})" if c.status_url else ""
-    return msg, f"Try again in a minute{tail}"
+        return msg, Fix(FixAction.RETRY, _at(c, when="once the other requests on " + c.host + " finish"))
+    hint = f"status: {bare_url(c.status_url)}" if c.status_url else None
+    return msg, Fix(FixAction.RETRY, _at(c, when="in a minute", hint=hint))
 
 
-def _server(c: _Ctx) -> tuple[str, str]:
+def _server(c: _Ctx) -> tuple[str, Fix]:
     page = " and sent an error page instead of an answer" if "error page" in c.err.message else ""
     msg = f"{c.name} had a server error while running {c.model}{page}{c.note}."
     if c.kind == "ollama":
-        return msg, "Try again; if it keeps happening, restart Ollama or try a smaller model (the model may not fit in memory)"
+        then = "restart Ollama or try a smaller model (the model may not fit in memory)"
+        return msg, Fix(FixAction.RETRY, _at(c, then=then))
     if c.kind == "lmstudio":
-        return msg, "Try again; if it keeps happening, reload the model in LM Studio"
-    tail = f" and {_bare(c.status_url)}" if c.status_url else ""
-    return msg, f"Try again in a minute; if it keeps happening, check the provider's status{tail}"
+        return msg, Fix(FixAction.RETRY, _at(c, then="reload the model in LM Studio"))
+    tail = f" and {bare_url(c.status_url)}" if c.status_url else ""
+    return msg, Fix(FixAction.RETRY, _at(c, when="in a minute", then=f"check the provider's status{tail}"))
 
 
-def _model(c: _Ctx) -> tuple[str, str]:
+def _model(c: _Ctx) -> tuple[str, Fix]:
     if c.kind == "ollama":
         return (f"The model {c.model} isn't downloaded in Ollama on this computer.",
-                f"Run `ollama pull {c.model}`, or pick a model you have in Settings")
+                Fix(FixAction.PULL_MODEL, _at(c, model=c.model)))
     if c.kind == "lmstudio":
-        return (f"LM Studio has no model called {c.model}.",
-                "Download or load it in LM Studio, or pick another model in Settings")
+        return (f"{display_name(c.kind)} has no model called {c.model}.",
+                Fix(FixAction.LOAD_LOCAL_MODEL, _at(c, model=c.model)))
     if c.kind == "openrouter":
         return (f"OpenRouter has no model called {c.model}{c.note}.",
-                "Check the exact name at openrouter.ai/models (it looks like openai/gpt-4o-mini), "
-                "or pick another model in Settings")
+                Fix(FixAction.CHOOSE_MODELS, _at(c, model=c.model, catalog_url=c.models_url)))
     return (f"{c.name} has no model called {c.model}, or this key can't use it{c.note}.",
-            "Check the name for typos (`routedesk models` lists what each provider offers), "
-            "or pick another model in Settings")
+            Fix(FixAction.CHOOSE_MODELS, _at(c, model=c.model)))
 
 
-def _context(c: _Ctx) -> tuple[str, str]:
+def _context(c: _Ctx) -> tuple[str, Fix]:
     return (f"This conversation is too long for {c.model} at {c.name}{c.note}.",
-            "Start a new conversation or shorten the message")
+            Fix(FixAction.SHORTEN_CONVERSATION, _at(c, model=c.model)))
 
 
-def _filtered(c: _Ctx) -> tuple[str, str]:
+def _filtered(c: _Ctx) -> tuple[str, Fix]:
     return (f"{c.name}'s content filter blocked this request to {c.model}{c.note}.",
-            "Rephrase the message. RouteDesk doesn't pass it to another model, which would only hide the refusal")
+            Fix(FixAction.REPHRASE, _at(c)))
 
 
-def _unreachable(c: _Ctx) -> tuple[str, str]:
+def _unreachable(c: _Ctx) -> tuple[str, Fix]:
     code = c.err.code or ""
     if c.kind == "ollama" and code in ("connection_refused", "connect_error", ""):
-        return (f"Ollama isn't running on {c.host}.",
-                "Start it with `ollama serve`, or open the Ollama app")
+        return f"Ollama isn't running on {c.host}.", Fix(FixAction.START_OLLAMA, _at(c, host=c.host))
     if c.kind == "lmstudio" and code in ("connection_refused", "connect_error", ""):
-        return (f"LM Studio's server isn't running on {c.host}.",
-                "Start it in LM Studio (Developer → Start Server) or with `lms server start`")
+        return (f"{display_name(c.kind)}'s server isn't running on {c.host}.",
+                Fix(FixAction.START_LOCAL_SERVER, _at(c, host=c.host)))
     if code == "dns":
         return (f"Can't find {c.host}, the address of {c.name}.",
-                "Check your internet connection and the base URL in Settings → Providers")
+                Fix(FixAction.CHECK_NETWORK, _at(c, host=c.host, check_base_url="yes")))
     if code == "tls":
         return (f"Couldn't set up a secure connection to {c.name} at {c.host}.",
-                "Check the base URL (https:// or http://) and any proxy or antivirus that inspects HTTPS")
+                Fix(FixAction.OPEN_PROVIDER_SETTINGS, _at(
+                    c, hint="https:// or http://; and any proxy or antivirus that inspects HTTPS")))
     if code == "connection_refused":
         return (f"Nothing is answering at {c.host}, where {c.name} should be.",
-                "Start the server, or correct the base URL in Settings → Providers")
+                Fix(FixAction.OPEN_PROVIDER_SETTINGS, _at(c, hint="or start the server")))
     if code == "disconnected":
         return (f"{c.name} at {c.host} closed the connection without answering.",
-                "Try again; if it keeps happening, check the server or any proxy in between")
-    return (f"Can't reach {c.name} at {c.host}.",
-            "Check your internet connection, then try again")
+                Fix(FixAction.RETRY, _at(c, then="check the server or any proxy in between")))
+    return f"Can't reach {c.name} at {c.host}.", Fix(FixAction.CHECK_NETWORK, _at(c, host=c.host))
 
 
-def _timeout(c: _Ctx) -> tuple[str, str]:
+def _timeout(c: _Ctx) -> tuple[str, Fix]:
     m = re.search(r"(?:for|within) (\d+(?:\.\d+)?s)\b", c.err.message or "")
     secs = m.group(1) if m else None
     if c.err.code == "connect_timeout":
@@ -217,34 +186,35 @@ def _timeout(c: _Ctx) -> tuple[str, str]:
     else:
         msg = f"{c.model} at {c.name} took too long to answer" + (f" (waited {secs})." if secs else ".")
     if c.local:
-        return msg, "Try again; a large model may still be loading, or this computer may be busy"
+        because = "a large model may still be loading, or this computer may be busy"
+        return msg, Fix(FixAction.RETRY, _at(c, because=because))
     if c.err.code == "connect_timeout":
-        return msg, "Check your internet connection, then try again"
-    return msg, f"Try again; {c.name} may be slow right now"
+        return msg, Fix(FixAction.CHECK_NETWORK, _at(c, host=c.host))
+    return msg, Fix(FixAction.RETRY, _at(c, because=f"{c.name} may be slow right now"))
 
 
-def _interrupted(c: _Ctx) -> tuple[str, str]:
+def _interrupted(c: _Ctx) -> tuple[str, Fix]:
     return (f"The answer from {c.model} at {c.name} broke off before it was finished.",
-            "The partial answer is kept; press Retry to ask again")
+            Fix(FixAction.RETRY_PARTIAL, _at(c)))
 
 
-def _bad(c: _Ctx) -> tuple[str, str]:
+def _bad(c: _Ctx) -> tuple[str, Fix]:
     msg = f"{c.name} sent an answer RouteDesk couldn't read while running {c.model}{c.note}."
     if c.kind in ("openai-compatible", "lmstudio") or c.kind not in PRESETS:
-        return msg, (f"Check that {c.base_url or 'the base URL'} is an OpenAI-compatible API "
-                     "(it usually ends in /v1), then try again")
-    return msg, "Try again; if it keeps happening, check the provider's status page"
+        return msg, Fix(FixAction.OPEN_PROVIDER_SETTINGS, _at(
+            c, example="an OpenAI-compatible API, ending in /v1", usually="it should be"))
+    return msg, Fix(FixAction.RETRY, _at(c, then="check the provider's status page"))
 
 
-def _misconfigured(c: _Ctx) -> tuple[str, str]:
+def _misconfigured(c: _Ctx) -> tuple[str, Fix]:
     msg = c.err.message or f"{c.name} isn't set up correctly."
-    fix = c.err.fix or "Check this provider in Settings → Providers"
-    if "key" in msg.lower() and c.keys_url and c.keys_url not in fix and _bare(c.keys_url) not in fix:
-        fix = fix.rstrip(".") + f"; create a key at {_bare(c.keys_url)}"
+    fix = c.err.fix or Fix(FixAction.OPEN_PROVIDER_SETTINGS, _at(c))
+    if fix.action is FixAction.ADD_KEY and c.keys_url and not fix.get("keys_url"):
+        fix = fix.with_params(keys_url=c.keys_url)
     return msg, fix
 
 
-_BY_KIND: dict[ErrorKind, Callable[[_Ctx], tuple[str, str]]] = {
+_BY_KIND: dict[ErrorKind, Callable[[_Ctx], tuple[str, Fix]]] = {
     ErrorKind.AUTH_INVALID: _auth,
     ErrorKind.QUOTA_EXHAUSTED: _quota,
     ErrorKind.RATE_LIMITED: _rate,
@@ -288,11 +258,16 @@ def explain(
             keys_url=preset.keys_url if preset else None,
             billing_url=preset.billing_url if preset else None,
             status_url=preset.status_url if preset else None,
+            models_url=preset.models_url if preset else None,
+            limits_url=preset.limits_url if preset else None,
         )
-        message, action = _BY_KIND[err.kind](ctx)
-        fix = _with_fallback(action, ctx, None if err.kind in _NO_FALLBACK_MENTION else fallback)
+        message, fix = _BY_KIND[err.kind](ctx)
+        if fallback and err.kind not in _NO_FALLBACK_MENTION:
+            how = ("instead" if err.kind is ErrorKind.CONTEXT_TOO_LONG
+                   else "meanwhile" if err.kind in _TRANSIENT else "keeps")
+            fix = fix.with_fallback(fallback, how)
         out = RouteDeskError(
-            err.kind, redact(_sentence(message)), redact(fix),
+            err.kind, redact(sentence(message)), fix.redacted(),
             provider=err.provider, model=err.model, status=err.status, code=err.code,
             retry_after=err.retry_after, detail=err.detail,
         )

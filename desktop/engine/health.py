@@ -25,13 +25,34 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from desktop.core.errors import ErrorInfo, ErrorKind, RouteDeskError
-from desktop.core.types import ChatMessage, ModelInfo, ModelRef, StreamEnd
-from desktop.engine.discovery import LOCAL_PROVIDERS, DetailCache, discover_one, same_model
+from desktop.core.fixes import NO_FIX, Fix
+from desktop.core.types import ModelInfo, ModelRef
+from desktop.engine.discovery import LOCAL_PROVIDERS, DetailCache
+from desktop.engine.health_probe import (
+    PROBE_TIMEOUT,
+    _absent,
+    _who,
+    probe_all,
+    probe_provider,
+    probe_targets,
+    url_alternatives,
+)
+from desktop.engine.health_report import (
+    STATUSES,
+    UNUSABLE,
+    HealthReport,
+    skip_info,
+    skip_reason,
+    status_for,
+)
+
+if TYPE_CHECKING:
+    from desktop.engine.app import Engine
 
 __all__ = [
     "STATUSES",
@@ -48,474 +69,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-STATUSES = ("ok", "degraded", "down", "misconfigured", "unknown")
-#: Statuses under which a call to the provider is expected to fail: the engine skips it.
-_UNUSABLE = ("down", "misconfigured")
-
-#: One probe may take this long before it counts as a timeout.
-PROBE_TIMEOUT = 10.0
-
-#: Probe outcome -> status. A kind missing here does not change a provider's status
-#: (it is about one model or one message, not the provider).
-_PROBE_STATUS: dict[ErrorKind, str] = {
-    ErrorKind.UNREACHABLE: "down",
-    ErrorKind.TIMEOUT: "down",
-    ErrorKind.QUOTA_EXHAUSTED: "down",
-    ErrorKind.AUTH_INVALID: "misconfigured",
-    ErrorKind.MISCONFIGURED: "misconfigured",
-    ErrorKind.RATE_LIMITED: "degraded",
-    ErrorKind.OVERLOADED: "degraded",
-    ErrorKind.SERVER_ERROR: "degraded",
-    ErrorKind.BAD_RESPONSE: "degraded",
-    ErrorKind.INTERRUPTED: "degraded",
-    ErrorKind.MODEL_NOT_FOUND: "misconfigured",  # on the models endpoint: the address is wrong
-}
-#: Real traffic is noisier: a slow answer or a broken stream says less about the provider.
-_TRAFFIC_STATUS: dict[ErrorKind, str] = {
-    ErrorKind.UNREACHABLE: "down",
-    ErrorKind.QUOTA_EXHAUSTED: "down",
-    ErrorKind.AUTH_INVALID: "misconfigured",
-    ErrorKind.MISCONFIGURED: "misconfigured",
-    ErrorKind.TIMEOUT: "degraded",
-    ErrorKind.RATE_LIMITED: "degraded",
-    ErrorKind.OVERLOADED: "degraded",
-    ErrorKind.SERVER_ERROR: "degraded",
-    ErrorKind.BAD_RESPONSE: "degraded",
-}
-#: After this many failed probes in a row, a degraded provider counts as down.
-DOWN_AFTER = 3
-
-
-def status_for(kind: ErrorKind | str, *, traffic: bool = False) -> str | None:
-    """The provider status an error of ``kind`` implies (None: it says nothing about the provider)."""
-    table = _TRAFFIC_STATUS if traffic else _PROBE_STATUS
-    return table.get(ErrorKind(kind))
-
-
-def _iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="seconds")
-
-
-@dataclass(frozen=True)
-class HealthReport:
-    """What RouteDesk knows about one provider right now."""
-
-    name: str
-    kind: str
-    status: str = "unknown"
-    latency_ms: float | None = None
-    last_success: float | None = None  # wall-clock seconds (time.time())
-    checked_at: float | None = None  # wall-clock seconds of the last probe or call
-    explanation: str = "Not checked yet."
-    fix: str = ""
-    error_kind: str | None = None
-    models: int | None = None
-    version: str | None = None
-    base_url: str | None = None
-    suggested_base_url: str | None = None
-    local: bool = False
-    source: str = "probe"  # probe | deep | traffic
-    missing_models: tuple[str, ...] = ()
-    failures: int = 0  # failed probes in a row
-    error: ErrorInfo | None = None
-    retry_after: float | None = None  # seconds the provider asked us to wait
-    model_names: tuple[str, ...] = field(default=(), compare=False)
-
-    @property
-    def usable(self) -> bool:
-        return self.status not in _UNUSABLE
-
-    def to_dict(self) -> dict:
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "status": self.status,
-            "latency_ms": self.latency_ms,
-            "last_success": _iso(self.last_success),
-            "checked_at": _iso(self.checked_at),
-            "explanation": self.explanation,
-            "fix": self.fix,
-            "error_kind": self.error_kind,
-            "models": self.models,
-            "version": self.version,
-            "base_url": self.base_url,
-            "suggested_base_url": self.suggested_base_url,
-            "local": self.local,
-            "source": self.source,
-            "missing_models": list(self.missing_models),
-            "failures": self.failures,
-            "error": None if self.error is None else self.error.to_dict(),
-        }
-
-
-def skip_info(report: HealthReport, ref: ModelRef) -> ErrorInfo:
-    """The attempt the engine records when it skips ``ref`` because its provider is down."""
-    kind = report.error_kind or ErrorKind.UNREACHABLE.value
-    return ErrorInfo(
-        kind=kind,
-        message=f"Skipped {ref}: {report.explanation}",
-        fix=report.fix or "RouteDesk checks it again in the background.",
-        provider=ref.provider,
-        model=ref.model,
-        status=None if report.error is None else report.error.status,
-        code="health_" + report.status,
-    )
-
-
-def skip_reason(monitor: HealthMonitor | None, ref: ModelRef,
-                candidates: Iterable[ModelRef] = ()) -> ErrorInfo | None:
-    """What the engine asks before trying ``ref``: the attempt to record if it should be
-    skipped because its provider is known to be down, else None.
-
-    When every candidate's provider is down, nothing is skipped: health may be a few
-    seconds stale, and trying beats failing without trying. ``monitor`` may be None (the
-    command line runs without a monitor), which skips nothing.
-    """
-    if monitor is None:
-        return None
-    info = monitor.should_skip(ref)
-    if info is None:
-        return None
-    others = list(candidates)
-    if others and all(monitor.is_down(c.provider) is not None for c in others):
-        return None
-    return info
-
-
-# --- probing one provider ------------------------------------------------------------------
-
-
-def _display(kind: str | None) -> str:
-    from desktop.providers import display_name
-
-    return display_name(kind)
-
-
-def _who(name: str, kind: str | None) -> str:
-    from desktop.providers.classify import who
-
-    return who(name, kind)
-
-
-def _explained(err: RouteDeskError, kind: str | None, base_url: str | None) -> RouteDeskError:
-    from desktop.engine.explain import explain
-
-    try:
-        return explain(err, provider_kind=kind or "", base_url=base_url, fallback=None)
-    except Exception:  # explain never raises by contract; a probe must not either
-        return err
-
-
-def url_alternatives(base_url: str) -> list[str]:
-    """Addresses worth trying after a 404 from the models endpoint: a doubled ``/v1``
-    collapsed, ``/v1`` removed, ``/v1`` added."""
-    url = base_url.rstrip("/")
-    out: list[str] = []
-    if url.endswith("/v1/v1"):
-        out.append(url[: -len("/v1")])
-    if url.endswith("/v1"):
-        out.append(url[: -len("/v1")])
-    else:
-        out.append(url + "/v1")
-    seen: list[str] = []
-    for u in out:
-        if u and u not in seen and u != url and "://" in u and u.split("://", 1)[1]:
-            seen.append(u)
-    return seen
-
-
-async def _suggest_base_url(provider, timeout: float) -> str | None:
-    """Try the alternatives with the same client and key; return the first that lists models."""
-    for alt in url_alternatives(provider.base_url):
-        candidate = provider.with_base_url(alt)
-        try:
-            async with asyncio.timeout(timeout):
-                await candidate.list_models()
-        except TimeoutError:
-            continue
-        except RouteDeskError as err:
-            if err.kind in _API_IS_THERE and err.status != 404:
-                return alt  # the API is at this address; it only wants a (valid) key
-            continue
-        return alt
-    return None
-
-
-#: Answers that prove an API lives at an address even though the call failed.
-_API_IS_THERE = {ErrorKind.AUTH_INVALID, ErrorKind.QUOTA_EXHAUSTED, ErrorKind.RATE_LIMITED, ErrorKind.OVERLOADED}
-
-
-def _fix_base_url(name: str, kind: str, alt: str, needs_key: bool) -> str:
-    key = " --key-stdin" if needs_key else ""
-    prefix = "echo $KEY | " if needs_key else ""
-    return (
-        f"Change the base URL to {alt} in Settings → Providers, or run "
-        f"`{prefix}routedesk providers add {name} --kind {kind} --base-url {alt}{key}`."
-    )
-
-
-def _timeout_error(name: str, kind: str, timeout: float) -> RouteDeskError:
-    return RouteDeskError(
-        ErrorKind.TIMEOUT,
-        f"{_who(name, kind)} didn't answer a model-list request within {timeout:.0f} s.",
-        "Check your connection; if the provider is slow right now, RouteDesk keeps checking.",
-        provider=name,
-        code="probe_timeout",
-    )
-
-
-def _pick_deep_model(engine, name: str, kind: str, models: list[ModelInfo]) -> str | None:
-    pair = engine.pair()
-    for ref in (pair.weak, pair.strong):
-        if ref is not None and ref.provider == name:
-            return ref.model
-    names = [m.ref.model for m in models]
-    for cheap in ("gpt-4o-mini", "gpt-4.1-nano", "gpt-4.1-mini", "claude-3-5-haiku-latest", "claude-haiku-4-5"):
-        if cheap in names:
-            return cheap
-    local = kind in LOCAL_PROVIDERS.values()
-    return names[0] if (local and names) else None
-
-
-async def _deep_check(provider, model: str, timeout: float) -> None:
-    """One tiny completion (a few input tokens, one output token)."""
-    async with asyncio.timeout(timeout):
-        ended = False
-        async for event in provider.stream_chat(model, [ChatMessage("user", "Reply with OK.")], max_tokens=1):
-            if isinstance(event, StreamEnd):
-                ended = True
-        if not ended:
-            raise RouteDeskError(ErrorKind.INTERRUPTED, "The test answer stopped before its end.", provider=provider.name,
-                                 model=model)
-
-
-async def probe_provider(
-    engine,
-    name: str,
-    *,
-    deep: bool = False,
-    previous: HealthReport | None = None,
-    cache: DetailCache | None = None,
-    timeout: float = PROBE_TIMEOUT,
-    wall: Callable[[], float] = time.time,
-) -> tuple[HealthReport, list[ModelInfo] | None]:
-    """Probe one provider; return its report and the models it listed (None when it failed).
-
-    Never raises a RouteDeskError: every failure ends up in the report.
-    """
-    now = wall()
-    last_success = previous.last_success if previous is not None else None
-    failures = previous.failures if previous is not None else 0
-    try:
-        settings = engine.provider_settings(name)
-    except RouteDeskError as err:
-        return HealthReport(
-            name=name, kind="", status="misconfigured", checked_at=now, explanation=err.message, fix=err.fix,
-            error_kind=err.kind.value, error=err.info(), failures=failures + 1, last_success=last_success,
-        ), None
-    kind, base_url, local = settings.kind, settings.base_url, settings.local
-    base = dict(name=name, kind=kind, base_url=base_url, local=local, checked_at=now, last_success=last_success,
-                source="deep" if deep else "probe")
-
-    def failed(err: RouteDeskError, *, latency=None, suggested=None, explanation=None, fix=None) -> HealthReport:
-        status = status_for(err.kind) or "degraded"
-        n = failures + 1
-        if status == "degraded" and n >= DOWN_AFTER:
-            status = "down"
-        if explanation is None:
-            e = _explained(err, kind, base_url)
-        else:
-            e = err
-            e.message, e.fix = explanation, fix or ""
-        return HealthReport(
-            **base, status=status, latency_ms=latency, explanation=e.message, fix=e.fix, error_kind=err.kind.value, error=e.info(), failures=n,
-            suggested_base_url=suggested, retry_after=err.retry_after,
-        )
-
-    version = None
-    note = note_fix = None
-    started = time.perf_counter()
-    try:
-        if local:
-            found = await discover_one(engine, name, details=True, cache=cache, timeout=timeout)
-            if not found.found:
-                raise found.error or RouteDeskError(
-                    ErrorKind.UNREACHABLE, f"{_display(kind)} isn't running.", provider=name)
-            models, version, note, note_fix = found.models, found.version, found.note, found.note_fix
-            latency = found.latency_ms
-            if found.moved:
-                base["suggested_base_url"] = found.base_url
-        else:
-            provider = engine.provider(name)
-            try:
-                async with asyncio.timeout(timeout):
-                    models = await provider.list_models()
-            except TimeoutError:
-                raise _timeout_error(name, kind, timeout) from None
-            latency = round((time.perf_counter() - started) * 1000, 1)
-    except RouteDeskError as err:
-        latency = round((time.perf_counter() - started) * 1000, 1)
-        if err.status == 404 and kind == "ollama":
-            wrong = RouteDeskError(ErrorKind.MISCONFIGURED, err.message, err.fix, provider=name, status=404,
-                                   code="not_ollama", detail=err.detail)
-            return failed(
-                wrong, latency=latency,
-                explanation=(f"Something answers at {base_url}, but it isn't Ollama's API "
-                             "(404 Not Found for /api/version)."),
-                fix=("Point OLLAMA_HOST (or this provider's base URL) at Ollama itself: a bare host and port "
-                     "such as http://127.0.0.1:11434, with nothing after it."),
-            ), None
-        if err.status == 404:
-            try:
-                provider = engine.provider(name)
-                alt = await _suggest_base_url(provider, timeout)
-            except RouteDeskError:
-                alt = None
-            if alt is not None:
-                wrong = RouteDeskError(ErrorKind.MISCONFIGURED, err.message, err.fix, provider=name, status=404,
-                                       code="wrong_base_url")
-                return failed(
-                    wrong, latency=latency, suggested=alt,
-                    explanation=(f"{_who(name, kind)} answered 404 Not Found at {base_url}: that isn't the API's "
-                                 f"address. It does answer at {alt}."),
-                    fix=_fix_base_url(name, kind, alt, settings.preset.needs_key),
-                ), None
-            wrong = RouteDeskError(ErrorKind.MISCONFIGURED, err.message, err.fix, provider=name, status=404,
-                                   code="wrong_base_url", detail=err.detail)
-            return failed(
-                wrong, latency=latency,
-                explanation=(f"{_who(name, kind)} answered 404 Not Found for its model list at {base_url}: "
-                             "the base URL is probably wrong."),
-                fix=("Check the base URL in Settings → Providers; OpenAI-compatible APIs usually end in /v1 "
-                     "(for example https://api.openai.com/v1 or http://127.0.0.1:1234/v1)."),
-            ), None
-        return failed(err, latency=latency), None
-
-    names = tuple(m.ref.model for m in models)
-    if note is not None:  # it answers, but not where chats will go
-        report = HealthReport(
-            **{**base, "last_success": last_success}, status="misconfigured", latency_ms=latency,
-            explanation=note, fix=note_fix or "",
-            error_kind=ErrorKind.MISCONFIGURED.value, models=len(models), version=version, model_names=names,
-            failures=failures + 1,
-        )
-        return report, models
-
-    # Reachable: is every model the pair names on this provider actually there?
-    pair = engine.pair()
-    missing = []
-    for ref in (pair.strong, pair.weak):
-        if ref is not None and ref.provider == name and not any(same_model(ref.model, n) for n in names):
-            if ref.model not in missing:
-                missing.append(ref.model)
-
-    ok_report = HealthReport(
-        **{**base, "last_success": now}, status="ok", latency_ms=latency,
-        explanation=_ok_sentence(name, kind, version, len(models), latency), fix="",
-        models=len(models), version=version, model_names=names, failures=0,
-    )
-    if missing:
-        ok_report = replace(ok_report, status="degraded", missing_models=tuple(missing),
-                            error_kind=ErrorKind.MODEL_NOT_FOUND.value,
-                            **_missing_sentence(name, kind, missing))
-
-    if deep:
-        model = _pick_deep_model(engine, name, kind, models)
-        if model is None:
-            return replace(ok_report, explanation=ok_report.explanation
-                           + " No model to test with: set a pair with `routedesk use`."), models
-        try:
-            await _deep_check(engine.provider(name), model, timeout)
-        except TimeoutError:
-            return failed(_timeout_error(name, kind, timeout)), models
-        except RouteDeskError as err:
-            if err.model is None:
-                err.model = model
-            if err.kind in (ErrorKind.MODEL_NOT_FOUND, ErrorKind.CONTEXT_TOO_LONG, ErrorKind.CONTENT_FILTERED):
-                e = _explained(err, kind, base_url)
-                return replace(ok_report, status="degraded", error_kind=err.kind.value, explanation=e.message,
-                               fix=e.fix, error=e.info()), models
-            report = failed(err)
-            return replace(report, models=len(models), model_names=names, version=version), models
-        ok_report = replace(ok_report, explanation=ok_report.explanation + f" A test answer from {model} worked.")
-    return ok_report, models
-
-
-def _ok_sentence(name: str, kind: str, version: str | None, n: int, latency: float | None) -> str:
-    who = _who(name, kind) + (f" {version}" if version else "")
-    ms = f" in {latency:.0f} ms" if latency is not None else ""
-    if kind in LOCAL_PROVIDERS.values():
-        return f"{who} is running with {n} model{'s' if n != 1 else ''}{ms and ' (answered' + ms + ')'}."
-    return f"{who} is working: it listed {n} model{'s' if n != 1 else ''}{ms}."
-
-
-def _missing_sentence(name: str, kind: str, missing: list[str]) -> dict:
-    listed = ", ".join(missing)
-    if kind == "ollama":
-        pulls = " and ".join(f"`ollama pull {m}`" for m in missing)
-        return {
-            "explanation": f"{_who(name, kind)} is running, but {listed} isn't downloaded yet.",
-            "fix": f"Run {pulls} (or `routedesk pull {name}/{missing[0]}`).",
-        }
-    if kind == "lmstudio":
-        return {
-            "explanation": f"LM Studio is running, but has no model called {listed}.",
-            "fix": "Download or load it in LM Studio, or pick another model with `routedesk use`.",
-        }
-    return {
-        "explanation": f"{_who(name, kind)} works, but doesn't offer {listed} to this key.",
-        "fix": "Check the name with `routedesk models`, or pick another model with `routedesk use`.",
-    }
-
-
-# --- which providers to probe ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Target:
-    name: str
-    optional: bool = False  # an implicit local provider nobody uses: absent is not a problem
-
-
-def probe_targets(engine, only: str | None = None) -> list[Target]:
-    """Configured providers, the implicit Ollama, LM Studio (optional unless used), and
-    any provider the strong/weak pair names."""
-    if only:
-        return [Target(only)]
-    out: dict[str, Target] = {}
-    for s in engine.list_provider_settings():
-        out[s.name] = Target(s.name)
-    pair = engine.pair()
-    used = {ref.provider for ref in (pair.strong, pair.weak) if ref is not None}
-    for name in LOCAL_PROVIDERS:
-        if name not in out:
-            out[name] = Target(name, optional=(name != "ollama" and name not in used))
-    for name in sorted(used):
-        if name not in out:
-            out[name] = Target(name)
-    return list(out.values())
-
-
-def _absent(report: HealthReport) -> bool:
-    return report.status in _UNUSABLE and report.error_kind == ErrorKind.UNREACHABLE.value
-
-
-async def probe_all(engine, only: str | None = None, deep: bool = False) -> list[HealthReport]:
-    """Run every probe once, concurrently (``routedesk probe [NAME] [--deep]``).
-
-    An implicit LM Studio that isn't running is left out unless it was asked for or is used.
-    """
-    targets = probe_targets(engine, only)
-    results = await asyncio.gather(*(probe_provider(engine, t.name, deep=deep) for t in targets))
-    out = []
-    for t, (report, _models) in zip(targets, results):
-        if t.optional and _absent(report):
-            continue
-        out.append(report)
-    return out
 
 
 # --- the background monitor ------------------------------------------------------------------
@@ -552,7 +105,7 @@ class HealthMonitor:
 
     def __init__(
         self,
-        engine,
+        engine: Engine,
         *,
         interval: float = 60.0,
         local_interval: float = 10.0,
@@ -698,7 +251,7 @@ class HealthMonitor:
             prev, status=status, last_success=now, checked_at=now, source="traffic", failures=0,
             latency_ms=latency_ms if latency_ms is not None else prev.latency_ms,
             explanation=f"{_who(name, prev.kind)} answered a message just now." if status == "ok" else prev.explanation,
-            fix="" if status == "ok" else prev.fix, error=None,
+            fix=NO_FIX if status == "ok" else prev.fix, error=None,
             error_kind=None if status == "ok" else prev.error_kind,
         )
         slot.next_at = self._clock() + self._delay(slot, failed=False)
@@ -721,7 +274,7 @@ class HealthMonitor:
         slot = self._slot_for(name)
         prev = slot.report or self._blank(name)
         now = self._wall()
-        if prev.status in _UNUSABLE and status not in _UNUSABLE:
+        if prev.status in UNUSABLE and status not in UNUSABLE:
             return  # already known to be unusable, for a stronger reason; the next probe decides
         slot.report = replace(
             prev, status=status, checked_at=now, source="traffic", failures=prev.failures + 1,
@@ -813,14 +366,13 @@ class HealthMonitor:
             report, models = replace(
                 slot.report or self._blank(slot.name), status="unknown", checked_at=self._wall(),
                 explanation=f"Checking {slot.name} failed unexpectedly ({type(exc).__name__}).",
-                fix="RouteDesk will try again.",
+                fix=Fix.note("RouteDesk will try again."),
             ), None
         failed = not report.usable or report.error is not None
         slot.report = report
         slot.next_at = self._clock() + self._delay(slot, failed=failed)
-        if failed and report.error is not None:
-            if report.retry_after:
-                slot.next_at = max(slot.next_at, self._clock() + float(report.retry_after))
+        if failed and report.error is not None and report.retry_after:
+            slot.next_at = max(slot.next_at, self._clock() + float(report.retry_after))
         self._set_models(slot, models, report)
         self._poke()  # the scheduler recomputes its next wake-up
         self._notify(report)
@@ -828,7 +380,7 @@ class HealthMonitor:
 
     def _set_models(self, slot: _Slot, models: list[ModelInfo] | None, report: HealthReport) -> None:
         if models is None:
-            if report.status in _UNUSABLE and report.error_kind in (ErrorKind.UNREACHABLE.value,) and slot.models:
+            if report.status in UNUSABLE and report.error_kind in (ErrorKind.UNREACHABLE.value,) and slot.models:
                 slot.models = []  # the server went away: its models with it
                 self._notify_models(slot.name, [])
             return
@@ -885,7 +437,7 @@ class HealthMonitor:
     async def _wait(self, seconds: float | None, *, idle: bool) -> None:
         assert self._wake is not None and self._idle is not None
         waker = asyncio.ensure_future(self._wake.wait())
-        tasks = {waker}
+        tasks: set[asyncio.Future[Any]] = {waker}
         if seconds is not None:
             tasks.add(asyncio.ensure_future(self._sleep(seconds)))
         try:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from desktop.core.errors import ErrorKind, RouteDeskError
+from desktop.core.fixes import Fix, FixAction
 from desktop.core.types import ModelRef
 from desktop.engine.provider_settings import TIMEOUT_OPTION, timeout_of
 from desktop.providers import PRESETS, make_provider, normalize_base_url
@@ -98,13 +99,13 @@ def _check_timeout(seconds: float | None) -> float | None:
         return None
     if not (0 < seconds <= 3600):
         raise RouteDeskError(ErrorKind.MISCONFIGURED, f"{seconds} s is not a usable timeout.",
-                             "Give a number of seconds between 1 and 3600, for example --timeout 120.")
+                             "Give a number of seconds between 1 and 3600, for example 120.")
     return float(seconds)
 
 
 def _unknown(name: str) -> RouteDeskError:
     return RouteDeskError(ErrorKind.MISCONFIGURED, f"There is no provider called {name!r}.",
-                          "See them with `routedesk providers list`.", provider=name)
+                          Fix(FixAction.ADD_PROVIDER, {"provider": name}), provider=name)
 
 
 class ProviderAdmin:
@@ -164,7 +165,9 @@ class ProviderAdmin:
         if preset.needs_key and key is None and (change.clear_key or keys.get(current or name) is None):
             raise RouteDeskError(
                 ErrorKind.MISCONFIGURED, f"{preset.display_name} needs an API key.",
-                f"Pipe it in: echo $KEY | routedesk providers add {name} --kind {change.kind} --key-stdin",
+                Fix(FixAction.ADD_KEY, {"provider": name, "kind": change.kind, "why": "missing",
+                                        "base_url": change.base_url or "", "key_env": preset.key_env or "",
+                                        "keys_url": preset.keys_url or ""}),
                 provider=name)
         if renaming and change.rename_from:
             self.rename(change.rename_from, name)

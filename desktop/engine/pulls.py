@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
 from desktop.core.errors import ErrorKind, RouteDeskError
+from desktop.core.fixes import Fix, FixAction
 from desktop.core.types import ModelRef
 from desktop.providers import OllamaProvider, PullProgress, display_name
 
@@ -35,7 +36,7 @@ class PullService:
                 f"{ref.provider} is {display_name(settings.kind)}; only Ollama models can be pulled from RouteDesk.",
                 "For LM Studio, download models in its Discover tab; cloud models need no download."
                 if settings.kind == "lmstudio" else
-                "Pick an Ollama model, for example `routedesk pull ollama/llama3.2`.",
+                Fix(FixAction.PULL_MODEL, {"provider": "ollama", "model": "llama3.2"}),
                 provider=ref.provider, model=ref.model,
             )
         provider = self._e.provider(ref.provider)

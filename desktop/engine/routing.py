@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from desktop.core.errors import ErrorKind, RouteDeskError
+from desktop.core.fixes import Fix, FixAction
 from desktop.core.types import ChatMessage, ModelRef, RouteDecision
 
 __all__ = ["Pair", "Plan", "RoutingSettings", "plan_route", "PLACEHOLDER_POLICY", "placeholder_decision"]
@@ -101,8 +102,7 @@ def _no_pair(side: str) -> RouteDeskError:
     return RouteDeskError(
         ErrorKind.MISCONFIGURED,
         f"No {side} model is set, so RouteDesk does not know where to send this message.",
-        "Choose the pair with `routedesk use --strong PROVIDER/MODEL --weak PROVIDER/MODEL`, "
-        "or name a model with `--model PROVIDER/MODEL`.",
+        Fix(FixAction.CHOOSE_MODELS, {"why": "no_pair"}),
     )
 
 

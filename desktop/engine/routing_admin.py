@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from desktop.core.errors import ErrorKind, RouteDeskError
+from desktop.core.fixes import Fix, FixAction
 from desktop.core.types import ModelRef
 from desktop.engine.routing import Pair, RoutingSettings
 
@@ -48,7 +49,7 @@ class RoutingAdmin:
         """Change one side or both; None keeps that side."""
         if strong is None and weak is None:
             raise RouteDeskError(ErrorKind.MISCONFIGURED, "Say which models to use.",
-                                 "routedesk use --strong PROVIDER/MODEL --weak PROVIDER/MODEL")
+                                 Fix(FixAction.CHOOSE_MODELS, {"why": "no_pair"}))
         pair = self._e.pair()
         return self.set_pair(strong or pair.strong, weak or pair.weak)
 

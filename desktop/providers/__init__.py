@@ -69,7 +69,7 @@ def make_provider(
     base_url: str | None,
     api_key: str | None,
     client: httpx.AsyncClient,
-    timeouts: Timeouts = Timeouts(),
+    timeouts: Timeouts = Timeouts(),  # noqa: B008 - frozen, so one shared default is safe
 ) -> Provider:
     """Build the provider for ``kind``; ``base_url`` None or "" means the preset's default
     (Ollama: ``OLLAMA_HOST`` or 127.0.0.1:11434). The URL is normalised; a malformed one,

@@ -43,7 +43,7 @@ class AnthropicStreamParser:
     """
 
     def __init__(self, *, provider: str | None, kind: str | None, model: str | None) -> None:
-        self.ctx = {"provider": provider, "kind": kind, "model": model}
+        self.ctx: dict[str, Any] = {"provider": provider, "kind": kind, "model": model}
         self.input_tokens: int | None = None
         self.output_tokens: int | None = None
         self.stop_reason: str | None = None
@@ -98,7 +98,7 @@ class AnthropicStreamParser:
             return self._finish()
         return []  # ping, content_block_start/stop, thinking deltas, future event types
 
-    def _usage(self, usage: dict) -> None:
+    def _usage(self, usage: dict[str, Any]) -> None:
         i = _int(usage.get("input_tokens"))
         o = _int(usage.get("output_tokens"))
         if i is not None:
@@ -128,7 +128,7 @@ class AnthropicProvider(Provider):
         return headers
 
     @staticmethod
-    def build_body(model: str, messages: list[ChatMessage], max_tokens: int | None) -> dict:
+    def build_body(model: str, messages: list[ChatMessage], max_tokens: int | None) -> dict[str, Any]:
         """System messages go to the top-level ``system``; the rest keep their order."""
         system = "\n\n".join(m.content for m in messages if m.role == "system" and m.content)
         body: dict[str, Any] = {

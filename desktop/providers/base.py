@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Self
 import httpx
 
 from desktop.core.errors import ErrorKind, RouteDeskError
+from desktop.core.fixes import Fix, FixAction
 from desktop.core.redact import redact
 from desktop.core.types import ChatMessage, ModelInfo, StreamEvent
 from desktop.providers.classify import (
@@ -33,7 +34,7 @@ from desktop.providers.classify import (
 )
 from desktop.providers.presets import PRESETS, normalize_base_url
 
-__all__ = ["Provider", "Timeouts", "StreamState", "MAX_ERROR_BODY"]
+__all__ = ["Provider", "Timeouts", "StreamState", "MAX_ERROR_BODY", "as_mapping"]
 
 #: How much of an error body is read before classifying it.
 MAX_ERROR_BODY = 64 * 1024
@@ -61,6 +62,11 @@ class Timeouts:
             write=self.write,
             pool=self.pool,
         )
+
+
+def as_mapping(value: Any) -> dict[str, Any]:
+    """A JSON object from a parsed body, or {} for anything else."""
+    return value if isinstance(value, dict) else {}
 
 
 class StreamState:
@@ -157,29 +163,31 @@ class Provider(ABC):
                         yield event
                         deadline.reschedule(loop.time() + self.timeouts.read)
                 finally:
-                    await agen.aclose()
+                    aclose = getattr(agen, "aclose", None)  # an async generator, as subclasses write it
+                    if aclose is not None:
+                        await aclose()
         except RouteDeskError as err:
             raise self._scrub(err) from None
         except (GeneratorExit, asyncio.CancelledError):
             raise
         except Exception as exc:  # httpx errors, TimeoutError from the deadline, anything else
-            err = classify_transport_error(
+            classified = classify_transport_error(
                 exc, provider=self.name, kind=self.kind, model=model, base_url=self.base_url,
                 midstream=state.started,
                 waited=self.timeouts.read if state.yielded else self.timeouts.first,
             )
-            raise self._scrub(err) from None
+            raise self._scrub(classified) from None
 
     # --- helpers for subclasses -----------------------------------------------------
 
     def _require_key(self, model: str | None) -> None:
         if self.needs_key and not self._api_key:
             preset = PRESETS.get(self.kind)
-            env = f" (or set {preset.key_env})" if preset and preset.key_env else ""
             raise RouteDeskError(
                 ErrorKind.MISCONFIGURED,
                 f"No API key is set for {self.display_name}.",
-                f"Add the key in Settings → Providers{env}.",
+                self._fix(FixAction.ADD_KEY, why="missing", key_env=preset.key_env if preset else None,
+                          keys_url=preset.keys_url if preset else None),
                 provider=self.name,
                 model=model,
             )
@@ -187,12 +195,17 @@ class Provider(ABC):
     def _scrub(self, err: RouteDeskError) -> RouteDeskError:
         secrets = (self._api_key,) if self._api_key else ()
         err.message = redact(err.message, secrets)
-        err.fix = redact(err.fix, secrets)
+        err.fix = err.fix.redacted(secrets)
         err.detail = redact(err.detail or "", secrets)
         err.args = (err.message,)
         if err.provider is None:
             err.provider = self.name
         return err
+
+    def _fix(self, action: FixAction, **params: str | None) -> Fix:
+        """A fix about this provider (its name, kind and address go along)."""
+        every = {"provider": self.name, "kind": self.kind, "base_url": self.base_url, **params}
+        return Fix(action, {k: v for k, v in every.items() if v})
 
     def _url(self, path: str) -> str:
         return self.base_url.rstrip("/") + "/" + path.lstrip("/")
@@ -223,9 +236,8 @@ class Provider(ABC):
                 ErrorKind.MISCONFIGURED,
                 f"{self.display_name} redirected the request (HTTP {status}); the base URL "
                 f"{self.base_url} is probably not the API's address.",
-                "Check the base URL in Settings → Providers"
-                + (f"; the server points to {redact(location)[:200]}" if location else "")
-                + ".",
+                self._fix(FixAction.OPEN_PROVIDER_SETTINGS,
+                          hint=f"the server points to {redact(location)[:200]}" if location else None),
                 provider=self.name, model=model, status=status,
             )
         body = await self._read_limited(response)
@@ -233,7 +245,7 @@ class Provider(ABC):
 
     async def _request_json(
         self, method: str, path: str, *, model: str | None = None, json_body: Any = None,
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - passed to httpx as this request's own limit
     ) -> Any:
         """A small non-streaming call (model lists, version checks); errors classified."""
         try:
@@ -264,7 +276,7 @@ class Provider(ABC):
         return RouteDeskError(
             ErrorKind.INTERRUPTED,
             f"The answer from {self.display_name} for {model} ended before it was finished.",
-            "The partial answer is kept; retry to get a complete one.",
+            self._fix(FixAction.RETRY_PARTIAL),
             provider=self.name, model=model, code="no_end_marker",
             detail=f"the stream closed after {state.events} events without its end marker",
         )

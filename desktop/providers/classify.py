@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import json
 import re
-import ssl
-import time
-from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
-
-import httpx
 
 from desktop.core.errors import ErrorKind, RouteDeskError
+from desktop.core.fixes import Fix, FixAction
 from desktop.core.redact import redact
-from desktop.providers.presets import display_name
+from desktop.providers.error_parts import STATUS_PAGE, excerpt, fix_about, model_part, preset_url, who
+from desktop.providers.presets import PRESETS
+from desktop.providers.retry_after import RETRY_AFTER_CAP, parse_retry_after
+from desktop.providers.transport_errors import classify_transport_error
 
 __all__ = [
     "classify_http_error",
@@ -33,27 +31,7 @@ __all__ = [
     "who",
 ]
 
-#: Longest wait we pass on; a provider asking for more is better left for a fallback.
-RETRY_AFTER_CAP = 60.0
-_DETAIL_LIMIT = 240
 _SCAN_LIMIT = 20_000
-
-
-def _excerpt(text: str, limit: int = _DETAIL_LIMIT) -> str:
-    one_line = " ".join(redact(text[: limit * 4]).split())
-    return one_line if len(one_line) <= limit else one_line[: limit - 1] + "…"
-
-
-def who(provider: str | None, kind: str | None) -> str:
-    """How a message names the provider: "OpenAI", or "work (OpenAI)" for a custom name."""
-    shown = display_name(kind)
-    if not provider or provider == kind or provider.lower() == shown.lower():
-        return shown
-    return f"{provider} ({shown})"
-
-
-def _model_part(model: str | None) -> str:
-    return f" for {model}" if model else ""
 
 
 def _to(model: str | None) -> str:
@@ -75,112 +53,6 @@ def _as_text(body: Any) -> str:
         return json.dumps(body)[: _SCAN_LIMIT * 4]
     except Exception:
         return repr(body)[: _SCAN_LIMIT]
-
-
-def _headers_dict(headers: Any) -> dict[str, str]:
-    out: dict[str, str] = {}
-    if not headers:
-        return out
-    try:
-        items = headers.items() if hasattr(headers, "items") else headers
-        for item in items:
-            try:
-                k, v = item
-            except Exception:
-                continue
-            try:
-                if isinstance(k, (bytes, bytearray)):
-                    k = bytes(k).decode("latin-1")
-                if isinstance(v, (bytes, bytearray)):
-                    v = bytes(v).decode("latin-1")
-                out[str(k).strip().lower()] = str(v).strip()
-            except Exception:
-                continue
-    except Exception:
-        return out
-    return out
-
-
-def _dur(text: str) -> float | None:
-    """OpenAI's reset format: "1s", "6m0s", "20ms", "1h2m3.5s"."""
-    text = text.strip().lower()
-    if not text:
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    total = 0.0
-    matched = False
-    for num, unit in re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", text):
-        matched = True
-        n = float(num)
-        total += {"ms": n / 1000, "s": n, "m": n * 60, "h": n * 3600}[unit]
-    return total if matched else None
-
-
-def _finite(x: float | None) -> float | None:
-    if x is None or x != x or x in (float("inf"), float("-inf")):
-        return None
-    return x
-
-
-def parse_retry_after(headers: Any, body_text: str = "", *, now: float | None = None) -> float | None:
-    """Seconds to wait, from Retry-After (seconds or HTTP date), retry-after-ms,
-    x-ratelimit-reset-* / anthropic-ratelimit-*-reset, or "try again in 20s" in the body;
-    capped at ``RETRY_AFTER_CAP``. None when nothing says."""
-    try:
-        h = _headers_dict(headers)
-        now = time.time() if now is None else now
-        value: float | None = None
-        if "retry-after-ms" in h:
-            try:
-                value = float(h["retry-after-ms"]) / 1000
-            except ValueError:
-                value = None
-        if _finite(value) is None and "retry-after" in h:
-            raw = h["retry-after"]
-            try:
-                value = float(raw)
-            except ValueError:
-                try:
-                    value = parsedate_to_datetime(raw).timestamp() - now
-                except Exception:
-                    value = None
-        if _finite(value) is None:
-            candidates = []
-            for name, raw in h.items():
-                if name.startswith("x-ratelimit-reset") or (
-                    name.startswith("anthropic-ratelimit-") and name.endswith("-reset")
-                ):
-                    d = _dur(raw)
-                    if d is not None and name == "x-ratelimit-reset" and d > 1e9:
-                        # OpenRouter: an epoch timestamp in milliseconds (or seconds).
-                        d = (d / 1000 if d > 1e11 else d) - now
-                    if d is None:
-                        try:
-                            from datetime import datetime
-
-                            d = datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp() - now
-                        except Exception:
-                            d = None
-                    if _finite(d) is not None:
-                        candidates.append(d)
-            if candidates:
-                value = max(candidates)
-        if _finite(value) is None and body_text:
-            m = re.search(r"(?i)try again in\s+(\d+(?:\.\d+)?)\s*(ms|s|sec|seconds?|m|min|minutes?)?\b",
-                          body_text[:_SCAN_LIMIT])
-            if m:
-                n = float(m.group(1))
-                unit = (m.group(2) or "s").lower()
-                value = n / 1000 if unit == "ms" else n * 60 if unit.startswith("m") and unit != "ms" else n
-        value = _finite(value)
-        if value is None:
-            return None
-        return float(min(max(value, 0.0), RETRY_AFTER_CAP))
-    except Exception:
-        return None
 
 
 def _parse_body(text: str) -> tuple[Any, bool]:
@@ -284,8 +156,8 @@ _SERVER = re.compile(r"server_error|internal server error|internal error|api_err
 _TIMEOUTISH = re.compile(r"timed? ?out|timeout", re.IGNORECASE)
 
 
-def _error(kind: ErrorKind, message: str, fix: str, *, provider, model, status, code, detail,
-           retry_after=None) -> RouteDeskError:
+def _error(kind: ErrorKind, message: str, fix: Fix, *, provider: str | None, model: str | None,
+           status: int | None, code: str | None, detail: str, retry_after: float | None = None) -> RouteDeskError:
     return RouteDeskError(
         kind, message, fix, provider=provider, model=model, status=status,
         code=code or None, retry_after=retry_after, detail=detail,
@@ -310,14 +182,16 @@ def classify_http_error(
         return RouteDeskError(
             ErrorKind.BAD_RESPONSE,
             f"{who(provider, kind)} sent an answer RouteDesk couldn't read.",
-            "Try again; if it keeps happening, check the provider's status page.",
+            fix_about(FixAction.RETRY, provider, kind, then=STATUS_PAGE),
             provider=provider, model=model, detail=f"classifier: {type(exc).__name__}",
         )
 
 
-def _classify_http(status, headers, body, *, provider, kind, model, base_url) -> RouteDeskError:
+def _classify_http(raw_status: Any, headers: Any, body: Any, *, provider: str | None, kind: str | None,
+                   model: str | None, base_url: str | None) -> RouteDeskError:
+    status: int | None
     try:
-        status = int(status) if status is not None else None
+        status = int(raw_status) if raw_status is not None else None
     except Exception:
         status = None
     text = _as_text(body)
@@ -325,10 +199,7 @@ def _classify_http(status, headers, body, *, provider, kind, model, base_url) ->
     obj, is_json = _parse_body(scan) if scan.strip()[:1] in ("{", "[", '"') else (None, False)
     code, etype, message, numeric = _fields(obj) if is_json else ("", "", "", None)
     if status is None or status == 200:
-        if numeric and 400 <= numeric <= 599:
-            status_for_rules = numeric
-        else:
-            status_for_rules = None
+        status_for_rules = numeric if numeric and 400 <= numeric <= 599 else None
     else:
         status_for_rules = status
     html = not is_json and _looks_html(scan)
@@ -340,60 +211,63 @@ def _classify_http(status, headers, body, *, provider, kind, model, base_url) ->
         hay = scan if not html else _html_title(scan)
     short = _short_code(code or etype)
     detail_src = message or hay or ""
-    detail = _excerpt(f"HTTP {status}: " + (f"{short}: " if short else "") + detail_src) if status else _excerpt(
+    detail = excerpt(f"HTTP {status}: " + (f"{short}: " if short else "") + detail_src) if status else excerpt(
         (f"{short}: " if short else "") + detail_src
     )
     name = who(provider, kind)
-    m = _model_part(model)
+    m = model_part(model)
     st = status_for_rules
-    common = dict(provider=provider, model=model, status=status, code=short, detail=detail)
+    common: dict[str, Any] = dict(provider=provider, model=model, status=status, code=short, detail=detail)
     shown = short if short and short.lower() not in _GENERIC_CODES and not short.isdigit() else ""
     code_note = f" ({shown})" if shown else (f" (HTTP {status})" if status and status != 200 else "")
 
-    def filtered():
+    def filtered() -> RouteDeskError:
         return _error(ErrorKind.CONTENT_FILTERED,
                       f"{name}'s content filter blocked this request to {model or 'the model'}{code_note}.",
-                      "Rephrase the message; another model would only hide the refusal.", **common)
+                      fix_about(FixAction.REPHRASE, provider, kind), **common)
 
-    def too_long():
+    def too_long() -> RouteDeskError:
         return _error(ErrorKind.CONTEXT_TOO_LONG,
                       f"The conversation is too long for {model or 'the model'} at {name}{code_note}.",
-                      "Start a new conversation or shorten the message, or use a model with a larger "
-                      "context window.", **common)
+                      fix_about(FixAction.SHORTEN_CONVERSATION, provider, kind, model=model), **common)
 
-    def quota():
+    def quota() -> RouteDeskError:
         return _error(ErrorKind.QUOTA_EXHAUSTED,
                       f"{name} says this account has no credit left{code_note}.",
-                      "Add credit or a payment method in the provider's billing settings.", **common)
+                      fix_about(FixAction.ADD_CREDIT, provider, kind, url=preset_url(kind, "billing_url"), who=name),
+                      **common)
 
-    def auth():
+    def auth() -> RouteDeskError:
         return _error(ErrorKind.AUTH_INVALID,
                       f"{name} didn't accept the API key{code_note}.",
-                      "Check the key in Settings → Providers, or create a new one.", **common)
+                      fix_about(FixAction.ADD_KEY, provider, kind, why="rejected",
+                                keys_url=preset_url(kind, "keys_url")),
+                      **common)
 
-    def missing_model():
+    def missing_model() -> RouteDeskError:
         return _error(ErrorKind.MODEL_NOT_FOUND,
                       f"{name} doesn't have the model {model or '(unnamed)'}{code_note}.",
-                      "Pick another model, or check the model name for typos.", **common)
+                      fix_about(FixAction.CHOOSE_MODELS, provider, kind, model=model), **common)
 
-    def rate():
+    def rate() -> RouteDeskError:
         ra = parse_retry_after(headers, scan)
         when = f" It asks to wait {ra:.0f}s." if ra else ""
         return _error(ErrorKind.RATE_LIMITED,
                       f"{name} is rate-limiting requests{_to(model)}{code_note}.{when}",
-                      "Wait a little and try again.", retry_after=ra, **common)
+                      fix_about(FixAction.WAIT_AND_RETRY, provider, kind, seconds=f"{ra:.0f}" if ra else None),
+                      retry_after=ra, **common)
 
-    def overloaded():
+    def overloaded() -> RouteDeskError:
         ra = parse_retry_after(headers, scan)
         return _error(ErrorKind.OVERLOADED,
                       f"{name} is overloaded and couldn't run {model or 'the model'} right now{code_note}.",
-                      "Try again in a minute.", retry_after=ra, **common)
+                      fix_about(FixAction.RETRY, provider, kind, when="in a minute"), retry_after=ra, **common)
 
-    def server():
+    def server() -> RouteDeskError:
         what = " (it sent an error page)" if html else ""
         return _error(ErrorKind.SERVER_ERROR,
                       f"{name} had a server error while running {model or 'the model'}{code_note}{what}.",
-                      "Try again; if it keeps happening, check the provider's status page.", **common)
+                      fix_about(FixAction.RETRY, provider, kind, then=STATUS_PAGE), **common)
 
     # 1. explicit machine-readable codes are the strongest signal
     codes = {code.lower(), etype.lower()} - {""}
@@ -428,29 +302,32 @@ def _classify_http(status, headers, body, *, provider, kind, model, base_url) ->
         where = base_url or "the base URL"
         return _error(ErrorKind.MISCONFIGURED,
                       f"{name} answered 404 Not Found at {where}: the address is probably wrong.",
-                      "Check the base URL; OpenAI-compatible servers usually end in /v1 "
-                      "(for example http://127.0.0.1:1234/v1).", **common)
+                      fix_about(FixAction.OPEN_PROVIDER_SETTINGS, provider, kind, base_url=base_url,
+                           usually="OpenAI-compatible servers usually end in /v1, for example",
+                           example=PRESETS["lmstudio"].base_url), **common)
     if st == 429 or (st is None and _RATE.search(hay)):
         return rate()
     if st in (503, 529) or (st is None and _OVERLOAD.search(hay)):
         return overloaded()
     if st == 408:
-        return _error(ErrorKind.TIMEOUT, f"{name} timed out{m}{code_note}.", "Try again.", **common)
+        return _error(ErrorKind.TIMEOUT, f"{name} timed out{m}{code_note}.", fix_about(FixAction.RETRY, provider, kind),
+                      **common)
     if st is not None and 500 <= st <= 599:
         return server()
     if st is None and (codes & {"api_error", "server_error", "internal_error"} or _SERVER.search(hay)):
         return server()
     if st is None and _TIMEOUTISH.search(hay):
-        return _error(ErrorKind.TIMEOUT, f"{name} timed out{m}{code_note}.", "Try again.", **common)
+        return _error(ErrorKind.TIMEOUT, f"{name} timed out{m}{code_note}.", fix_about(FixAction.RETRY, provider, kind),
+                      **common)
     if st is not None and 400 <= st <= 499:
         return _error(ErrorKind.BAD_RESPONSE,
                       f"{name} rejected the request{m} (HTTP {status}{', ' + short if short else ''}).",
-                      "Try again; if it keeps happening, the server may not support this request.",
+                      fix_about(FixAction.RETRY, provider, kind, then="the server may not support this request"),
                       **common)
     return _error(ErrorKind.BAD_RESPONSE,
                   f"{name} sent an answer RouteDesk couldn't use{m}"
                   + (f" (HTTP {status})." if status and status != 200 else "."),
-                  "Try again; if it keeps happening, check the provider's status page.", **common)
+                  fix_about(FixAction.RETRY, provider, kind, then=STATUS_PAGE), **common)
 
 
 def _short_code(text: str) -> str:
@@ -494,132 +371,9 @@ def bad_response(what: str, *, provider: str | None, kind: str | None, model: st
                  detail: str = "", status: int | None = None) -> RouteDeskError:
     return RouteDeskError(
         ErrorKind.BAD_RESPONSE,
-        f"{who(provider, kind)} sent {what}{_model_part(model)}.",
-        "Try again; if it keeps happening, check the provider's status page or the server's logs.",
-        provider=provider, model=model, status=status, detail=_excerpt(detail),
+        f"{who(provider, kind)} sent {what}{model_part(model)}.",
+        fix_about(FixAction.RETRY, provider, kind, then="check the provider's status page or the server's logs"),
+        provider=provider, model=model, status=status, detail=excerpt(detail),
     )
 
 
-def _host(base_url: str | None) -> str:
-    if not base_url:
-        return "its address"
-    try:
-        parts = urlsplit(base_url)
-        return parts.netloc or base_url
-    except Exception:
-        return "its address"
-
-
-def _chain(exc: BaseException) -> str:
-    seen = []
-    cur: BaseException | None = exc
-    for _ in range(6):
-        if cur is None:
-            break
-        seen.append(f"{type(cur).__name__}: {cur}")
-        cur = cur.__cause__ or cur.__context__
-    return " <- ".join(seen)
-
-
-def classify_transport_error(
-    exc: BaseException,
-    *,
-    provider: str | None,
-    kind: str | None,
-    model: str | None,
-    base_url: str | None = None,
-    midstream: bool = True,
-    waited: float | None = None,
-) -> RouteDeskError:
-    """Map a network-level failure to a RouteDeskError.
-
-    ``midstream`` says whether the response had already started (status line received);
-    a connection that breaks after that is ``interrupted``, before it ``unreachable``.
-    ``waited`` is the time limit that ran out, for the message of a timeout.
-    """
-    try:
-        return _classify_transport(exc, provider=provider, kind=kind, model=model, base_url=base_url,
-                                   midstream=midstream, waited=waited)
-    except Exception:  # pragma: no cover
-        return RouteDeskError(ErrorKind.BAD_RESPONSE, f"{who(provider, kind)} failed in an unexpected way.",
-                              "Try again.", provider=provider, model=model)
-
-
-def _classify_transport(exc, *, provider, kind, model, base_url, midstream, waited=None) -> RouteDeskError:
-    if isinstance(exc, RouteDeskError):
-        return exc
-    name = who(provider, kind)
-    host = _host(base_url)
-    m = _model_part(model)
-    try:
-        chain = _chain(exc)
-    except Exception:
-        chain = type(exc).__name__
-    detail = _excerpt(chain)
-    common = dict(provider=provider, model=model, detail=detail)
-    low = chain.lower()
-
-    if isinstance(exc, httpx.ConnectTimeout):
-        return RouteDeskError(ErrorKind.TIMEOUT, f"{name} at {host} didn't accept a connection in time.",
-                              "Check your internet connection or the server, then try again.",
-                              code="connect_timeout", **common)
-    if isinstance(exc, httpx.PoolTimeout):
-        return RouteDeskError(ErrorKind.TIMEOUT, f"Too many requests to {name} were waiting at once.",
-                              "Try again in a moment.", code="pool_timeout", **common)
-    if isinstance(exc, (httpx.TimeoutException, TimeoutError)):
-        secs = f" {waited:g}s" if waited else ""
-        if midstream:
-            what = f"{model or 'The model'} at {name} stopped sending its answer (nothing arrived for{secs or ' too long'})."
-        else:
-            what = f"{model or 'The model'} at {name} didn't start answering" + (f" within{secs}." if secs else " in time.")
-        return RouteDeskError(ErrorKind.TIMEOUT, what,
-                              "Try again; the provider may be slow right now.",
-                              code="read_timeout", **common)
-    if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.LocalProtocolError)):
-        return RouteDeskError(ErrorKind.MISCONFIGURED, f"RouteDesk can't use the address set for {name} ({host}).",
-                              "Check the base URL in Settings → Providers; it should start with http:// or https://.",
-                              **common)
-    if isinstance(exc, httpx.ConnectError) or (
-        isinstance(exc, (ConnectionRefusedError, ssl.SSLError, OSError)) and not isinstance(
-            exc, (httpx.ReadError, httpx.RemoteProtocolError))
-        and not midstream
-    ):
-        if "certificate" in low or "ssl" in low or "tls" in low:
-            why, code = "a secure (TLS) connection couldn't be set up", "tls"
-        elif ("name or service not known" in low or "nodename nor servname" in low or "getaddrinfo" in low
-              or "name resolution" in low or "no address associated" in low or "errno -2" in low
-              or "errno -3" in low or "errno 11001" in low):
-            why, code = "the host name couldn't be found", "dns"
-        elif "refused" in low or "errno 111" in low or "errno 61" in low or "10061" in low:
-            why, code = "connection refused", "connection_refused"
-        elif "unreachable" in low:
-            why, code = "network unreachable", "network_unreachable"
-        else:
-            why, code = "couldn't connect", "connect_error"
-        if kind == "ollama" and code == "connection_refused":
-            msg = f"Ollama isn't running on {host}."
-        else:
-            msg = f"Can't reach {name} at {host} ({why})."
-        return RouteDeskError(ErrorKind.UNREACHABLE, msg,
-                              "Check that the server is running and the address is right, then try again.",
-                              code=code, **common)
-    if isinstance(exc, httpx.WriteError):
-        return RouteDeskError(ErrorKind.UNREACHABLE, f"The connection to {name} at {host} dropped while sending.",
-                              "Check your connection and try again.", code="write_error", **common)
-    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.StreamError, ConnectionError)):
-        if midstream:
-            return RouteDeskError(ErrorKind.INTERRUPTED, f"The answer from {model or 'the model'} at {name} broke off before it was finished.",
-                                  "The partial answer is kept; retry to get a complete one.",
-                                  code="interrupted", **common)
-        return RouteDeskError(ErrorKind.UNREACHABLE,
-                              f"{name} at {host} closed the connection without answering.",
-                              "Try again; if it keeps happening, check the server.", code="disconnected", **common)
-    if isinstance(exc, httpx.DecodingError):
-        return RouteDeskError(ErrorKind.BAD_RESPONSE, f"{name} sent an answer that couldn't be decoded{m}.",
-                              "Try again; if it keeps happening, check the server.", code="decoding", **common)
-    if isinstance(exc, OSError):
-        return RouteDeskError(ErrorKind.UNREACHABLE, f"Can't reach {name} at {host}.",
-                              "Check your connection and try again.", code="os_error", **common)
-    return RouteDeskError(ErrorKind.BAD_RESPONSE, f"{name} sent an answer RouteDesk couldn't read{m}.",
-                          "Try again; if it keeps happening, check the provider's status page.",
-                          code=type(exc).__name__, **common)

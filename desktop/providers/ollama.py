@@ -20,7 +20,7 @@ from desktop.core.types import (
     Usage,
     UsageReport,
 )
-from desktop.providers.base import Provider, StreamState
+from desktop.providers.base import Provider, StreamState, as_mapping
 from desktop.providers.classify import bad_response, classify_error_payload, classify_transport_error
 
 __all__ = ["OllamaProvider", "OllamaLineParser", "PullProgress"]
@@ -53,7 +53,7 @@ class OllamaLineParser:
     UsageReport(prompt_eval_count, eval_count) and StreamEnd(done_reason)."""
 
     def __init__(self, *, provider: str | None, kind: str | None, model: str | None) -> None:
-        self.ctx = {"provider": provider, "kind": kind, "model": model}
+        self.ctx: dict[str, Any] = {"provider": provider, "kind": kind, "model": model}
         self.done = False
 
     def feed(self, line: str) -> list[StreamEvent]:
@@ -119,7 +119,7 @@ class OllamaProvider(Provider):
         return {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
 
     @staticmethod
-    def build_body(model: str, messages: list[ChatMessage], max_tokens: int | None) -> dict:
+    def build_body(model: str, messages: list[ChatMessage], max_tokens: int | None) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": model,
             "messages": [{"role": m.role, "content": m.content} for m in messages],
@@ -165,7 +165,7 @@ class OllamaProvider(Provider):
             name = item.get("name") or item.get("model")
             if not isinstance(name, str) or not name:
                 continue
-            details = item.get("details") if isinstance(item.get("details"), dict) else {}
+            details = as_mapping(item.get("details"))
             ps = details.get("parameter_size")
             q = details.get("quantization_level")
             out.append(ModelInfo(
@@ -181,13 +181,13 @@ class OllamaProvider(Provider):
         if not isinstance(data, dict):
             raise self._scrub(bad_response("model details RouteDesk couldn't read", provider=self.name,
                                            kind=self.kind, model=model, detail=str(data)[:200]))
-        info = data.get("model_info") if isinstance(data.get("model_info"), dict) else {}
+        info = as_mapping(data.get("model_info"))
         ctx = None
         for key, value in info.items():
             if isinstance(key, str) and key.endswith(".context_length") and _int(value):
                 ctx = _int(value)
                 break
-        details = data.get("details") if isinstance(data.get("details"), dict) else {}
+        details = as_mapping(data.get("details"))
         ps, q = details.get("parameter_size"), details.get("quantization_level")
         return ModelInfo(
             ModelRef(self.name, model), local=True, context_length=ctx,
@@ -228,7 +228,8 @@ class OllamaProvider(Provider):
                         continue
                     if obj.get("error"):
                         raise classify_error_payload(obj, **self._ctx(model))
-                    status = obj.get("status") if isinstance(obj.get("status"), str) else ""
+                    raw_status = obj.get("status")
+                    status = raw_status if isinstance(raw_status, str) else ""
                     digest = obj.get("digest") if isinstance(obj.get("digest"), str) else None
                     yield PullProgress(status, _int(obj.get("completed")), _int(obj.get("total")), digest)
                     if status == "success":

@@ -8,6 +8,7 @@ from typing import Any
 
 from httpx_sse import aconnect_sse
 
+from desktop.core.errors import RouteDeskError
 from desktop.core.types import (
     ChatMessage,
     ModelInfo,
@@ -18,7 +19,7 @@ from desktop.core.types import (
     Usage,
     UsageReport,
 )
-from desktop.providers.base import Provider, StreamState
+from desktop.providers.base import Provider, StreamState, as_mapping
 from desktop.providers.classify import bad_response, classify_error_payload, classify_http_error
 
 __all__ = [
@@ -54,12 +55,12 @@ class OpenAIStreamParser:
     """
 
     def __init__(self, *, provider: str | None, kind: str | None, model: str | None) -> None:
-        self.ctx = {"provider": provider, "kind": kind, "model": model}
+        self.ctx: dict[str, Any] = {"provider": provider, "kind": kind, "model": model}
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
         self.done = False
 
-    def _bad(self, what: str, data: str):
+    def _bad(self, what: str, data: str) -> RouteDeskError:
         return bad_response(what, detail=data, **self.ctx)
 
     def feed(self, event: str, data: str) -> list[StreamEvent]:
@@ -105,7 +106,7 @@ class OpenAIStreamParser:
                     continue
                 delta = choice.get("delta")
                 if not isinstance(delta, dict):
-                    delta = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+                    delta = as_mapping(choice.get("message"))
                 content = delta.get("content")
                 if content is None and isinstance(choice.get("text"), str):
                     content = choice["text"]
@@ -149,7 +150,7 @@ class OpenAICompatProvider(Provider):
     needs_key = False
     supports_usage_in_stream = True
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         #: Cleared after a server rejects ``stream_options``; remembered for this provider.
         self.stream_options_ok = True
@@ -163,7 +164,7 @@ class OpenAICompatProvider(Provider):
             headers["Authorization"] = f"Bearer {self._api_key}"
         return headers
 
-    def _body(self, model: str, messages: list[ChatMessage], max_tokens: int | None) -> dict:
+    def _body(self, model: str, messages: list[ChatMessage], max_tokens: int | None) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": model,
             "messages": [{"role": m.role, "content": m.content} for m in messages],

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from desktop.core.errors import ErrorKind, RouteDeskError
-from desktop.core.paths import ollama_base_url
+from desktop.core.paths import OLLAMA_DEFAULT_URL, ollama_base_url
 
 __all__ = ["Preset", "PRESETS", "preset_for", "normalize_base_url", "display_name", "OPENAI_COMPATIBLE_PROTOCOL"]
 
@@ -30,6 +31,8 @@ class Preset:
     keys_url: str | None = None     # where to create or check a key
     billing_url: str | None = None  # where to add credit
     status_url: str | None = None   # where outages are announced
+    models_url: str | None = None   # where the exact model names are listed
+    limits_url: str | None = None   # where the account's rate limits are listed
     supports_usage_in_stream: bool = True
 
     @property
@@ -37,7 +40,7 @@ class Preset:
         return self.base_url is None
 
 
-def _p(**kw) -> Preset:
+def _p(**kw: Any) -> Preset:
     return Preset(**kw)
 
 
@@ -48,19 +51,21 @@ PRESETS: dict[str, Preset] = {
            base_url="https://api.openai.com/v1", needs_key=True, local=False,
            key_env="OPENAI_API_KEY", keys_url="https://platform.openai.com/api-keys",
            billing_url="https://platform.openai.com/settings/organization/billing",
-           status_url="https://status.openai.com"),
+           status_url="https://status.openai.com",
+           limits_url="https://platform.openai.com/settings/organization/limits"),
         _p(kind="anthropic", display_name="Anthropic", protocol=ANTHROPIC_PROTOCOL,
            base_url="https://api.anthropic.com", needs_key=True, local=False,
            key_env="ANTHROPIC_API_KEY", keys_url="https://console.anthropic.com/settings/keys",
            billing_url="https://console.anthropic.com/settings/billing",
-           status_url="https://status.anthropic.com"),
+           status_url="https://status.anthropic.com",
+           limits_url="https://console.anthropic.com/settings/limits"),
         _p(kind="openrouter", display_name="OpenRouter", protocol=OPENAI_COMPATIBLE_PROTOCOL,
            base_url="https://openrouter.ai/api/v1", needs_key=True, local=False,
            key_env="OPENROUTER_API_KEY", keys_url="https://openrouter.ai/settings/keys",
            billing_url="https://openrouter.ai/settings/credits",
-           status_url="https://status.openrouter.ai"),
+           status_url="https://status.openrouter.ai", models_url="https://openrouter.ai/models"),
         _p(kind="ollama", display_name="Ollama", protocol=OLLAMA_PROTOCOL,
-           base_url="http://127.0.0.1:11434", needs_key=False, local=True),
+           base_url=OLLAMA_DEFAULT_URL, needs_key=False, local=True),
         _p(kind="lmstudio", display_name="LM Studio", protocol=OPENAI_COMPATIBLE_PROTOCOL,
            base_url="http://127.0.0.1:1234/v1", needs_key=False, local=True,
            supports_usage_in_stream=True),
@@ -143,7 +148,7 @@ def normalize_base_url(kind: str, url: str | None) -> str:
             raise RouteDeskError(
                 ErrorKind.MISCONFIGURED,
                 f"RouteDesk needs the address (base URL) of the {display_name(kind)}, and none was given.",
-                "Give the server's address with --base-url, for example http://127.0.0.1:8000/v1.",
+                "Give the server's address (base URL), for example http://127.0.0.1:8000/v1.",
                 provider=kind,
             )
         url = default

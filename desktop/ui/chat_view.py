@@ -9,231 +9,32 @@ get widgets until the user asks for earlier ones.
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Callable
 
-from PySide6.QtCore import QSize, Qt, QTimer
-from PySide6.QtGui import QFontDatabase, QGuiApplication, QTextOption
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
-    QPlainTextEdit,
     QPushButton,
     QScrollArea,
     QSizePolicy,
-    QTextBrowser,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from desktop.ui.markdown import CodeHighlighter, Segment, is_dark, split_segments
+from desktop.core.fixes import Fix
+from desktop.ui.error_card import ErrorCard, error_title, fix_buttons
 from desktop.ui.models import ChatSession, MessageItem
+from desktop.ui.rich_text import CodeBlock, RichText
 from desktop.ui.theme import fmt_cost, fmt_ms, fmt_tokens, set_icon
 
 __all__ = ["ChatView", "AnswerWidget", "UserBubble", "CodeBlock", "ErrorCard", "RichText", "FLUSH_MS", "PAGE"]
 
 FLUSH_MS = 30
 PAGE = 40
-
-_TITLES = {
-    "auth_invalid": "The key was rejected",
-    "quota_exhausted": "No credit left",
-    "rate_limited": "Too many requests",
-    "overloaded": "The provider is overloaded",
-    "server_error": "The provider had a server error",
-    "model_not_found": "Model not found",
-    "context_too_long": "The conversation is too long for this model",
-    "content_filtered": "The provider refused to answer",
-    "unreachable": "Can't reach the provider",
-    "timeout": "The provider took too long",
-    "interrupted": "The answer stopped before it was finished",
-    "bad_response": "The provider's answer couldn't be read",
-    "misconfigured": "Something needs setting up",
-}
-_SETTINGS_KINDS = {"auth_invalid", "quota_exhausted", "model_not_found", "misconfigured", "unreachable", "context_too_long"}
-
-
-_GUI_HINTS = [
-    (re.compile(r"`routedesk use[^`]*`"), "Settings (pick the strong and weak models)"),
-    (re.compile(r"`(?:echo \$KEY \| )?routedesk providers add[^`]*`"), "Settings → Providers"),
-    (re.compile(r"`routedesk providers list`"), "Settings → Providers"),
-    (re.compile(r"`routedesk models`"), "Settings (it lists each provider's models)"),
-    (re.compile(r"`routedesk pull [^`]*`"), "Health → Pull a model"),
-    (re.compile(r"`routedesk probe[^`]*`"), "Health → Check now"),
-    (re.compile(r"--model PROVIDER/MODEL"), "a model in the Route menu"),
-]
-
-
-def gui_fix(text: str) -> str:
-    """The engine's fixes are written for the command line too; in the window, name the
-    screen that does it instead of the command."""
-    for pattern, words in _GUI_HINTS:
-        text = pattern.sub(words, text)
-    return text
-
-
-def error_title(kind: str) -> str:
-    return _TITLES.get(kind, "Something went wrong")
-
-
-class AutoBrowser(QTextBrowser):
-    """A QTextBrowser as tall as its document: no scrollbars, no frame."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("prose")
-        self.setFrameShape(QFrame.Shape.NoFrame)
-        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setOpenExternalLinks(True)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.viewport().setAutoFillBackground(False)
-        self.document().setDocumentMargin(2)
-        self.document().documentLayout().documentSizeChanged.connect(self._fit)
-        self.setTextInteractionFlags(
-            Qt.TextInteractionFlag.TextBrowserInteraction | Qt.TextInteractionFlag.TextSelectableByKeyboard
-        )
-        self._fit()
-
-    def _fit(self, *_a) -> None:
-        h = int(self.document().size().height() + 0.999) + 2 * self.frameWidth()
-        if h != self.height():
-            self.setFixedHeight(max(h, self.fontMetrics().height()))
-
-    def sizeHint(self) -> QSize:  # noqa: N802
-        return QSize(200, self.height())
-
-    def wheelEvent(self, e) -> None:  # let the chat scroll
-        e.ignore()
-
-
-class CodeBlock(QFrame):
-    """A fenced code block: language, Copy button, highlighted monospace text."""
-
-    def __init__(self, seg: Segment, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("codeBlock")
-        self.lang = seg.lang
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(6, 2, 6, 4)
-        lay.setSpacing(0)
-        head = QHBoxLayout()
-        self.lang_label = QLabel(seg.lang or "code")
-        self.lang_label.setObjectName("codeLang")
-        self.copy_btn = QToolButton()
-        self.copy_btn.setObjectName("action")
-        self.copy_btn.setText("Copy")
-        set_icon(self.copy_btn, "copy")
-        self.copy_btn.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.copy_btn.setToolTip("Copy this code")
-        self.copy_btn.clicked.connect(self.copy)
-        head.addWidget(self.lang_label)
-        head.addStretch(1)
-        head.addWidget(self.copy_btn)
-        lay.addLayout(head)
-        self.edit = QPlainTextEdit()
-        self.edit.setReadOnly(True)
-        self.edit.setFrameShape(QFrame.Shape.NoFrame)
-        self.edit.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
-        self.edit.setWordWrapMode(QTextOption.WrapMode.NoWrap)
-        self.edit.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-        self.edit.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.edit.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
-        self.edit.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.edit.viewport().setAutoFillBackground(False)
-        self.highlighter = CodeHighlighter(self.edit.document(), seg.lang, is_dark(self.palette()))
-        lay.addWidget(self.edit)
-        self._text = ""
-        self.set_text(seg.text)
-
-    def set_text(self, text: str) -> None:
-        if text == self._text:
-            return
-        if text.startswith(self._text) and self._text:
-            cur = self.edit.textCursor()
-            cur.movePosition(cur.MoveOperation.End)
-            cur.insertText(text[len(self._text):])
-        else:
-            self.edit.setPlainText(text)
-        self._text = text
-        self._fit()
-
-    def text(self) -> str:
-        return self._text
-
-    def _fit(self) -> None:
-        lines = max(1, self._text.count("\n") + 1)
-        fm = self.edit.fontMetrics()
-        h = lines * fm.lineSpacing() + 2 * int(self.edit.document().documentMargin()) + 4
-        sb = self.edit.horizontalScrollBar()
-        longest = max((fm.horizontalAdvance(line) for line in self._text.split("\n")), default=0)
-        if longest + 20 > self.edit.viewport().width() > 0:
-            h += sb.sizeHint().height()
-        self.edit.setFixedHeight(h)
-
-    def resizeEvent(self, e) -> None:  # noqa: N802
-        super().resizeEvent(e)
-        self._fit()
-
-    def copy(self) -> None:
-        QGuiApplication.clipboard().setText(self._text)
-        self.copy_btn.setText("Copied")
-        QTimer.singleShot(1500, self.copy_btn, lambda: self.copy_btn.setText("Copy"))
-
-
-class RichText(QWidget):
-    """Markdown as a column of prose browsers and code blocks, updated in place."""
-
-    def __init__(self, parent: QWidget | None = None, *, plain: bool = False) -> None:
-        super().__init__(parent)
-        self._lay = QVBoxLayout(self)
-        self._lay.setContentsMargins(0, 0, 0, 0)
-        self._lay.setSpacing(6)
-        self._segs: list[Segment] = []
-        self._widgets: list[QWidget] = []
-        self._plain = plain
-        self._text = ""
-
-    def set_text(self, text: str) -> None:
-        if text == self._text:
-            return
-        self._text = text
-        segs = [Segment("prose", text)] if self._plain else split_segments(text)
-        for i, seg in enumerate(segs):
-            if i < len(self._segs) and self._segs[i] == seg:
-                continue
-            w = self._widgets[i] if i < len(self._widgets) else None
-            if w is not None and ((seg.kind == "code") != isinstance(w, CodeBlock) or
-                                  (isinstance(w, CodeBlock) and w.lang != seg.lang)):
-                self._lay.removeWidget(w)
-                w.deleteLater()
-                self._widgets[i] = w = None
-            if w is None:
-                w = CodeBlock(seg) if seg.kind == "code" else AutoBrowser()
-                if i < len(self._widgets):
-                    self._widgets[i] = w
-                else:
-                    self._widgets.append(w)
-                self._lay.insertWidget(i, w)
-            if isinstance(w, CodeBlock):
-                w.set_text(seg.text)
-            elif self._plain:
-                w.setPlainText(seg.text)
-            else:
-                w.setMarkdown(seg.text)
-        for w in self._widgets[len(segs):]:
-            self._lay.removeWidget(w)
-            w.deleteLater()
-        del self._widgets[len(segs):]
-        self._segs = segs
-
-    def text(self) -> str:
-        return self._text
-
-    def code_blocks(self) -> list[CodeBlock]:
-        return [w for w in self._widgets if isinstance(w, CodeBlock)]
 
 
 def _button(text: str, slot: Callable, tip: str = "", icon_name: str = "", obj: str = "action") -> QToolButton:
@@ -247,46 +48,6 @@ def _button(text: str, slot: Callable, tip: str = "", icon_name: str = "", obj: 
     b.setCursor(Qt.CursorShape.PointingHandCursor)
     b.clicked.connect(slot)
     return b
-
-
-class ErrorCard(QFrame):
-    """Plain-language message, the fix, and buttons that do it."""
-
-    def __init__(self, info, *, notice: bool = False, actions: list[tuple[str, Callable]] = (), parent=None) -> None:
-        super().__init__(parent)
-        self.setObjectName("noticeCard" if notice else "errorCard")
-        self.info = info
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(10, 8, 10, 8)
-        lay.setSpacing(4)
-        who = f" — {info.provider}/{info.model}" if info.provider and info.model else (f" — {info.provider}" if info.provider else "")
-        self.title = QLabel(error_title(info.kind) + who)
-        self.title.setObjectName("cardTitle")
-        self.title.setWordWrap(True)
-        self.message = QLabel(info.message)
-        self.message.setWordWrap(True)
-        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        lay.addWidget(self.title)
-        lay.addWidget(self.message)
-        self.fix = None
-        if info.fix:
-            self.fix = QLabel("<b>What to do:</b> " + html.escape(gui_fix(info.fix)))
-            self.fix.setWordWrap(True)
-            self.fix.setTextFormat(Qt.TextFormat.RichText)
-            self.fix.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            lay.addWidget(self.fix)
-        self.buttons: dict[str, QPushButton] = {}
-        if actions:
-            row = QHBoxLayout()
-            row.setSpacing(6)
-            for label, slot in actions:
-                b = QPushButton(label)
-                b.clicked.connect(slot)
-                row.addWidget(b)
-                self.buttons[label] = b
-            row.addStretch(1)
-            lay.addLayout(row)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Maximum)
 
 
 class UserBubble(QFrame):
@@ -472,10 +233,7 @@ class AnswerWidget(QFrame):
             return  # the error card says it all
         for f in shown:
             info = f.error
-            actions = []
-            if info.kind in _SETTINGS_KINDS:
-                actions.append(("Open settings", lambda _=False, p=info.provider or "": self.view.controller.settings_requested.emit(p)))
-            card = ErrorCard(info, notice=True, actions=actions)
+            card = ErrorCard(info, notice=True, actions=fix_buttons(Fix.coerce(info.fix), self.view.controller))
             if it.model is not None and it.model != f.model:
                 card.title.setText(card.title.text() + f" · answered with {it.model} instead")
             self.notices.addWidget(card)
@@ -493,14 +251,12 @@ class AnswerWidget(QFrame):
         if it.status not in ("error", "interrupted") or it.error is None:
             return
         c = self.view.controller
-        actions: list[tuple[str, Callable]] = []
-        if it.error.kind in _SETTINGS_KINDS:
-            actions.append(("Open settings", lambda _=False: c.settings_requested.emit(it.error.provider or "")))
+        actions: list[tuple[str, Callable[[], object]]] = fix_buttons(Fix.coerce(it.error.fix), c)
         if self.view.is_last_answer(it):
-            actions.append(("Retry", lambda _=False: c.regenerate(it.mode)))
+            actions.append(("Retry", lambda: c.regenerate(it.mode)))
             other = c.other_model_for(it)
             if other is not None and it.error.kind != "content_filtered":
-                actions.append((f"Answer with {other.model}", lambda _=False: c.answer_with_other(it)))
+                actions.append((f"Answer with {other.model}", lambda: c.answer_with_other(it)))
         card = ErrorCard(it.error, notice=it.status == "interrupted", actions=actions)
         failed = {a.model for a in it.attempts if getattr(a, "error", None) is not None}
         if it.status == "error" and len(failed) >= 2:  # every candidate failed: say so first

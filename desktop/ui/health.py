@@ -26,6 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.core.fixes import Fix
+from desktop.ui.error_card import fix_buttons
 from desktop.ui.models import HealthModel, ProviderHealth, PullProgress
 from desktop.ui.theme import status_color
 
@@ -43,10 +45,9 @@ def health_tooltip(h: ProviderHealth) -> str:
         lines.append(html.escape(h.explanation))
     elif h.summary:
         lines.append(html.escape(h.summary))
-    if h.fix:
-        from desktop.ui.chat_view import gui_fix
-
-        lines.append("<b>Fix:</b> " + html.escape(gui_fix(h.fix)))
+    words = Fix.coerce(h.fix).text
+    if words:
+        lines.append("<b>Fix:</b> " + html.escape(words))
     if h.checked_at is not None:
         lines.append(f"<span style='color:gray'>Checked at {h.checked_at:%H:%M:%S}</span>")
     return "<br>".join(lines)
@@ -116,9 +117,14 @@ class HealthIndicator(QFrame):
 
 
 class ProviderRow(QFrame):
-    def __init__(self, h: ProviderHealth, parent: QWidget | None = None) -> None:
+    """One provider: its dot, what is known, and buttons that do its fix."""
+
+    def __init__(self, h: ProviderHealth, controller=None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        lay = QHBoxLayout(self)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        lay = QHBoxLayout()
+        outer.addLayout(lay)
         lay.setContentsMargins(0, 2, 0, 2)
         self.dot = StatusDot(h.status)
         lay.addWidget(self.dot, 0, Qt.AlignmentFlag.AlignTop)
@@ -128,6 +134,18 @@ class ProviderRow(QFrame):
         text.setText(health_tooltip(h))
         text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         lay.addWidget(text, 1)
+        self.buttons: dict[str, QPushButton] = {}
+        actions = fix_buttons(Fix.coerce(h.fix), controller) if controller is not None else []
+        if actions:
+            row = QHBoxLayout()
+            row.addSpacing(self.dot.width() + lay.spacing())
+            for label, slot in actions:
+                b = QPushButton(label)
+                b.clicked.connect(lambda _=False, s=slot: s())
+                row.addWidget(b)
+                self.buttons[label] = b
+            row.addStretch(1)
+            outer.addLayout(row)
 
 
 class HealthPanel(QWidget):
@@ -182,7 +200,7 @@ class HealthPanel(QWidget):
             lab.setObjectName("muted")
             self.rows.addWidget(lab)
         for h in self.model.providers.values():
-            self.rows.addWidget(ProviderRow(h))
+            self.rows.addWidget(ProviderRow(h, self.controller))
         self.check_btn.setEnabled(not self.model.checking)
         self.check_btn.setText("Checking…" if self.model.checking else "Check now")
         self.local_list.clear()

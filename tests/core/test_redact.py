@@ -17,7 +17,8 @@ SECRETS = [
      + "a1" * 32, "sk-or-v1-" + "a1" * 32),
     ("legacy sk-abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH rejected",
      "sk-abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH"),
-    ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+    ("Authorization: Bearer "
+     "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
      "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"),
     ("curl -H 'Authorization: Bearer gsk_live_9f8e7d6c5b4a39281726354' https://api.groq.com",
      "gsk_live_9f8e7d6c5b4a39281726354"),
@@ -92,5 +93,5 @@ def test_one_redact_for_every_layer():
     from desktop.providers import classify
     from desktop.storage import db
 
-    assert classify.redact is core.redact and db.redact is core.redact
+    assert classify.redact is core.redact and columns.redact is core.redact
     assert importlib.util.find_spec("desktop.storage.redact") is None

@@ -12,6 +12,7 @@ import pytest
 from desktop.commands import ProgressBar
 from desktop.commands import pull_with_bar as pull_model
 from desktop.core.errors import ErrorKind, RouteDeskError
+from desktop.core.fixes import Fix
 from desktop.core.types import ModelRef
 from desktop.engine.catalog import list_models
 from tests.engine._health_support import free_port, heng, keys  # noqa: F401
@@ -65,7 +66,7 @@ async def test_pair_and_overrides_are_listed_even_when_unreachable(heng, sim, ke
     kinds = {p["provider"]: p["error"]["kind"] for p in problems}
     assert kinds["work"] == "unreachable" and kinds["ollama"] == "unreachable"
     ollama_problem = next(p for p in problems if p["provider"] == "ollama")["error"]
-    assert "ollama serve" in ollama_problem["fix"]
+    assert "ollama serve" in str(Fix.from_json(ollama_problem["fix"]))
 
 
 async def test_pair_model_that_is_listed_is_not_repeated(heng, sim):
@@ -128,14 +129,14 @@ async def test_pull_of_a_name_the_library_does_not_have(heng, sim):
     with pytest.raises(RouteDeskError) as info:
         await pull_model(heng, ModelRef("ollama", "no-such-model"), io.StringIO())
     assert info.value.kind is ErrorKind.MODEL_NOT_FOUND
-    assert "ollama.com/library" in info.value.fix
+    assert "ollama.com/library" in str(info.value.fix)
 
 
 async def test_pull_with_ollama_stopped_says_how_to_start_it(heng, sim):
     sim.stop()
     with pytest.raises(RouteDeskError) as info:
         await pull_model(heng, ModelRef("ollama", "phi3:mini"), io.StringIO())
-    assert info.value.kind is ErrorKind.UNREACHABLE and "ollama serve" in info.value.fix
+    assert info.value.kind is ErrorKind.UNREACHABLE and "ollama serve" in str(info.value.fix)
 
 
 async def test_only_ollama_models_can_be_pulled(heng, sim):
@@ -144,7 +145,7 @@ async def test_only_ollama_models_can_be_pulled(heng, sim):
     assert info.value.kind is ErrorKind.MISCONFIGURED
     with pytest.raises(RouteDeskError) as info:
         await pull_model(heng, ModelRef("lmstudio", "x"), io.StringIO())
-    assert "LM Studio" in info.value.fix
+    assert "LM Studio" in str(info.value.fix)
 
 
 class _Out(io.StringIO):

@@ -20,6 +20,7 @@ from desktop.engine.health import (
     status_for,
     url_alternatives,
 )
+from desktop.terminal import fix_text
 from tests.engine._health_support import FakeClock, Reports, free_port, heng, keys, unreachable  # noqa: F401
 from tests.simulator import Fault
 
@@ -36,7 +37,7 @@ async def test_healthy_providers_report_ok_with_latency_and_model_count(heng, si
     assert set(reports) == {"work", "ollama", "lmstudio"}
     work, ollama = reports["work"], reports["ollama"]
     assert work.status == "ok" and work.models == 2 and work.latency_ms is not None
-    assert work.last_success is not None and work.error_kind is None and work.fix == ""
+    assert work.last_success is not None and work.error_kind is None and not fix_text(work.fix)
     assert ollama.status == "ok" and ollama.version == sim.ollama_version and ollama.local
     assert "Ollama" in ollama.explanation and "2 models" in ollama.explanation
     d = work.to_dict()
@@ -57,7 +58,7 @@ async def test_rejected_key_is_auth_invalid_not_unreachable(heng, sim, keys):
     report, models = await probe_provider(heng, "work")
     assert models is None
     assert report.status == "misconfigured" and report.error_kind == "auth_invalid"
-    assert "key" in report.explanation.lower() and report.fix
+    assert "key" in report.explanation.lower() and fix_text(report.fix)
     assert "sk-wrong-key" not in repr(report.to_dict())
 
 
@@ -77,7 +78,7 @@ async def test_missing_key_is_misconfigured(heng, sim):
 async def test_unknown_provider_name_is_misconfigured(heng):
     [report] = await probe_all(heng, only="nosuch")
     assert report.status == "misconfigured" and "nosuch" in report.explanation
-    assert "providers add" in report.fix
+    assert "providers add" in fix_text(report.fix)
 
 
 async def test_stopped_ollama_says_unreachable_and_how_to_start_it(heng, sim):
@@ -85,7 +86,7 @@ async def test_stopped_ollama_says_unreachable_and_how_to_start_it(heng, sim):
     [report] = await probe_all(heng, only="ollama")
     assert report.status == "down" and report.error_kind == "unreachable"
     assert "isn't running" in report.explanation
-    assert "ollama serve" in report.fix
+    assert "ollama serve" in fix_text(report.fix)
 
 
 @pytest.mark.parametrize(
@@ -105,7 +106,7 @@ async def test_each_error_kind_on_the_model_list(heng, sim, fault, status, kind)
     sim.inject(fault)
     report, _ = await probe_provider(heng, "work")
     assert (report.status, report.error_kind) == (status, kind)
-    assert report.explanation and report.fix
+    assert report.explanation and fix_text(report.fix)
     assert "{" not in report.explanation  # never raw JSON
     if kind == "rate_limited":
         assert report.retry_after == 7
@@ -136,7 +137,7 @@ async def test_model_of_the_pair_not_pulled_says_ollama_pull(heng, sim):
     [report] = await probe_all(heng, only="ollama")
     assert report.status == "degraded" and report.error_kind == "model_not_found"
     assert report.missing_models == ("mistral-nemo",)
-    assert "`ollama pull mistral-nemo`" in report.fix
+    assert "`ollama pull mistral-nemo`" in fix_text(report.fix)
     # "llama3.2" and "llama3.2:latest" are the same Ollama model
     heng.set_pair(ModelRef("work", "gpt-4o"), ModelRef("ollama", "llama3.2"))
     [report] = await probe_all(heng, only="ollama")
@@ -147,7 +148,7 @@ async def test_model_of_the_pair_missing_on_a_cloud_provider(heng, sim):
     heng.set_pair(ModelRef("work", "gpt-9"), ModelRef("ollama", "llama3.2"))
     report, _ = await probe_provider(heng, "work")
     assert report.status == "degraded" and report.missing_models == ("gpt-9",)
-    assert "routedesk models" in report.fix
+    assert "routedesk models" in fix_text(report.fix)
 
 
 def test_url_alternatives():
@@ -163,7 +164,7 @@ async def test_doubled_v1_is_recognised_and_the_right_url_suggested(heng, sim, k
     report, _ = await probe_provider(heng, "dbl")
     assert report.status == "misconfigured" and report.error_kind == "misconfigured"
     assert report.suggested_base_url == sim.openai_url
-    assert sim.openai_url in report.fix and "--base-url" in report.fix
+    assert sim.openai_url in fix_text(report.fix) and "--base-url" in fix_text(report.fix)
     assert "404" in report.explanation
     assert "sk-test-key" not in repr(report.to_dict())
 
@@ -179,7 +180,7 @@ async def test_a_404_with_no_working_alternative_still_says_the_address_is_wrong
     report, _ = await probe_provider(heng, "odd")
     assert report.status == "misconfigured" and report.suggested_base_url is None
     assert "404" in report.explanation and "base URL" in report.explanation
-    assert "/v1" in report.fix
+    assert "/v1" in fix_text(report.fix)
 
 
 async def test_wrong_url_with_a_key_the_server_rejects_is_still_recognised(heng, sim):
@@ -196,7 +197,7 @@ async def test_deep_check_shows_an_exhausted_quota(heng, sim):
     assert chat_requests(sim) == []
     deep, _ = await probe_provider(heng, "work", deep=True)
     assert deep.status == "down" and deep.error_kind == "quota_exhausted" and deep.source == "deep"
-    assert "credit" in deep.explanation.lower() and "billing" in deep.fix.lower()
+    assert "credit" in deep.explanation.lower() and "billing" in fix_text(deep.fix).lower()
     # one tiny completion: one output token at most
     [req] = [r for r in chat_requests(sim)]
     body = req.json_body
@@ -225,7 +226,7 @@ def test_skip_info_names_the_model_and_the_reason():
     info = skip_info(report, ModelRef("ollama", "llama3.2"))
     assert info.kind == "unreachable" and info.model == "llama3.2" and info.provider == "ollama"
     assert info.message.startswith("Skipped ollama/llama3.2: Ollama isn't running")
-    assert "ollama serve" in info.fix
+    assert "ollama serve" in fix_text(info.fix)
 
 
 # --- the background monitor --------------------------------------------------------------------
@@ -294,7 +295,7 @@ async def test_ollama_disappearing_then_appearing_with_backoff(monitor, clock, s
     sim.stop()
     clock.advance(10)
     r = await reports.next("ollama")
-    assert r.status == "down" and r.error_kind == "unreachable" and "ollama serve" in r.fix
+    assert r.status == "down" and r.error_kind == "unreachable" and "ollama serve" in fix_text(r.fix)
     assert ("ollama", 0) in changes  # its models vanish with it
     assert monitor.is_down("ollama") is r
 
@@ -578,7 +579,7 @@ async def test_an_ollama_address_where_something_else_answers(heng, sim):
     heng.store.add_provider("gpu", "ollama", sim.base_url + "/lmstudio")
     [report] = await probe_all(heng, only="gpu")
     assert report.status == "misconfigured"
-    assert "isn't Ollama's API" in report.explanation and "11434" in report.fix
+    assert "isn't Ollama's API" in report.explanation and "11434" in fix_text(report.fix)
 
 
 def test_a_milder_traffic_error_does_not_hide_a_known_outage(heng):

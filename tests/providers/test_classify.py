@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from desktop.core.errors import ErrorKind, RouteDeskError
+from desktop.core.fixes import Fix
 from desktop.core.redact import redact
 from desktop.providers import classify_http_error, classify_transport_error, parse_retry_after
 from desktop.providers.classify import RETRY_AFTER_CAP, classify_error_payload
@@ -110,7 +111,7 @@ def test_literal_bodies(case):
     assert isinstance(err, RouteDeskError)
     assert err.kind is expected, (err.kind, err.message, err.detail)
     assert err.status == status
-    assert err.message and err.fix
+    assert err.message and str(err.fix)
     assert err.model == "m-1"
 
 
@@ -142,7 +143,7 @@ def test_bad_base_url_404_hints_at_v1():
     err = classify_http_error(404, {}, b"404 page not found", provider="lab", kind="openai-compatible",
                               model="m", base_url="http://127.0.0.1:8000")
     assert err.kind is K.MISCONFIGURED
-    assert "/v1" in err.fix and "127.0.0.1:8000" in err.message
+    assert "/v1" in str(err.fix) and "127.0.0.1:8000" in err.message
 
 
 def test_messages_name_provider_and_model():
@@ -224,7 +225,7 @@ def test_key_echoed_in_body_never_reaches_the_error(secret):
     body = oa(f"Incorrect API key provided: {secret}. Authorization: Bearer {secret}", "invalid_request_error", "invalid_api_key")
     err = classify_http_error(401, {"authorization": f"Bearer {secret}", "x-api-key": secret}, body,
                               provider="p", kind="openai", model="m")
-    for text in (err.message, err.fix, err.detail, repr(err), str(err), json.dumps(err.info().to_dict())):
+    for text in (err.message, str(err.fix), err.detail, repr(err), str(err), json.dumps(err.info().to_dict())):
         assert secret not in text
         assert secret[:16] not in text and secret[-16:] not in text  # a known prefix may stay, nothing more
 
@@ -271,7 +272,7 @@ def test_transport_errors(exc, midstream, expected, code):
     assert err.kind is expected, err.message
     if code is not None:
         assert err.code == code
-    assert err.message and err.fix
+    assert err.message and str(err.fix)
 
 
 def test_ollama_refused_reads_like_the_design():
@@ -333,7 +334,7 @@ def test_classify_http_error_is_total(status, headers, body, kind, model):
     assert isinstance(err, RouteDeskError)
     assert isinstance(err.kind, ErrorKind)
     assert isinstance(err.message, str) and err.message
-    assert isinstance(err.fix, str)
+    assert isinstance(err.fix, Fix) and err.fix
     assert isinstance(err.detail, str) and len(err.detail) <= 240
     assert err.retry_after is None or 0 <= err.retry_after <= RETRY_AFTER_CAP
     repr(err)
@@ -367,7 +368,7 @@ def test_a_key_in_the_body_never_reaches_the_error(prefix, tail, before, after, 
             "ollama": lambda: json.dumps({"error": text}),
             "raw": lambda: text}[wrap]()
     err = classify_http_error(status, {"authorization": f"Bearer {key}"}, body, provider="p", kind="openai", model="m")
-    for s in (err.message, err.fix, err.detail, repr(err), str(err)):
+    for s in (err.message, str(err.fix), err.detail, repr(err), str(err)):
         assert key not in s
 
 
@@ -396,7 +397,7 @@ exceptions = st.one_of(
        kind=st.sampled_from(["openai", "ollama", "lmstudio", None]))
 def test_classify_transport_error_is_total(exc, midstream, base_url, kind):
     err = classify_transport_error(exc, provider="p", kind=kind, model="m", base_url=base_url, midstream=midstream)
-    assert isinstance(err, RouteDeskError) and err.message and err.fix
+    assert isinstance(err, RouteDeskError) and err.message and str(err.fix)
 
 
 @settings(max_examples=300, deadline=None)

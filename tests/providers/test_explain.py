@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from desktop.core.errors import FALLBACK, ErrorKind, RouteDeskError
+from desktop.core.fixes import Fix, FixAction
 from desktop.engine.explain import explain
 from desktop.providers import classify_http_error, classify_transport_error
 
@@ -39,24 +40,24 @@ def test_every_kind_for_every_provider(kind, pk):
     out = explain(err, provider_kind=pk, base_url=BASES[pk], fallback="ollama/llama3.2")
     assert out.kind is kind
     assert (out.status, out.code, out.retry_after, out.detail, out.model) == (500, "some_code", 3.0, "d", "model-x")
-    assert out.message and out.fix and out.fix.endswith(".") and out.message.endswith(".")
+    assert out.message and str(out.fix) and str(out.fix).endswith(".") and out.message.endswith(".")
     if kind is not K.MISCONFIGURED:
         assert out.message != "raw message"
         assert DISPLAY[pk] in out.message or "127.0.0.1" in out.message
     if kind not in (K.UNREACHABLE, K.MISCONFIGURED):
         assert "model-x" in out.message
-    mentions = "ollama/llama3.2" in out.fix
+    mentions = "ollama/llama3.2" in str(out.fix)
     if kind in (K.CONTENT_FILTERED, K.INTERRUPTED):
         assert not mentions
     else:
-        assert mentions, out.fix
+        assert mentions, str(out.fix)
     assert "ollama/llama3.2" not in out.message
 
 
 @pytest.mark.parametrize("kind", list(ErrorKind))
 def test_without_fallback_no_mention(kind):
     out = explain(make(kind, "openai"), provider_kind="openai", base_url=BASES["openai"], fallback=None)
-    assert "RouteDesk will" not in out.fix and "meanwhile" not in out.fix and out.fix.endswith(".")
+    assert "RouteDesk will" not in str(out.fix) and "meanwhile" not in str(out.fix) and str(out.fix).endswith(".")
 
 
 def test_design_examples():
@@ -65,21 +66,21 @@ def test_design_examples():
     err = classify_http_error(429, {}, body, provider="openai", kind="openai", model="gpt-4o")
     out = explain(err, provider_kind="openai", base_url=BASES["openai"], fallback="llama3.2 on this computer")
     assert out.message == "OpenAI says this account has no credit left for gpt-4o (insufficient_quota)."
-    assert out.fix.startswith("Add a payment method at platform.openai.com")
-    assert out.fix.endswith(", or RouteDesk will keep answering with llama3.2 on this computer.")
+    assert str(out.fix).startswith("Add a payment method at platform.openai.com")
+    assert str(out.fix).endswith(", or RouteDesk will keep answering with llama3.2 on this computer.")
 
     err = classify_transport_error(httpx.ConnectError("[Errno 111] Connection refused"), provider="ollama",
                                    kind="ollama", model="llama3.2", base_url=BASES["ollama"], midstream=False)
     out = explain(err, provider_kind="ollama", base_url=BASES["ollama"], fallback=None)
     assert out.message == "Ollama isn't running on 127.0.0.1:11434."
-    assert out.fix == "Start it with `ollama serve`, or open the Ollama app."
+    assert str(out.fix) == "Start it with `ollama serve`, or open the Ollama app."
 
 
 def test_ollama_model_not_pulled():
     err = classify_http_error(404, {}, json.dumps({"error": 'model "qwen3:8b" not found, try pulling it first'}),
                               provider="ollama", kind="ollama", model="qwen3:8b")
     out = explain(err, provider_kind="ollama", base_url=BASES["ollama"], fallback="work/gpt-4o-mini")
-    assert "Run `ollama pull qwen3:8b`" in out.fix and "work/gpt-4o-mini" in out.fix
+    assert "Run `ollama pull qwen3:8b`" in str(out.fix) and "work/gpt-4o-mini" in str(out.fix)
     assert "qwen3:8b" in out.message
 
 
@@ -98,8 +99,8 @@ def test_ollama_model_not_pulled():
 )
 def test_fix_urls(pk, kind, url):
     out = explain(make(kind, pk), provider_kind=pk, base_url=BASES[pk], fallback=None)
-    assert url in out.fix
-    assert "https://" not in out.fix
+    assert url in str(out.fix)
+    assert "https://" not in str(out.fix)
 
 
 def test_custom_provider_name_is_shown_with_its_kind():
@@ -110,7 +111,7 @@ def test_custom_provider_name_is_shown_with_its_kind():
 def test_rate_limit_mentions_the_wait():
     out = explain(make(K.RATE_LIMITED, "anthropic", retry_after=12.0), provider_kind="anthropic",
                   base_url=BASES["anthropic"], fallback="ollama/llama3.2")
-    assert "12s" in out.message and "Wait 12s" in out.fix and "RouteDesk answers with ollama/llama3.2" in out.fix
+    assert "12s" in out.message and "Wait 12s" in str(out.fix) and "RouteDesk answers with ollama/llama3.2" in str(out.fix)
 
 
 def test_unreachable_variants():
@@ -129,22 +130,24 @@ def test_unreachable_variants():
 def test_context_too_long_offers_the_fallback():
     out = explain(make(K.CONTEXT_TOO_LONG, "openai"), provider_kind="openai", base_url=BASES["openai"],
                   fallback="anthropic/claude-sonnet-4-5")
-    assert out.fix.endswith("or RouteDesk will try anthropic/claude-sonnet-4-5 instead.")
+    assert str(out.fix).endswith("or RouteDesk will try anthropic/claude-sonnet-4-5 instead.")
 
 
 def test_misconfigured_keeps_the_specific_message():
-    err = RouteDeskError(K.MISCONFIGURED, "No API key is set for OpenAI.", "Add the key in Settings → Providers.",
+    err = RouteDeskError(K.MISCONFIGURED, "No API key is set for OpenAI.",
+                         Fix(FixAction.ADD_KEY, {"provider": "openai", "kind": "openai", "why": "missing"}),
                          provider="openai")
     out = explain(err, provider_kind="openai", base_url=None, fallback="ollama/llama3.2")
     assert out.message == "No API key is set for OpenAI."
-    assert "platform.openai.com/api-keys" in out.fix and "ollama/llama3.2" in out.fix
+    assert out.fix.action is FixAction.ADD_KEY and out.fix.get("keys_url") == "https://platform.openai.com/api-keys"
+    assert "platform.openai.com/api-keys" in str(out.fix) and "ollama/llama3.2" in str(out.fix)
 
 
 def test_keys_never_appear():
     key = "sk-proj-" + "A1b2C3d4" * 5
     err = RouteDeskError(K.MISCONFIGURED, f"bad key {key}", f"fix {key}", provider="openai", model="m")
     out = explain(err, provider_kind="openai", base_url=None, fallback=None)
-    assert key not in out.message and key not in out.fix
+    assert key not in out.message and key not in str(out.fix)
 
 
 @settings(max_examples=300, deadline=None)
@@ -185,4 +188,4 @@ def test_fallback_kinds_match_core():
     # explain mentions the fallback exactly where the engine will use one
     for kind in ErrorKind:
         out = explain(make(kind, "openai"), provider_kind="openai", base_url=BASES["openai"], fallback="x/y")
-        assert ("x/y" in out.fix) == (kind in FALLBACK or kind is K.CONTENT_FILTERED and False), kind
+        assert ("x/y" in str(out.fix)) == (kind in FALLBACK or kind is K.CONTENT_FILTERED and False), kind

@@ -84,16 +84,16 @@ def test_normalize_rejects(kind, url, why):
         normalize_base_url(kind, url)
     err = info.value
     assert err.kind is ErrorKind.MISCONFIGURED
-    assert why.lower() in (err.message + err.fix).lower()
+    assert why.lower() in (err.message + str(err.fix)).lower()
     if url:
         assert repr(url)[1:20] in err.message or url[:15] in err.message  # names the bad value
-    assert "http" in err.fix  # shows a good example
+    assert "http" in str(err.fix)  # shows a good example
 
 
 def test_unknown_kind():
     with pytest.raises(RouteDeskError) as info:
         normalize_base_url("openia", "https://x")
-    assert info.value.kind is ErrorKind.MISCONFIGURED and "openai" in info.value.fix
+    assert info.value.kind is ErrorKind.MISCONFIGURED and "openai" in str(info.value.fix)
 
 
 def test_presets_table():
@@ -175,7 +175,22 @@ def test_normalize_is_total_and_idempotent(kind, url):
     try:
         out = normalize_base_url(kind, url)
     except RouteDeskError as err:
-        assert err.kind is ErrorKind.MISCONFIGURED and err.message and err.fix
+        assert err.kind is ErrorKind.MISCONFIGURED and err.message and str(err.fix)
         return
     assert out.startswith(("http://", "https://")) and not out.endswith("/")
     assert normalize_base_url(kind, out) == out
+
+
+def test_addresses_and_help_pages_live_only_in_the_presets():
+    """Messages and probes take base URLs, ports and help pages from the presets, so a
+    preset that changes changes every sentence that names it."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "desktop"
+    owned = [root / "providers" / n for n in ("classify.py", "error_parts.py", "transport_errors.py", "base.py")]
+    owned += [root / "engine" / n for n in ("explain.py", "health.py", "health_probe.py", "health_report.py")]
+    owned += [root / "terminal.py", root / "core" / "fix_words.py", root / "ui" / "error_card.py"]
+    for path in owned:
+        text = path.read_text(encoding="utf-8")
+        for literal in ("11434", "127.0.0.1:1234", "api.openai.com", "console.anthropic.com", "openrouter.ai/"):
+            assert literal not in text, f"{path.name} repeats {literal} from the presets"

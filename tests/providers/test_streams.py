@@ -325,7 +325,7 @@ async def test_missing_key_is_misconfigured_before_any_request():
         with pytest.raises(RouteDeskError) as info:
             async for _ in p.stream_chat("gpt-4o", MSGS):
                 pass
-    assert info.value.kind is ErrorKind.MISCONFIGURED and "OPENAI_API_KEY" in info.value.fix and not calls
+    assert info.value.kind is ErrorKind.MISCONFIGURED and "OPENAI_API_KEY" in str(info.value.fix) and not calls
 
 
 async def test_redirect_is_misconfigured():
@@ -334,7 +334,7 @@ async def test_redirect_is_misconfigured():
         with pytest.raises(RouteDeskError) as info:
             async for _ in p.stream_chat("m", MSGS):
                 pass
-    assert info.value.kind is ErrorKind.MISCONFIGURED and "https://h" in info.value.fix
+    assert info.value.kind is ErrorKind.MISCONFIGURED and "https://h" in str(info.value.fix)
 
 
 async def test_slow_consumer_is_not_a_timeout():

@@ -35,7 +35,7 @@ def provider_for(sim, client, protocol, timeouts=FAST, key=KEY, base_url=None):
 
 
 def assert_no_secret(err: RouteDeskError, secret: str = KEY) -> None:
-    texts = [err.message, err.fix, err.detail or "", repr(err), str(err),
+    texts = [err.message, str(err.fix), err.detail or "", repr(err), str(err),
              json.dumps(err.info().to_dict()), "".join(traceback.format_exception(err))]
     for text in texts:
         assert secret not in text
@@ -118,7 +118,7 @@ async def test_base_url_variants(sim, client, protocol, suffix):
 async def test_wrong_path_is_misconfigured_with_a_v1_hint(sim, client):
     p = make_provider("openai-compatible", "lab", sim.base_url + "/wrong/v1", None, client, FAST)
     out = await collect(p, "m")
-    assert out.error.kind is K.MISCONFIGURED and "/v1" in out.error.fix
+    assert out.error.kind is K.MISCONFIGURED and "/v1" in str(out.error.fix)
 
 
 # --- every row of the error table, per protocol -----------------------------------------

@@ -186,7 +186,7 @@ def responses(draw, kind: str):
 def _check_error(err: RouteDeskError) -> None:
     assert err.kind.value in KINDS
     assert err.message and isinstance(err.message, str)
-    for text in (err.message, err.fix or "", err.detail or "", str(err)):
+    for text in (err.message, str(err.fix), err.detail or "", str(err)):
         assert SECRET not in text
         assert SECRET[-12:] not in text
 

@@ -28,7 +28,7 @@ async def test_no_header_or_key_in_debug_logs(rig, sim, caplog):
         failed = [a for a in r.attempts if a.error is not None]
         assert failed and failed[0].error.kind == "auth_invalid"
         for a in failed:
-            assert KEY not in a.error.message + a.error.fix + str(getattr(a.error, "detail", "") or "")
+            assert KEY not in a.error.message + str(a.error.fix) + str(getattr(a.error, "detail", "") or "")
     text = "\n".join(f"{rec.name}: {rec.getMessage()} {rec.args!r}" for rec in caplog.records)
     assert len(caplog.records) > 10  # the HTTP stack really was logging
     assert KEY not in text

@@ -87,7 +87,7 @@ def _assert_refused(ks: KeyStore, *, message: str = NO_KEYRING_MESSAGE) -> None:
         assert err.kind is ErrorKind.MISCONFIGURED
         assert err.message == message
         assert err.fix
-        for text in (err.message, err.fix, err.detail, str(err), repr(err)):
+        for text in (err.message, str(err.fix), err.detail, str(err), repr(err)):
             assert KEY not in text
 
 
@@ -154,7 +154,7 @@ def test_backend_errors_never_carry_the_key():
     err = info.value
     assert err.kind is ErrorKind.MISCONFIGURED
     assert "PasswordSetError" in err.detail
-    for text in (err.message, err.fix, err.detail, str(err), repr(err)):
+    for text in (err.message, str(err.fix), err.detail, str(err), repr(err)):
         assert KEY not in text
     assert err.__cause__ is None and err.__suppress_context__
 

@@ -212,7 +212,7 @@ def test_finish_can_replace_route_and_model_and_rejects_bad_status(store: Store)
     store.finish_answer(mid, text="", status="error", route=fixed,
                         error=ErrorInfo("misconfigured", "No key for work.", "Add one."))
     m = store.get_message(mid)
-    assert m.route == fixed and m.status == "error" and m.error.fix == "Add one."
+    assert m.route == fixed and m.status == "error" and str(m.error.fix) == "Add one."
     with pytest.raises(ValueError):
         store.finish_answer(mid, text="", status="streaming")
     with pytest.raises(TypeError):
@@ -231,7 +231,7 @@ def test_errors_are_redacted_before_they_are_stored(store: Store, home: Path):
     store.finish_answer(mid, text="", status="error", error=err)
     m = store.get_message(mid)
     assert key not in m.error.message and "[redacted]" in m.error.message
-    assert "abcdef123456" not in m.error.fix
+    assert "abcdef123456" not in str(m.error.fix)
     assert key not in m.attempts[0].error.message
     store.close()
     for f in home.iterdir():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel
 
 from desktop.ui.chat_view import AnswerWidget
 from tests.ui.conftest import STRONG, WEAK
@@ -283,3 +284,43 @@ def test_answer_with_the_other_model_after_an_interruption(ui, qtbot, sim):
     _wait_idle(controller, qtbot)
     again = controller.session.items[-1]
     assert again is not item and again.model == STRONG and again.status == "complete"
+
+
+def test_the_fix_button_pulls_the_missing_model(ui, qtbot, sim):
+    """The engine's fix for a model Ollama doesn't have is a pull; the card's button runs it."""
+    from tests.simulator import Fault
+
+    controller, window = ui
+    sim.models["ollama"].clear()  # llama3.2 isn't downloaded
+    sim.inject(Fault("auth_invalid", protocol="openai", times=None))
+    controller.set_mode("weak")
+    _send(window, qtbot, "hello")
+    _wait_idle(controller, qtbot)
+    item = controller.session.items[-1]
+    assert item.status == "error" and item.error.kind == "model_not_found"
+    card = window.chat.widget_for(item).card_box.itemAt(0).widget()
+    assert card.title.text().startswith("No model could answer")
+    # the fix names what to do in the window's words, and promises nothing from gpt-4o, which failed too
+    assert "ollama pull llama3.2:latest" in card.fix.text() and "routedesk" not in card.fix.text()
+    assert "gpt-4o" not in card.fix.text() and "keep answering" not in card.fix.text()
+    assert not any(k.startswith("Answer with") for k in card.buttons)
+    qtbot.mouseClick(card.buttons["Pull llama3.2:latest"], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: any(m.startswith("llama3.2") for m in sim.models["ollama"]), timeout=10000)
+
+
+def test_the_health_panel_offers_the_fix_as_a_button(ui, qtbot):
+    from desktop.core.fixes import Fix, FixAction
+    from desktop.ui.health import ProviderRow
+    from desktop.ui.models import ProviderHealth
+
+    controller, window = ui
+    opened = []
+    controller.settings_requested.connect(opened.append)
+    h = ProviderHealth("lab", "openai-compatible", "down", "lab is not working", "lab answered 404.",
+                       Fix(FixAction.SET_BASE_URL, {"provider": "lab", "kind": "openai-compatible",
+                                                    "base_url": "http://127.0.0.1:1234/v1"}))
+    row = ProviderRow(h, controller)
+    qtbot.addWidget(row)
+    assert "Change the base URL to http://127.0.0.1:1234/v1 in Settings" in row.findChild(QLabel).text()
+    qtbot.mouseClick(row.buttons["Open settings"], Qt.MouseButton.LeftButton)
+    assert opened == ["lab"]

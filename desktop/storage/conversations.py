@@ -273,7 +273,9 @@ class ConversationStore(StoreCore):
         started_at: datetime | float | None = None,
         ended_at: datetime | float | None = None,
     ) -> int:
-        """Record one try of one model for an answer (times: datetimes or epoch seconds)."""
+        """Record one model's attempt at an answer (its retries included): whether it
+        answered, why not, the usage its stream reported (None: it reported none) and
+        when it started and ended (datetimes or epoch seconds)."""
         cur = self._x(
             "INSERT INTO attempts (message_id, provider, model, ok, error, input_tokens, output_tokens,"
             " started_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

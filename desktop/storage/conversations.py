@@ -147,15 +147,16 @@ class ConversationStore(StoreCore):
     # -- messages ------------------------------------------------------------------
 
     def add_user_message(self, conv_id: int, text: str) -> int:
-        """Store the user's message (committed before anything is sent)."""
+        """Store the user's message (committed before anything is sent). KeyError when
+        the conversation doesn't exist."""
         now = self._stamp()
         with self._tx():
+            self._touch(conv_id, now)
             cur = self._x(
                 "INSERT INTO messages (conversation_id, role, status, text, created_at, updated_at)"
                 " VALUES (?, 'user', 'complete', ?, ?, ?)",
                 (conv_id, clean(text), now, now),
             )
-            self._touch(conv_id, now)
         return int(cur.lastrowid)  # type: ignore[arg-type]
 
     def add_system_message(self, conv_id: int, text: str) -> int:
@@ -176,9 +177,11 @@ class ConversationStore(StoreCore):
         features: dict[str, Any] | None = None,
     ) -> int:
         """Create the assistant row in status ``streaming``. The route's score (when it
-        has one) is also appended to the router score history (``recent_scores``)."""
+        has one) is also appended to the router score history (``recent_scores``).
+        KeyError when the conversation doesn't exist."""
         now = self._stamp()
         with self._tx():
+            self._touch(conv_id, now)
             cur = self._x(
                 "INSERT INTO messages (conversation_id, role, status, text, provider, model,"
                 " route_choice, route_score, route_threshold, route_policy, route_reason, route_reasons,"
@@ -200,7 +203,6 @@ class ConversationStore(StoreCore):
                     "INSERT INTO router_scores (message_id, score, features, created_at) VALUES (?, ?, ?, ?)",
                     (msg_id, float(route.score), None if features is None else json_text(features), now),
                 )
-            self._touch(conv_id, now)
         return msg_id
 
     def save_partial(self, msg_id: int, text: str) -> None:
@@ -273,7 +275,9 @@ class ConversationStore(StoreCore):
         started_at: datetime | float | None = None,
         ended_at: datetime | float | None = None,
     ) -> int:
-        """Record one try of one model for an answer (times: datetimes or epoch seconds)."""
+        """Record one model's attempt at an answer (its retries included): whether it
+        answered, why not, the usage its stream reported (None: it reported none) and
+        when it started and ended (datetimes or epoch seconds)."""
         cur = self._x(
             "INSERT INTO attempts (message_id, provider, model, ok, error, input_tokens, output_tokens,"
             " started_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -63,6 +63,10 @@ class ConversationRecord:
 
 @dataclass(frozen=True)
 class AttemptRecord:
+    """One model tried for an answer, its retries included. ``usage`` is what its
+    stream reported (None: nothing); a model skipped without a call (cooling down,
+    known down) starts and ends at the same moment."""
+
     id: int
     message_id: int
     ref: ModelRef

@@ -1,11 +1,12 @@
 """Full-text search over message text (the FTS5 index kept by migration m005's triggers).
 
 A search returns a page (50 hits by default) and must stay fast when a common word
-matches most of a long history: ranking every match with bm25 before keeping the top
-50 cost ~60 ms over 100,000 messages, and bm25 has a fixed cost per query term (it
-counts the term's rows in the whole index) even for one row. So the page is filled in
-tiers, each read newest first straight from the index (``ORDER BY rowid DESC`` stops
-after the page, no sort) with snippets made only for the rows kept:
+matches most of a long history. Ranking every match with bm25 before keeping the top
+50 costs tens of milliseconds for such a word over 100,000 messages (benchmarks/
+bench_search.py measures it as a baseline), and bm25 has a fixed cost per query term
+(it counts the term's rows in the whole index) even for one row. So the page is filled
+in tiers, each read newest first straight from the index (``ORDER BY rowid DESC``
+stops after the page, no sort), with snippets made only for the rows kept:
 
 0. the query as typed, its words side by side (for one word: that word);
 1. every word as typed, anywhere in the message;
@@ -14,8 +15,8 @@ after the page, no sort) with snippets made only for the rows kept:
 
 Tier 0 is picked out of tier 1's page, so it never reads further back than the page.
 Tier 2 waits for tier 1 to come back empty because FTS5 reads a prefix's rows in full,
-whatever the LIMIT: ``zyx0007 the`` completing ``the`` would read nearly every row to
-add hits to a query that already has its answer. A prefix needs three letters for the
+whatever the LIMIT: completing ``the`` in ``kubernetes the`` would read nearly every
+row to add hits to a query that already has its answer. A prefix needs three letters for the
 same reason (``p*`` or ``th*`` is a good share of the vocabulary).
 """
 
@@ -33,7 +34,7 @@ __all__ = ["SearchStore", "fts_query"]
 
 _FTS_TOKEN = re.compile(r"\w", re.UNICODE)
 _TOKEN_CHARS = re.compile(r"[^\W_]+", re.UNICODE)  # what unicode61 keeps as a token
-_MIN_PREFIX = 3  # letters the last word needs before it is also matched as a prefix
+_MIN_PREFIX = 3  # letters the last word needs before it is completed
 _TIER_PHRASE, _TIER_WORDS, _TIER_PREFIX = 0.0, 1.0, 2.0
 
 

@@ -30,7 +30,7 @@ SHIPPED = [
 def test_shipped_migrations_are_unchanged_and_first():
     names = [name for name, _ in MIGRATIONS]
     assert names[: len(SHIPPED)] == [name for name, _ in SHIPPED], "migrations are append-only"
-    for (name, fn), (_, fingerprint) in zip(MIGRATIONS, SHIPPED):
+    for (name, fn), (_, fingerprint) in zip(MIGRATIONS, SHIPPED, strict=False):
         digest = hashlib.sha256(inspect.getsource(fn).encode()).hexdigest()[:16]
         assert digest == fingerprint, f"shipped migration {name} was edited; add a new one instead"
     assert len(set(names)) == len(names)

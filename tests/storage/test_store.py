@@ -161,9 +161,12 @@ def test_conversations_newest_activity_first_and_soft_delete(timed: Store, clock
 
 
 def test_message_in_unknown_conversation_is_refused(store: Store):
-    with pytest.raises(Exception):
+    with pytest.raises(KeyError, match="No conversation 12345"):
         store.add_user_message(12345, "hello")
+    with pytest.raises(KeyError, match="No conversation 12345"):
+        store.start_answer(12345, route=ROUTE, model=WEAK)
     assert store.list_conversations() == []
+    assert store.conn.execute("SELECT count(*) FROM messages").fetchone()[0] == 0
 
 
 # --- messages -------------------------------------------------------------------------
@@ -293,7 +296,7 @@ def test_ledger_totals_are_exact_over_many_small_costs(store: Store):
     rng = random.Random(7)
     expected = Decimal(0)
     float_total = 0.0
-    for i in range(2000):
+    for _ in range(2000):
         # prices like $0.15/Mtok * 7 tokens = 0.00000105: far below a cent
         cost = Decimal(rng.randint(1, 99999)) * Decimal("0.000000001") + Decimal("0.00000105")
         expected += cost

@@ -86,7 +86,7 @@ async def main(n: int) -> None:
     print(f"{'':<22}{'median':>10}{'p90':>10}")
     print(f"{'bare httpx stream':<22}{mb:>10.2f}{p90(bare):>10.2f}")
     print(f"{'RouteDesk engine':<22}{me:>10.2f}{p90(eng):>10.2f}")
-    paired = statistics.median(e - b for e, b in zip(eng, bare)) * 1000
+    paired = statistics.median(e - b for e, b in zip(eng, bare, strict=True)) * 1000
     print(f"engine overhead: {me - mb:+.2f} ms between medians, {paired:+.2f} ms median of paired runs (target < 3 ms)")
 
 

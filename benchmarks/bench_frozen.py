@@ -77,7 +77,8 @@ def measure(name: str, cmd: list[str], marker: str, env: dict[str, str], runs: i
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=7)
-    ap.add_argument("--app", default=str(ROOT / "dist" / "RouteDesk" / ("RouteDesk.exe" if os.name == "nt" else "RouteDesk")),
+    exe = "RouteDesk.exe" if os.name == "nt" else "RouteDesk"
+    ap.add_argument("--app", default=str(ROOT / "dist" / "RouteDesk" / exe),
                     help="the frozen executable (default: dist/RouteDesk/RouteDesk)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -87,7 +88,8 @@ def main() -> int:
     env["ROUTEDESK_SELFTEST_ONLY"] = "qt,window"
     results = [
         measure("bare PySide6 window (source)", [sys.executable, "-c", BARE], "window shown", env, args.runs),
-        measure("RouteDesk window (source)", [sys.executable, "-m", "desktop", "--self-test"], "main window", env, args.runs),
+        measure("RouteDesk window (source)", [sys.executable, "-m", "desktop", "--self-test"], "main window", env,
+                args.runs),
     ]
     if Path(args.app).is_file():
         results.append(measure("RouteDesk window (frozen)", [args.app, "--self-test"], "main window", env, args.runs))

@@ -135,6 +135,18 @@ def bench_idle_memory() -> dict:
             "routedesk_idle_rss_mb": round(app["RSS_KB"] / 1024, 1)}
 
 
+async def until(cond, within: float = 30.0) -> None:
+    """Re-check ``cond`` while the window runs, until it holds (or ``within`` seconds pass)."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    end = loop.time() + within
+    while not cond():
+        if loop.time() > end:
+            raise TimeoutError("condition not met")
+        await asyncio.sleep(0.01)
+
+
 def bench_in_process() -> dict:
     """Streaming stall and the 10k-message open, in one process with the simulator."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -168,7 +180,8 @@ def bench_in_process() -> dict:
                 c, w = build_window(engine)
                 w.resize(1100, 760)
                 w.show()
-                await asyncio.sleep(1.0)  # let the first health check finish
+                # the first health check is over before anything is measured
+                await until(lambda: "ollama" in c.health.providers and not c.health.checking)
                 sim.reply = lambda m: " ".join(f"tok{i}" for i in range(tokens))
                 # event-loop stall: a 5 ms heartbeat timer, worst gap beyond its interval
                 gaps: list[float] = []
@@ -197,8 +210,7 @@ def bench_in_process() -> dict:
                 aw._flush.timeout.connect(counted)
                 last[0] = time.perf_counter()
                 hb.start()
-                while c.busy:
-                    await asyncio.sleep(0.05)
+                await until(lambda: not c.busy, within=120)
                 hb.stop()
                 dt = time.perf_counter() - t0
                 n = len(item.text.split())
@@ -230,8 +242,7 @@ def bench_in_process() -> dict:
                 result["open_10k_messages_ms"] = round(statistics.median(times) * 1000, 1)
                 result["open_10k_rendered_widgets"] = w.chat.rendered_count()
                 w.close()
-                while not w._closed:
-                    await asyncio.sleep(0.02)
+                await until(lambda: w._closed)
                 w.deleteLater()
                 await asyncio.sleep(0.05)
         finally:
@@ -247,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--no-bytecode", action="store_true",
-                    help="start-up without a bytecode cache when PYTHONDONTWRITEBYTECODE is set (default: cached, as installed)")
+                    help="start-up without a bytecode cache when PYTHONDONTWRITEBYTECODE is set "
+                         "(default: cached, as installed)")
     args = ap.parse_args(argv)
     global PYCACHE
     res = {"platform": os.environ.get("QT_QPA_PLATFORM", "offscreen")}

@@ -255,7 +255,8 @@ def main(argv=None) -> int:
 
     # in the order of the list (engine, router, UI, window, memory, open, search), then any new ones
     order = [spec[0] for spec in BENCHES.values()]
-    scripts = sorted(HERE.glob("bench_*.py"), key=lambda p: (order.index(p.name) if p.name in order else len(order), p.name))
+    scripts = sorted(HERE.glob("bench_*.py"),
+                     key=lambda p: (order.index(p.name) if p.name in order else len(order), p.name))
     known = {spec[0]: name for name, spec in BENCHES.items()}
     wanted = set(args.only.split(",")) if args.only else None
     qt = has_qt()
@@ -292,7 +293,8 @@ def main(argv=None) -> int:
                         "the store reading 10,000 messages (bench_search)" if store_open else "")
     if args.json:
         print(json.dumps({"machine": info, "quick": args.quick,
-                          "rows": [dict(zip(("figure", "routedesk", "baseline", "baseline_is"), r)) for r in table],
+                          "rows": [dict(zip(("figure", "routedesk", "baseline", "baseline_is"), r, strict=False))
+                                   for r in table],
                           "seconds": dict(timings)}, indent=2))
         return 0
     ram = "?" if info["ram_gb"] is None else f"{info['ram_gb']} GB"

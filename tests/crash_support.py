@@ -26,6 +26,14 @@ def streaming_text(db: Path) -> str | None:
         conn.close()
 
 
+def checkpointed(db: Path, words: int) -> str | None:
+    """The streaming answer's stored text once it holds ``words`` words (all the stream sent
+    before it stalled); the window and the CLI checkpoint word by word, so earlier reads may
+    hold fewer."""
+    text = streaming_text(db)
+    return text if text is not None and len(text.split()) >= words else None
+
+
 def wait_until(condition: Callable[[], T | None], within: float, what: str) -> T:
     """``condition()``'s first true value, re-read until ``within`` seconds have passed.
 

@@ -33,3 +33,17 @@ def test_core_layers_import_without_qt():
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
+
+
+MAX_LINES = 600
+
+
+def test_no_module_is_over_600_lines():
+    """A module a maintainer can hold in their head: split by what the parts hold."""
+    too_long = {}
+    for top in ("desktop", "tests"):
+        for path in sorted((ROOT / top).rglob("*.py")):
+            lines = len(path.read_text(encoding="utf-8").splitlines())
+            if lines > MAX_LINES:
+                too_long[str(path.relative_to(ROOT))] = lines
+    assert too_long == {}, f"modules over {MAX_LINES} lines: {too_long}"

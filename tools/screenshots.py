@@ -42,9 +42,10 @@ Call it with `top_words("notes.txt")`. It returns **pairs** of word and count:
 """
 
 
-async def until(cond, timeout: float = 10.0) -> None:
+async def until(cond, within: float = 10.0) -> None:
+    """Re-check ``cond`` while the window runs, until it holds (or ``within`` seconds pass)."""
     loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
+    end = loop.time() + within
     while not cond():
         if loop.time() > end:
             raise TimeoutError("condition not met")

@@ -79,7 +79,8 @@ def test_installs_app_menu_entry_icons_and_command(tmp_path: Path, home: Path) -
 
     link = home / ".local" / "bin" / "routedesk"
     assert link.is_symlink() and link.resolve() == (app / "RouteDesk").resolve()
-    assert subprocess.run([str(link), "--version"], capture_output=True, text=True).stdout.strip() == "RouteDesk v1 --version"
+    version = subprocess.run([str(link), "--version"], capture_output=True, text=True).stdout.strip()
+    assert version == "RouteDesk v1 --version"
 
     entry_file = home / ".local" / "share" / "applications" / "routedesk.desktop"
     entry = desktop_entry(entry_file)
@@ -125,7 +126,8 @@ def test_prefix_and_refusing_a_foreign_folder(tmp_path: Path, home: Path) -> Non
     r = run(bundle, home, "--prefix", str(target))
     assert r.returncode == 0, r.stderr
     assert (target / "RouteDesk").is_file()
-    assert desktop_entry(home / ".local" / "share" / "applications" / "routedesk.desktop")["TryExec"] == str(target / "RouteDesk")
+    entry = desktop_entry(home / ".local" / "share" / "applications" / "routedesk.desktop")
+    assert entry["TryExec"] == str(target / "RouteDesk")
 
     foreign = tmp_path / "not-routedesk"
     foreign.mkdir()

@@ -16,6 +16,7 @@ fix (no traceback) and change nothing - not the database, not the keyring.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -93,10 +94,8 @@ class RawServer:
         except OSError:
             pass
         finally:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             conn.close()
 
     def close(self) -> None:
@@ -171,7 +170,7 @@ def responses(draw, kind: str):
     elif framing.startswith("chunked"):
         head.append(b"Transfer-Encoding: chunked")
         cuts = sorted(set(draw(st.lists(st.integers(0, max(0, len(body))), max_size=4))) | {0, len(body)})
-        parts = [body[a:b] for a, b in zip(cuts, cuts[1:]) if body[a:b]]
+        parts = [body[a:b] for a, b in zip(cuts, cuts[1:], strict=False) if body[a:b]]
         framed = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in parts)
         if framing == "chunked":
             framed += b"0\r\n\r\n"
@@ -194,7 +193,8 @@ def _check_error(err: RouteDeskError) -> None:
 async def _drive(kind: str, port: int, what: str):
     base = f"http://127.0.0.1:{port}" + ("/v1" if kind == "openai" else "")
     async with httpx.AsyncClient() as client:
-        p = make_provider(kind, "raw", base, SECRET, client, Timeouts(connect=1, read=1, first_token=1, write=1, pool=1))
+        timeouts = Timeouts(connect=1, read=1, first_token=1, write=1, pool=1)
+        p = make_provider(kind, "raw", base, SECRET, client, timeouts)
         try:
             if what == "models":
                 models = await p.list_models()
@@ -301,10 +301,8 @@ def test_invalid_prices_base_urls_and_refs_are_refused_and_change_nothing(env):
         assert snapshot(env) == before
         assert keyring.get_password("RouteDesk", name) == SECRET
     finally:
-        try:
+        with contextlib.suppress(Exception):
             keyring.delete_password("RouteDesk", name)
-        except Exception:
-            pass
 
 
 @given(url=st.text(max_size=60) | st.sampled_from(BAD_URLS),

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.crash_support import streaming_text, wait_until
+from tests.crash_support import checkpointed, wait_until
 from tests.simulator import Fault
 from tests.simulator.fixtures import sim  # noqa: F401
 
@@ -65,7 +65,7 @@ def test_kill_9_mid_stream_keeps_the_question_and_the_partial_answer(env, name, 
     try:
         assert sim.wait_stalled(1, 30), "the stream never started"
         # What the user has seen must reach the disk without waiting for the next word.
-        partial = wait_until(lambda: streaming_text(db), 5.0, "the partial answer to be checkpointed")
+        partial = wait_until(lambda: checkpointed(db, after_chunks), 5.0, "the partial answer to be checkpointed")
         os.kill(proc.pid, signal.SIGKILL)
         out, _ = proc.communicate(timeout=10)
     finally:

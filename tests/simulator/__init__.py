@@ -5,8 +5,10 @@
         sim.inject(Fault("rate_limited", protocol="openai", retry_after=2))
         ...
 
-See server.py for token counting and usage bookkeeping, faults.py for the fault kinds and the
-providers' literal error bodies, README.md for a summary.
+server.py holds ``Simulator`` and the usage bookkeeping; tokens.py the token counting and
+replies; records.py what it records; faults.py the fault kinds and the providers' literal
+error bodies; http_plumbing.py the HTTP server and the handler's common part; openai_wire.py,
+anthropic_wire.py and ollama_wire.py one protocol each. README.md has a summary.
 """
 
 from .faults import FAULT_KINDS, HTTP_FAULT_KINDS, STREAM_FAULT_KINDS, Fault, error_response

@@ -333,10 +333,7 @@ def error_response(
         if wire == "openai":
             headers["retry-after-ms"] = str(int(float(r) * 1000))
     raw = body.encode() if isinstance(body, str) else _j(body)
-    if ctype == "application/json":
-        ctype = "application/json; charset=utf-8"
-    else:
-        ctype = "text/html; charset=utf-8"
+    ctype = "application/json; charset=utf-8" if ctype == "application/json" else "text/html; charset=utf-8"
     return ErrorResponse(code, raw, ctype, headers)
 
 

@@ -71,7 +71,8 @@ def test_pull_then_chat_then_delete(sim):
     c = client(sim)
     progress = list(c.pull("gemma3:1b", stream=True))
     statuses = [p.status for p in progress]
-    assert statuses[0] == "pulling manifest" and statuses[-3:] == ["verifying sha256 digest", "writing manifest", "success"]
+    assert statuses[0] == "pulling manifest"
+    assert statuses[-3:] == ["verifying sha256 digest", "writing manifest", "success"]
     steps = [p for p in progress if p.total]
     assert len(steps) >= 3 and steps[-1].completed == steps[-1].total and steps[0].digest.startswith("sha256:")
     assert [x.completed for x in steps] == sorted(x.completed for x in steps)

@@ -62,6 +62,7 @@ for _k, _ws in enumerate(_GROUP_WORDS.values()):
     for _w in _ws.split("|"):
         _LOOKUP[_w] = (*_LOOKUP.get(_w, ()), _k)
 _LOOKUP["show that"] = (*_LOOKUP.get("show that", ()), list(_GROUP_WORDS).index("proof"))
+_STARTERS = frozenset(k.split()[0] for k in _LOOKUP if " " in k)
 _TOKEN = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
 CHAT_GROUPS: tuple[str, ...] = tuple(_GROUP_WORDS)
 _CODE_PASTE = re.compile(
@@ -91,13 +92,20 @@ def chat_features(text: str) -> np.ndarray:
     counts = [0] * len(CHAT_GROUPS)
     toks = _TOKEN.findall(t.lower())
     get = _LOOKUP.get
+    starters = _STARTERS
+    n_tok = len(toks)
     for i, w in enumerate(toks):
-        for key in (w, w + " " + toks[i + 1] if i + 1 < len(toks) else "",
-                    " ".join(toks[i:i + 3]) if i + 2 < len(toks) else ""):
-            hit = get(key) if key else None
-            if hit:
-                for k in hit:
-                    counts[k] += 1
+        hit = get(w)
+        if hit:
+            for k in hit:
+                counts[k] += 1
+        if w in starters:  # phrases of two and three words start with one of few words
+            for key in (w + " " + toks[i + 1] if i + 1 < n_tok else "",
+                        " ".join(toks[i:i + 3]) if i + 2 < n_tok else ""):
+                hit = get(key) if key else None
+                if hit:
+                    for k in hit:
+                        counts[k] += 1
     for k, c in enumerate(counts):
         out[2 * k] = math.log1p(c)
         out[2 * k + 1] = float(c > 0)

@@ -39,7 +39,7 @@ from router_training.data import (  # noqa: E402
 from router_training.recipe import DATA_FILES, RECIPE, fit_recipe  # noqa: E402
 
 from desktop.router.chat_features import CHAT_NAMES  # noqa: E402
-from desktop.router.evaluation import apgr, routing_metrics  # noqa: E402
+from desktop.router.evaluation import routing_metrics  # noqa: E402
 from desktop.router.features import DENSE_NAMES, HASH_BITS, MAX_CHARS, N_BLOCKS  # noqa: E402
 from desktop.router.model import Router, RouterWeights  # noqa: E402
 
@@ -115,46 +115,18 @@ def main(argv=None) -> int:
     # the chat part: a ridge regression on the chat features, fitted on chat.jsonl.gz with the
     # rest of the free-form logit (learnt without chat data) as a fixed offset
     chat_path = args.data / chat_training.CHAT_FILE
-    cd = chat_training.load_chat(chat_path)
-    Xc = chat_training.chat_matrix(cd.prompts)
-    yc = chat_training.need_label(cd)
-    c_dense, c_X = featurise(cd.prompts)
-    offset = final.logit(c_dense, c_X)
-    every = np.arange(len(cd.prompts))
-    lam, oof_pred = chat_training.choose_lambda(cd, Xc, yc, every, chat_training.SEED)
-    ridge = chat_training.fit_ridge(Xc, yc, lam)
-    # the chat part also moves GSM8K prompts (free-form too): its weight may not lower GSM8K's
-    # out-of-fold APGR (the chat fit never sees GSM8K), so only scales that keep it are allowed
-    g_idx = np.concatenate(cv.gsm8k_folds)
-    g_pred = ridge.predict(chat_training.chat_matrix([ds.prompt[i] for i in g_idx]))
-    g_before = metrics["gsm8k"]["router"]["apgr"]
-    nnum = DENSE_NAMES.index("number_count")
-    g_gate = chat_training.number_gate(np.expm1(dense[g_idx, nnum]))
-    c_gate = chat_training.number_gate(np.expm1(c_dense[:, nnum]))
-    allowed = tuple((a, st) for a in chat_training.SCALES for st in chat_training.GATE_STRENGTHS
-                    if apgr(cv.oof_final[g_idx] + a * (1.0 - st * g_gate) * g_pred, ds.strong[g_idx],
-                            ds.weak[g_idx]) >= g_before)
-    allowed = allowed or ((0.0, 1.0),)
-    a_chat, strength = chat_training.choose_scale(cd, offset, oof_pred, c_gate, every, allowed)
-    weights.chat_mean, weights.chat_scale, weights.w_chat = ridge.mean, ridge.scale, a_chat * ridge.w
+    part = chat_training.fit_chat_part(chat_path, ds, dense, cv, final)
+    cd, a_chat, strength, lam = part.data, part.scale, part.strength, part.penalty
+    weights.chat_mean, weights.chat_scale = part.ridge.mean, part.ridge.scale
+    weights.w_chat = a_chat * part.ridge.w
     weights.chat_gate = strength
     log(f"chat: ridge penalty {lam:g}, scale {a_chat:g}, gate strength {strength:g} "
-        f"({len(allowed)} settings allowed by GSM8K)")
-    nested = chat_training.nested_cv(cd, Xc, yc, offset, c_gate, allowed)
-    chat_metrics = {
-        "protocol": f"{chat_training.OUTER_REPEATS} x {chat_training.OUTER_FOLDS}-fold CV of the shipped chat "
-        f"score (the rest of the free-form logit + a x ridge); the ridge penalty (among "
-        f"{list(chat_training.LAMBDAS)}) and the Platt scale a are chosen again inside every outer "
-        f"training fold by a {chat_training.INNER_FOLDS}-fold inner CV; APGR with GPT-4 "
-        "(gpt-4-1106-preview) as the strong model, mean over the repeats",
-        "router": {k: v for k, v in nested.items() if k not in ("scores", "lambdas")},
-        "penalty_and_scale_chosen_per_outer_fold": sorted(set(nested["lambdas"])),
-        **chat_training.baselines(cd, Xc[:, CHAT_NAMES.index("log_chars")], 1.0 / (1.0 + np.exp(-offset))),
-    }
-    # GSM8K with the chat part added (it never saw GSM8K): its figure as shipped
+        f"({len(part.allowed)} settings allowed by GSM8K)")
+    chat_metrics = part.metrics
+    allowed = part.allowed
+    g_idx = part.gsm8k_rows
     metrics["gsm8k"]["router_before_chat_part"] = metrics["gsm8k"]["router"]
-    metrics["gsm8k"]["router"] = routing_metrics(cv.oof_final[g_idx] + a_chat * (1.0 - strength * g_gate) * g_pred,
-                                                 ds.strong[g_idx],
+    metrics["gsm8k"]["router"] = routing_metrics(cv.oof_final[g_idx] + part.gsm8k_chat_logit, ds.strong[g_idx],
                                                  ds.weak[g_idx]).to_dict()
     # the reference score distribution: the shipped scorer (exactly as the app runs it) on
     # hand-written everyday chat prompts, not on the benchmark, whose prompts score differently

@@ -23,8 +23,13 @@ from typing import Any
 
 import numpy as np
 
-from desktop.router.chat_features import chat_features
+from desktop.router.chat_features import CHAT_NAMES, chat_features
 from desktop.router.evaluation import apgr
+from desktop.router.features import DENSE_NAMES
+
+from .cv import CVResult
+from .data import Dataset, featurise
+from .recipe import Model
 
 STRONG = "gpt-4-1106-preview"
 MIXTRAL = "Mixtral-8x7B-Instruct-v0.1"
@@ -217,3 +222,59 @@ def platt_with_offset(offset: np.ndarray, pred: np.ndarray, y: np.ndarray) -> tu
         if np.max(np.abs(step)) < 1e-12:
             break
     return a, b
+
+
+@dataclass
+class ChatPart:
+    data: ChatData
+    ridge: Ridge
+    penalty: float
+    scale: float
+    strength: float
+    allowed: tuple[tuple[float, float], ...]
+    offset: np.ndarray  # the rest of the free-form logit on the chat prompts
+    gate: np.ndarray  # the number gate of each chat prompt
+    nested_scores: list[np.ndarray]  # the nested CV's scores per repeat (the whole chat score)
+    gsm8k_rows: np.ndarray
+    gsm8k_chat_logit: np.ndarray  # the chat part's logit on those GSM8K rows
+    metrics: dict[str, Any]
+
+
+def fit_chat_part(path: Path, ds: Dataset, dense: np.ndarray, cv: CVResult, final: Model) -> ChatPart:
+    """Fit the chat part on ``path`` beside the MMLU/GSM8K model ``final`` (its free-form logit is
+    the fixed offset), choose its penalty, scale and gate strength, and evaluate it nested.
+
+    The chat part also moves GSM8K prompts (free-form too): only the (scale, gate strength)
+    settings with which GSM8K's out-of-fold APGR (``cv``) does not fall are allowed; the chat
+    fit never sees GSM8K, so that figure stays honest."""
+    cd = load_chat(path)
+    X = chat_matrix(cd.prompts)
+    y = need_label(cd)
+    c_dense, c_X = featurise(cd.prompts)
+    offset = final.logit(c_dense, c_X)
+    every = np.arange(len(cd.prompts))
+    lam, oof_pred = choose_lambda(cd, X, y, every, SEED)
+    ridge = fit_ridge(X, y, lam)
+    g_idx = np.concatenate(cv.gsm8k_folds)
+    g_pred = ridge.predict(chat_matrix([ds.prompt[i] for i in g_idx]))
+    nnum = DENSE_NAMES.index("number_count")
+    g_gate = number_gate(np.expm1(dense[g_idx, nnum]))
+    c_gate = number_gate(np.expm1(c_dense[:, nnum]))
+    g_before = apgr(cv.oof_final[g_idx], ds.strong[g_idx], ds.weak[g_idx])
+    allowed = tuple((a, st) for a in SCALES for st in GATE_STRENGTHS
+                    if apgr(cv.oof_final[g_idx] + a * (1.0 - st * g_gate) * g_pred, ds.strong[g_idx],
+                            ds.weak[g_idx]) >= g_before) or ((0.0, 1.0),)
+    a_chat, strength = choose_scale(cd, offset, oof_pred, c_gate, every, allowed)
+    nested = nested_cv(cd, X, y, offset, c_gate, allowed)
+    metrics = {
+        "protocol": f"{OUTER_REPEATS} x {OUTER_FOLDS}-fold CV of the shipped chat score (the rest of the "
+        "free-form logit + scale x (1 - strength x number gate) x ridge); the ridge penalty (among "
+        f"{list(LAMBDAS)}), the scale and the gate strength (among the settings GSM8K allows) are "
+        f"chosen again inside every outer training fold by a {INNER_FOLDS}-fold inner CV; APGR with "
+        "GPT-4 (gpt-4-1106-preview) as the strong model, mean over the repeats",
+        "router": {k: v for k, v in nested.items() if k not in ("scores", "lambdas")},
+        "settings_chosen_per_outer_fold": [list(x) for x in sorted(set(nested["lambdas"]))],
+        **baselines(cd, X[:, CHAT_NAMES.index("log_chars")], 1.0 / (1.0 + np.exp(-offset))),
+    }
+    return ChatPart(cd, ridge, lam, a_chat, strength, allowed, offset, c_gate, nested["scores"], g_idx,
+                    a_chat * (1.0 - strength * g_gate) * g_pred, metrics)

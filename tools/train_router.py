@@ -46,7 +46,9 @@ from desktop.router.model import Router, RouterWeights  # noqa: E402
 LICENCE = (
     "Trained on labelled prompts derived from the evaluation responses published with the "
     "RouteLLM project (lm-sys/RouteLLM, Apache-2.0; paper arXiv 2406.18665). MMLU (Hendrycks "
-    "et al.) and GSM8K (Cobbe et al.) are MIT-licensed. Keep this notice wherever the data or "
+    "et al.) and GSM8K (Cobbe et al.) are MIT-licensed. The chat prompts and scores are "
+    "arena-bench-v1 from lmarena/arena-hard-auto (Apache-2.0; commit 4a705dd); its prompts come from "
+    "LMSYS-Chat-1M and its scores are GPT-4 judgments. Keep this notice wherever the data or "
     "weights trained on it are shipped."
 )
 

@@ -38,7 +38,7 @@ def test_weights_load_with_manifest(router):
     assert chat["router"]["mixtral_apgr"] > chat["prompt_length"]["mixtral_apgr"]
     assert chat["router"]["mean_apgr_14"] > chat["random"]["mean_apgr_14"]
     assert all(len(d["sha256"]) == 64 and d["rows"] > 0 for d in m["data"])
-    assert "MIT" in m["licence"] and "RouteLLM" in m["licence"]
+    assert "MIT" in m["licence"] and "RouteLLM" in m["licence"] and "arena-hard-auto" in m["licence"]
     assert m["seed"] == m["model"]["recipe"]["seed"]
     assert 0.0 < m["metrics"]["mmlu"]["router"]["apgr"] < 1.0
     q = router.reference_scores

@@ -110,14 +110,14 @@ PHRASES: dict[str, tuple[str, str]] = {
     "chat:persona": ("a role to play", "no role to play"),
     "chat:greeting": ("polite or conversational wording", "no small talk"),
     "chat:log_chars": ("long request", "short request"),
-    "chat:log_chars_sq": ("unusually long or short request", "a request of typical length"),
+    "chat:log_chars_sq": ("a very short or very long request", "a request of typical length"),
     "chat:code_paste": ("pasted code", "no pasted code"),
     "chat:numbers": ("numbers to work with", "few numbers"),
     "chat:questions": ("several questions", "no direct question"),
     "chat:lines": ("many lines", "few lines"),
     "chat:imperative": ("starts with an instruction", "does not start with an instruction"),
     "chat:question_start": ("starts with a question", "does not start with a question"),
-    "chat:upper": ("names, acronyms and capitals", "few capitals"),
+    "chat:upper": ("acronyms and capitals", "few capitals"),
     "chat:symbols": ("maths symbols", "no maths symbols"),
 }
 # chat feature index -> the name its contribution is reported under ("chat:<family>")
@@ -132,12 +132,16 @@ _CHAT_STATE = {k[:-4] if k.endswith("_any") else k: i for k, i in _CHAT_STATE.it
 class Score:
     """``value`` is P(the weak model's answer is worse); ``reasons`` are the phrases of the
     features that pushed the score most (in the direction of the score relative to the
-    reference median); ``contributions`` are (feature, logit contribution) pairs, largest first."""
+    reference median); ``raised`` and ``lowered`` the phrases of those that raised and lowered
+    it most (a policy names the side its choice went: why strong, or why weak);
+    ``contributions`` are (feature, logit contribution) pairs, largest first."""
 
     value: float
     reasons: tuple[str, ...]
     contributions: tuple[tuple[str, float], ...] = ()
     logit: float = 0.0
+    raised: tuple[str, ...] = ()
+    lowered: tuple[str, ...] = ()
 
 
 @dataclass
@@ -292,19 +296,21 @@ class Router:
         if fb:
             pairs.append(("_feedback", fb))
         pairs.sort(key=lambda p: (-abs(p[1]), p[0]))
-        direction = 1.0 if z >= self._median_logit else -1.0
-        reasons: list[str] = []
+        sides: dict[float, list[str]] = {1.0: [], -1.0: []}
         for name, c in pairs:
-            if c * direction <= 0 or abs(c) < 0.02:
+            if abs(c) < 0.02:
+                continue
+            side = sides[1.0 if c > 0 else -1.0]
+            if len(side) >= top:
                 continue
             state = high.get(name)
             up = state if state is not None else c > 0
             phrase = PHRASES.get(name, (name, name))[0 if up else 1]
-            if phrase not in reasons:
-                reasons.append(phrase)
-            if len(reasons) >= top:
-                break
-        return Score(value, tuple(reasons), tuple(pairs), z)
+            if phrase not in side:
+                side.append(phrase)
+        raised, lowered = tuple(sides[1.0]), tuple(sides[-1.0])
+        reasons = raised if z >= self._median_logit else lowered
+        return Score(value, reasons, tuple(pairs), z, raised, lowered)
 
     def score(self, messages: Sequence[ChatMessage]) -> Score:
         return self.score_features(conversation_features(messages))

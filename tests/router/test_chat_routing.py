@@ -83,3 +83,16 @@ def test_weights_without_a_chat_part_still_load(router, tmp_path):
     old = Router(RouterWeights.load(tmp_path / "weights.npz"))
     assert old.weights.w_chat is None
     assert 0.0 <= old.score(user(CODE)).value <= 1.0
+
+
+def test_a_decision_names_the_factors_on_the_side_it_went(router):
+    """A lookup that scores above the typical chat prompt but still goes to the weak model is
+    explained by what lowered its score, not by what raised it."""
+    policy = ShareTargetPolicy(0.3, router.reference_scores)
+    s = router.score(user("What is the capital of Australia?"))
+    d = policy.decide(s, record=False)
+    assert d.choice == "weak"
+    assert d.reasons and set(d.reasons) <= set(s.lowered)
+    assert not set(d.reasons) & set(s.raised)
+    strong = policy.decide(router.score(user(CODE + " in O(n) time, without any imports")), record=False)
+    assert strong.choice == "strong" and "names a programming language or tool" in strong.reasons

@@ -9,27 +9,37 @@ choice among router_training.recipe.CANDIDATES is also evaluated nested (chosen 
 outer training fold), which is the honest estimate of the shipped recipe's performance. Then a
 feedback simulation: for each of 5 simulated users, half of every held-out fold's prompts are
 the user's stream (routed at a 50% share; the user rates the weak answers, up to N), and APGR is
-measured on the other halves before and after that feedback.
+measured on the other halves before and after that feedback. Chat (chat.jsonl.gz): the chat
+part's nested figures (Mixtral and the mean over the 14 weaker models) beside the router without
+chat data, prompt length, random and the ceiling, GSM8K with the chat part added, and a feedback
+simulation on chat answers (router_training.chat_feedback).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
+# One BLAS thread, as in tools/train_router.py: the same bits, and faster on a shared machine.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from router_training import chat as chat_training  # noqa: E402
+from router_training.chat_feedback import chat_feedback_simulation  # noqa: E402
 from router_training.cv import cross_validate, metrics_table, nested_cross_validate  # noqa: E402
 from router_training.data import char_mean, default_data_dir, featurise, load_bench  # noqa: E402
-from router_training.recipe import CANDIDATES, DATA_FILES, RECIPE  # noqa: E402
+from router_training.recipe import CANDIDATES, DATA_FILES, RECIPE, fit_recipe  # noqa: E402
 
-from desktop.router.evaluation import apgr  # noqa: E402
+from desktop.router.evaluation import apgr, routing_metrics  # noqa: E402
 from desktop.router.features import PromptFeatures  # noqa: E402
 from desktop.router.feedback import FeedbackModel, content_view  # noqa: E402
 
@@ -78,12 +88,12 @@ def feedback_simulation(ds, dense, X, cv, mean, seed: int) -> dict:
             per_n = {}
             todo = list(FEEDBACK_N[bench])
 
-            def measure():
+            def measure(fb: FeedbackModel, held: np.ndarray, todo: list[int], per_n: dict, given: int) -> None:
                 vals = base[held] + np.array([fb.shift(view(j)) for j in held])
                 per_n[todo.pop(0)] = (apgr(vals, ds.strong[held], ds.weak[held]), given)
 
             while todo and todo[0] == 0:
-                measure()
+                measure(fb, held, todo, per_n, given)
             for i in stream:
                 if not todo:
                     break
@@ -94,9 +104,9 @@ def feedback_simulation(ds, dense, X, cv, mean, seed: int) -> dict:
                 fb.update(view(i), 1.0 / (1.0 + np.exp(-z)), label)
                 given += 1
                 while todo and given >= todo[0]:
-                    measure()
+                    measure(fb, held, todo, per_n, given)
             while todo:  # the stream ran out of weak answers to rate
-                measure()
+                measure(fb, held, todo, per_n, given)
             runs.append(per_n)
         results[bench] = {
             n: {"apgr": float(np.mean([r[n][0] for r in runs])),
@@ -126,6 +136,15 @@ def main(argv=None) -> int:
     report: dict = {}
     cv = cross_validate(ds, dense, X, RECIPE)
     report["grouped_5fold"] = metrics_table(ds, dense, cv)
+    # the chat part, exactly as tools/train_router.py fits it beside the full-data model
+    final = fit_recipe(ds, dense, X, np.arange(len(ds)), RECIPE, dense.mean(axis=0)).calibrated(*cv.calibration)
+    final.w_hash = final.w_hash.astype(np.float32).astype(np.float64)
+    part = chat_training.fit_chat_part(args.data / chat_training.CHAT_FILE, ds, dense, cv, final)
+    report["chat"] = part.metrics
+    g5g = report["grouped_5fold"]["gsm8k"]
+    g5g["router_before_chat_part"] = g5g["router"]
+    g5g["router"] = routing_metrics(cv.oof_final[part.gsm8k_rows] + part.gsm8k_chat_logit,
+                                    ds.strong[part.gsm8k_rows], ds.weak[part.gsm8k_rows]).to_dict()
     if not args.no_lodo:
         cv_lodo = cross_validate(ds, dense, X, RECIPE, leave_one_domain_out=True)
         report["leave_one_domain_out"] = metrics_table(ds, dense, cv_lodo)
@@ -133,8 +152,14 @@ def main(argv=None) -> int:
         cv_nested, chosen = nested_cross_validate(ds, dense, X, CANDIDATES)
         report["nested"] = metrics_table(ds, dense, cv_nested)
         report["nested"]["chosen_per_outer_fold"] = chosen
+        ng = report["nested"]["gsm8k"]
+        ng["router_before_chat_part"] = ng["router"]
+        ng["router"] = routing_metrics(cv_nested.oof_final[part.gsm8k_rows] + part.gsm8k_chat_logit,
+                                       ds.strong[part.gsm8k_rows], ds.weak[part.gsm8k_rows]).to_dict()
     if not args.no_feedback:
         report["feedback"] = feedback_simulation(ds, dense, X, cv, char_mean(X), RECIPE.seed)
+        report["chat_feedback"] = chat_feedback_simulation(part, char_mean(X).astype(np.float32).astype(np.float64),
+                                                           RECIPE.seed)
     report["seconds"] = round(time.perf_counter() - t0, 1)
     if args.json:
         print(json.dumps(report, indent=2))
@@ -153,6 +178,13 @@ def main(argv=None) -> int:
     print(f"GSM8K, {g5['gsm8k']['folds']}-fold ({int(g5['gsm8k']['router']['n'])} prompts)")
     for k in ("router", "prompt_length", "random"):
         print(fmt_row(k, g5["gsm8k"][k]))
+    ch = report["chat"]
+    print(f"\nChat (chat.jsonl.gz, {len(part.data.prompts)} prompts; APGR on judge scores, strong = GPT-4), "
+          "nested CV:")
+    for k in ("router", "router_without_chat_data", "prompt_length", "random", "ceiling_mean_weak_score_known"):
+        print(f"  {k:<30} Mixtral {ch[k]['mixtral_apgr']:.3f}   mean of 14 weak models {ch[k]['mean_apgr_14']:.3f}")
+    print(f"  GSM8K with the chat part added: {g5g['router']['apgr']:.3f} "
+          f"(before {g5g['router_before_chat_part']['apgr']:.3f})")
     if "nested" in report:
         ne = report["nested"]
         print("\nNested (the recipe chosen among the candidates by an inner 4-fold CV inside every outer "
@@ -171,6 +203,14 @@ def main(argv=None) -> int:
             print(f"  {bench:<6} " + "  ".join(
                 f"N={v['events']}: {v['apgr']:.3f}" + (f" ({v['min_gain']:+.3f})" if v["events"] else "")
                 for v in per_n.values()))
+    if "chat_feedback" in report:
+        cf = report["chat_feedback"]
+        print(f"\nChat feedback ({cf['users']} users, each rating the Mixtral answers in half the chat prompts; "
+              f"{cf['ratings']:.0f} ratings, {cf['thumbs_down']:.0f} thumbs-down):\n"
+              f"  held-out half: APGR {cf['apgr_before']:.3f} -> {cf['apgr_after']:.3f}, sent to strong "
+              f"{cf['held_strong_before']:.0%} -> {cf['held_strong_after']:.0%}\n"
+              f"  re-asks of thumbs-downed prompts sent to strong: {cf['reask_strong']:.0%} "
+              "(each had gone to the weak model when it was rated)")
     print(f"\n({report['seconds']}s)")
     return 0
 

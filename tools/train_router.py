@@ -25,6 +25,7 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from router_training import chat as chat_training  # noqa: E402
 from router_training.cv import cross_validate, metrics_table  # noqa: E402
 from router_training.data import (  # noqa: E402
     char_mean,
@@ -37,14 +38,27 @@ from router_training.data import (  # noqa: E402
 )
 from router_training.recipe import DATA_FILES, RECIPE, fit_recipe  # noqa: E402
 
+from desktop.router.chat_features import CHAT_NAMES  # noqa: E402
+from desktop.router.evaluation import routing_metrics  # noqa: E402
 from desktop.router.features import DENSE_NAMES, HASH_BITS, MAX_CHARS, N_BLOCKS  # noqa: E402
 from desktop.router.model import Router, RouterWeights  # noqa: E402
 
 LICENCE = (
     "Trained on labelled prompts derived from the evaluation responses published with the "
     "RouteLLM project (lm-sys/RouteLLM, Apache-2.0; paper arXiv 2406.18665). MMLU (Hendrycks "
-    "et al.) and GSM8K (Cobbe et al.) are MIT-licensed. Keep this notice wherever the data or "
+    "et al.) and GSM8K (Cobbe et al.) are MIT-licensed. The chat prompts and scores are "
+    "arena-bench-v1 from lmarena/arena-hard-auto (Apache-2.0; commit 4a705dd); its prompts come from "
+    "LMSYS-Chat-1M and its scores are GPT-4 judgments. Keep this notice wherever the data or "
     "weights trained on it are shipped."
+)
+
+CHAT_WHAT = (
+    "Free-form prompts (every chat message) also get a chat part learnt from routing-bench/chat.jsonl.gz "
+    "(298 Chatbot Arena prompts, each answered by 15 models and scored by GPT-4): word families "
+    "counted and flagged (code to write, languages named, puzzles, proofs, maths, reasoning asked for, "
+    "creative writing, lists of ideas, advice, lookups, rewriting, constraints, specialist vocabulary, "
+    "long or short answers asked for, personas, greetings), length and its square, pasted code, "
+    "numbers, questions, lines, an opening instruction or question, capitals, maths symbols."
 )
 
 MULTI_TURN = (
@@ -99,6 +113,23 @@ def main(argv=None) -> int:
     )
     final.w_hash = weights.w_hash
     weights.char_mean = char_mean(X).astype(np.float32).astype(np.float64)
+
+    # the chat part: a ridge regression on the chat features, fitted on chat.jsonl.gz with the
+    # rest of the free-form logit (learnt without chat data) as a fixed offset
+    chat_path = args.data / chat_training.CHAT_FILE
+    part = chat_training.fit_chat_part(chat_path, ds, dense, cv, final)
+    cd, a_chat, strength, lam = part.data, part.scale, part.strength, part.penalty
+    weights.chat_mean, weights.chat_scale = part.ridge.mean, part.ridge.scale
+    weights.w_chat = a_chat * part.ridge.w
+    weights.chat_gate = strength
+    log(f"chat: ridge penalty {lam:g}, scale {a_chat:g}, gate strength {strength:g} "
+        f"({len(part.allowed)} settings allowed by GSM8K)")
+    chat_metrics = part.metrics
+    allowed = part.allowed
+    g_idx = part.gsm8k_rows
+    metrics["gsm8k"]["router_before_chat_part"] = metrics["gsm8k"]["router"]
+    metrics["gsm8k"]["router"] = routing_metrics(cv.oof_final[g_idx] + part.gsm8k_chat_logit, ds.strong[g_idx],
+                                                 ds.weak[g_idx]).to_dict()
     # the reference score distribution: the shipped scorer (exactly as the app runs it) on
     # hand-written everyday chat prompts, not on the benchmark, whose prompts score differently
     convs, hard = load_reference_prompts(args.reference)
@@ -121,9 +152,9 @@ def main(argv=None) -> int:
         "strong_model": "gpt-4-1106-preview",
         "weak_model": "Mixtral-8x7B-Instruct-v0.1",
         "data": [
-            {"file": f"routing-bench/{p.name}", "sha256": sha256_file(p),
-             "rows": int(np.sum(ds.benchmark == p.name.split(".")[0]))}
-            for p in paths
+            *({"file": f"routing-bench/{p.name}", "sha256": sha256_file(p),
+               "rows": int(np.sum(ds.benchmark == p.name.split(".")[0]))} for p in paths),
+            {"file": f"routing-bench/{chat_path.name}", "sha256": sha256_file(chat_path), "rows": len(cd.prompts)},
         ],
         "licence": LICENCE,
         "features": {
@@ -132,6 +163,7 @@ def main(argv=None) -> int:
                                   "character 4-grams, numpy polynomial hash"][:N_BLOCKS],
                        "bits_per_block": HASH_BITS, "max_chars_read": MAX_CHARS,
                        "used": recipe.fit.use_hash},
+            "chat": {"names": list(CHAT_NAMES), "what": CHAT_WHAT},
             "multi_turn": MULTI_TURN,
             "multiple_choice": "answer-option lines (A. ...) and a trailing 'Answer:' are stripped; "
             "the options' text is kept as content",
@@ -142,6 +174,17 @@ def main(argv=None) -> int:
             "calibration": {"a": a, "b": b, "label": recipe.calibration_label,
                             "fitted_on": "out-of-fold scores of the cross-validation below"},
             "iterations": final.iterations,
+            "chat_part": {
+                "type": "ridge regression on the standardised chat features (free-form prompts only)",
+                "label": "minus the mean GPT-4 judge score of the 14 weaker models, standardised",
+                "penalty": lam,
+                "scale": a_chat,
+                "gate_strength_on_prompts_with_numbers": strength,
+                "scale_choice": "among SCALES allowed by GSM8K (its out-of-fold APGR with the chat part "
+                "added no lower than without), the best inner-CV mean APGR over the 14 weaker models "
+                "on chat; weights stored already multiplied by it",
+                "settings_allowed_by_gsm8k": [list(o) for o in allowed],
+            },
         },
         "seed": recipe.seed,
         "metrics": {
@@ -151,6 +194,7 @@ def main(argv=None) -> int:
             "centred on one label-free point); also the mean of per-fold APGRs. "
             "tools/eval_router.py also reports leave-one-domain-out.",
             **metrics,
+            "chat": chat_metrics,
         },
         "reference_distribution": {
             "what": "201 quantiles (0 to 1) of the shipped model's scores on hand-written everyday chat "
@@ -171,6 +215,9 @@ def main(argv=None) -> int:
     (args.out / "manifest.json").write_text(json.dumps(r6(manifest), indent=2, sort_keys=False) + "\n",
                                           encoding="utf-8")
     (args.out / "NOTICE").write_text(LICENCE + "\n", encoding="utf-8")
+    cm = chat_metrics["router"]
+    log(f"chat (nested): Mixtral APGR {cm['mixtral_apgr']:.3f}, mean over 14 weak models {cm['mean_apgr_14']:.3f}; "
+        f"length {chat_metrics['prompt_length']['mixtral_apgr']:.3f}")
     for bench in ("mmlu", "gsm8k"):
         m = metrics[bench]
         log(f"{bench}: router APGR {m['router']['apgr']:.3f} (per-fold mean {m['router_mean_apgr_per_fold']:.3f}), "

@@ -28,11 +28,13 @@ import math
 import re
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from desktop.core.types import ChatMessage
+
+from .chat_features import chat_features, conversation_chat_features
 
 __all__ = [
     "DENSE_NAMES",
@@ -257,6 +259,7 @@ class PromptFeatures:
     dense: np.ndarray  # float64 (len(DENSE_NAMES),)
     idx: np.ndarray  # int64 hashed bucket indices (block offset included), unique
     val: np.ndarray  # float64 values for idx
+    chat: np.ndarray = field(default_factory=lambda: np.zeros(0))  # chat_features.CHAT_NAMES
 
 
 # --- hashing ---------------------------------------------------------------------------
@@ -451,7 +454,7 @@ def text_features(text: str) -> PromptFeatures:
     parts: list[_Part] = []
     _hash_into(p, 1.0, parts)
     idx, val = _finish(parts)
-    return PromptFeatures(p.dense, idx, val)
+    return PromptFeatures(p.dense, idx, val, chat_features(text))
 
 
 def conversation_features(messages: Sequence[ChatMessage]) -> PromptFeatures:
@@ -479,4 +482,4 @@ def conversation_features(messages: Sequence[ChatMessage]) -> PromptFeatures:
         sp = _parse("\n".join(systems))
         dense[_CONSTRAINT_IDX] = max(dense[_CONSTRAINT_IDX], 0.5 * sp.dense[_CONSTRAINT_IDX])
     idx, val = _finish(parts)
-    return PromptFeatures(dense, idx, val)
+    return PromptFeatures(dense, idx, val, conversation_chat_features(users[-1], earlier))

@@ -94,7 +94,7 @@ def content_view(features: PromptFeatures) -> _View:
 class FeedbackModel:
     def __init__(self, lr: float = 0.03, max_weight: float = 2.0, max_shift: float = 2.0,
                  max_entries: int = 200_000, mean: np.ndarray | None = None,
-                 near: float = 0.5, alpha: float = 3.0, lam: float = 0.5, max_memory: int = 500):
+                 near: float = 0.5, alpha: float = 3.5, lam: float = 0.5, max_memory: int = 500):
         self.lr = float(lr)
         self.near = float(near)
         self.alpha = float(alpha)

@@ -44,6 +44,15 @@ def _unpack(score: Scored | float) -> tuple[float, tuple[str, ...]]:
     return float(score), ()
 
 
+def _side(score: Scored | float, strong: bool, reasons: tuple[str, ...]) -> tuple[str, ...]:
+    """The factors on the side the choice went: what raised the score for a strong choice,
+    what lowered it for a weak one (when the score says; otherwise its ``reasons``)."""
+    raised, lowered = getattr(score, "raised", ()), getattr(score, "lowered", ())
+    if not raised and not lowered:
+        return reasons
+    return tuple(raised if strong else lowered)
+
+
 def _because(reasons: Sequence[str]) -> str:
     return f" Main factors: {', '.join(reasons)}." if reasons else ""
 
@@ -89,6 +98,7 @@ class ShareTargetPolicy:
         value, reasons = _unpack(score)
         thr = self.threshold
         strong = value > thr
+        reasons = _side(score, strong, reasons)
         side = "above" if strong else "at or below"
         reason = (
             f"Score {value:.2f} is {side} the threshold {thr:.2f} that sends about "
@@ -173,6 +183,7 @@ class BudgetPolicy:
         share = self.affordable_share()
         thr = self._share_policy.threshold_for(share) if share > 0 else 1.0
         strong = value > thr
+        reasons = _side(score, strong, reasons)
         reason = (
             f"${self.remaining:.2f} of the ${self.monthly:.2f} monthly budget is left for "
             f"{self.days_left():.1f} days, which pays for about {share:.0%} of messages on the "

@@ -32,9 +32,13 @@ SMALL_TALK = "hi, how are you"
 def test_weights_load_with_manifest(router):
     m = router.manifest
     assert m["features"]["dense"] == list(DENSE_NAMES)
-    assert {d["file"] for d in m["data"]} == {"routing-bench/mmlu.jsonl.gz", "routing-bench/gsm8k.jsonl.gz"}
+    assert {d["file"] for d in m["data"]} == {"routing-bench/mmlu.jsonl.gz", "routing-bench/gsm8k.jsonl.gz",
+                                              "routing-bench/chat.jsonl.gz"}
+    chat = m["metrics"]["chat"]
+    assert chat["router"]["mixtral_apgr"] > chat["prompt_length"]["mixtral_apgr"]
+    assert chat["router"]["mean_apgr_14"] > chat["random"]["mean_apgr_14"]
     assert all(len(d["sha256"]) == 64 and d["rows"] > 0 for d in m["data"])
-    assert "MIT" in m["licence"] and "RouteLLM" in m["licence"]
+    assert "MIT" in m["licence"] and "RouteLLM" in m["licence"] and "arena-hard-auto" in m["licence"]
     assert m["seed"] == m["model"]["recipe"]["seed"]
     assert 0.0 < m["metrics"]["mmlu"]["router"]["apgr"] < 1.0
     q = router.reference_scores
@@ -94,7 +98,8 @@ def test_reasons_explain_the_score(router):
     assert any("math" in r for r in s.reasons)
     names = [n for n, _ in s.contributions]
     assert "maths_words" in names
-    assert "small talk" in router.score(user(SMALL_TALK)).reasons[:2]
+    # small talk goes to the weak model because it is short: the reason says so
+    assert any("short" in r for r in router.score(user(SMALL_TALK)).reasons[:2])
 
 
 def test_multiple_choice_options_are_stripped():

@@ -1,0 +1,136 @@
+"""What a chat request asks for, read from its wording: the features the chat part of the
+router learns from (``CHAT_NAMES``), computed from one pass over the
+lower-cased words (a dictionary look-up per word and per two- and three-word phrase).
+
+Each word family is counted (``log1p`` of the matches) and flagged (any match): code to write
+and languages named, puzzles, proofs, maths, step-by-step reasoning, creative writing, lists of
+ideas, advice, lookups, rewriting, explicit constraints, specialist vocabulary, a long or a
+short answer asked for, a persona, greetings. Beside them: length (and its square around the
+typical chat prompt, for "very short" and "very long"), pasted code, numbers, questions,
+lines, whether the prompt opens with an instruction or a question, capitals and maths symbols.
+
+Case is ignored. Long prompts are read as the first 4,000 and the last 2,000 characters, as
+in ``features``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = ["CHAT_NAMES", "CHAT_GROUPS", "chat_features", "conversation_chat_features"]
+
+
+_GROUP_WORDS: dict[str, str] = {
+    "code_ask": (r"write|implement|code|script|program|function|class|algorithm|snippet|build|create|"
+                 r"develop|debug|fix|refactor"),
+    "code_lang": (r"python|javascript|typescript|java|rust|golang|go|sql|mysql|bash|shell|html|css|"
+                  r"react|ruby|php|kotlin|swift|haskell|coq|lean|qiskit|pandas|numpy|regex|api|json|excel|"
+                  r"vba|matlab|latex"),
+    "puzzle": (r"riddle|puzzle|trick|logic|logical|paradox|brain|teaser|suppose|assume|assuming|imagine|if"),
+    "proof": (r"prove|proof|theorem|lemma|derive|derivation|demonstrate"),
+    "maths": (r"probability|integer|integers|equation|solve|calculate|compute|sum|product|prime|number|"
+              r"numbers|digits|percent|ratio|average|total|how many|how much|how long"),
+    "stepwise": (r"step by step|step-by-step|explain|reasoning|reason|why|justify|think"),
+    "creative": (r"story|poem|poems|song|lyrics|essay|novel|fiction|character|characters|creative|joke|"
+                 r"haiku|limerick|rap|script|screenplay|dialogue|adventure|roleplay|role-play"),
+    "ideas": (r"ideas|idea|suggest|suggestions|tips|brainstorm|recommend|recommendations|list|examples|"
+              r"names|plan|outline"),
+    "advice": (r"should i|advice|help me|how do i|how can i|how to|best way|what are some"),
+    "lookup": (r"what is|who is|who was|when did|when was|where is|define|definition|meaning|capital|what are"),
+    "rewrite": (r"rewrite|rephrase|paraphrase|summarize|summarise|summary|translate|correct|proofread|"
+                r"grammar|format|shorten|improve"),
+    "constraint": (r"must|only|without|exactly|at least|at most|no more than|never|always|ensure|make sure|"
+                   r"don't|do not|each|every|all|rhyme|rhymes|within|limit|words|lines"),
+    "expert": (r"quantum|chemistry|chemical|physics|molecule|reaction|pharmaceutical|clinical|medical|legal|"
+               r"law|finance|financial|statistics|statistical|regression|neural|transformer|"
+               r"machine learning|deep learning|optimization|optimisation|compiler|kernel|cryptography|"
+               r"thermodynamics|electronics|circuit"),
+    "long_answer": (r"detailed|comprehensive|complete|full|thorough|in depth|in-depth|elaborate|essay|"
+                    r"report|article|all"),
+    "short_answer": (r"briefly|brief|short|one word|one sentence|concise|concisely|quick|simply|yes or no|"
+                     r"tl;dr"),
+    "persona": (r"you are|act as|pretend|imagine you|as a|role"),
+    "greeting": (r"hi|hello|hey|thanks|thank you|please"),
+}
+# every word and phrase (up to three words, "|"-separated) -> the families it belongs to
+_LOOKUP: dict[str, tuple[int, ...]] = {}
+for _k, _ws in enumerate(_GROUP_WORDS.values()):
+    for _w in _ws.split("|"):
+        _LOOKUP[_w] = (*_LOOKUP.get(_w, ()), _k)
+_LOOKUP["show that"] = (*_LOOKUP.get("show that", ()), list(_GROUP_WORDS).index("proof"))
+_STARTERS = frozenset(k.split()[0] for k in _LOOKUP if " " in k)
+_TOKEN = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
+CHAT_GROUPS: tuple[str, ...] = tuple(_GROUP_WORDS)
+_CODE_PASTE = re.compile(
+    r"```|^\s{2,}\S|[{};]\s*$|^\s*(def|class|import|from|public|private|#include|function|const|let|var)\b", re.M)
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_IMPERATIVE = re.compile(r"\s*(write|create|make|build|implement|generate|give|design|develop|code|compose|draft|"
+                         r"plan|list|explain|describe|tell)\b", re.I)
+_QUESTION = re.compile(r"\s*(what|who|when|where|which|why|how|is|are|can|could|do|does|did|should|would)\b", re.I)
+_SYMBOLS = "=+*/^<>%√∑∫π"
+_UPPER = re.compile(r"[A-Z]")
+
+CHAT_NAMES: tuple[str, ...] = (
+    *(n for g in CHAT_GROUPS for n in (g, g + "_any")),
+    "log_chars", "log_chars_sq", "code_paste", "numbers", "questions", "lines", "imperative",
+    "question_start", "upper", "symbols",
+)
+_N_GROUP = 2 * len(CHAT_GROUPS)
+# task families that carry over from earlier turns ("now make it faster" after a coding question)
+_TASK = tuple(i for g in ("code_ask", "code_lang", "puzzle", "proof", "maths", "stepwise", "expert", "constraint")
+              for i in (2 * CHAT_GROUPS.index(g), 2 * CHAT_GROUPS.index(g) + 1))
+
+
+def chat_features(text: str) -> np.ndarray:
+    """The chat features of one message, in ``CHAT_NAMES`` order."""
+    t = text if len(text) <= 6000 else text[:4000] + " " + text[-2000:]
+    out = np.zeros(len(CHAT_NAMES))
+    counts = [0] * len(CHAT_GROUPS)
+    toks = _TOKEN.findall(t.lower())
+    get = _LOOKUP.get
+    starters = _STARTERS
+    n_tok = len(toks)
+    for i, w in enumerate(toks):
+        hit = get(w)
+        if hit:
+            for k in hit:
+                counts[k] += 1
+        if w in starters:  # phrases of two and three words start with one of few words
+            for key in (w + " " + toks[i + 1] if i + 1 < n_tok else "",
+                        " ".join(toks[i:i + 3]) if i + 2 < n_tok else ""):
+                hit = get(key) if key else None
+                if hit:
+                    for k in hit:
+                        counts[k] += 1
+    for k, c in enumerate(counts):
+        out[2 * k] = math.log1p(c)
+        out[2 * k + 1] = float(c > 0)
+    n = len(text)
+    j = _N_GROUP
+    out[j] = math.log1p(n)
+    out[j + 1] = (math.log1p(n) - 5.5) ** 2
+    out[j + 2] = math.log1p(len(_CODE_PASTE.findall(t)))
+    out[j + 3] = math.log1p(len(_NUMBER.findall(t)))
+    out[j + 4] = math.log1p(t.count("?"))
+    out[j + 5] = math.log1p(t.count("\n") + 1)
+    out[j + 6] = float(_IMPERATIVE.match(t) is not None)
+    out[j + 7] = float(_QUESTION.match(t) is not None)
+    size = max(1, len(t))
+    out[j + 8] = len(_UPPER.findall(t)) / size
+    out[j + 9] = 100.0 * sum(t.count(ch) for ch in _SYMBOLS) / size
+    return out
+
+
+def conversation_chat_features(last: str, earlier: Sequence[str]) -> np.ndarray:
+    """The last user message's features; task families take the larger of their value and
+    0.6 times their value over the earlier user turns."""
+    out = chat_features(last)
+    if earlier:
+        hist = chat_features("\n".join(earlier))
+        idx = list(_TASK)
+        out[idx] = np.maximum(out[idx], 0.6 * hist[idx])
+    return out

@@ -12,6 +12,7 @@ and teach the router nothing (see :mod:`desktop.storage.imports`).
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 import zipfile
 import zlib
@@ -265,6 +266,11 @@ def import_history(
             "Download the export again (the file may be incomplete) and import the new copy."
             if exc.truncated else "Export your history again and import the new file.",
         ) from None
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            raise
+        raise ImportRefused("RouteDesk's database is busy (another import, or an answer being saved). "
+                            "Nothing was imported.", "Try again in a moment.") from None
     except OSError as exc:
         raise ImportRefused(f"RouteDesk can't read {path.name} ({exc.strerror or exc}). Nothing was imported.",
                             "Check that the file is readable and try again.") from None

@@ -212,3 +212,18 @@ def test_an_empty_export_imports_nothing_without_complaint(store, tmp_path):
     summary = import_history(store, path)
     assert summary.conversations_imported == 0 and summary.lines() == ["Imported 0 conversations (0 messages) from "
                                                                        "the file."]
+
+
+def test_a_busy_database_is_refused_in_words(store, home, tmp_path):
+    import sqlite3
+
+    other = sqlite3.connect(home / "routedesk.sqlite3", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # the window saving an answer, say
+        store.conn.execute("PRAGMA busy_timeout = 50")
+        with pytest.raises(ImportRefused, match="database is busy"):
+            import_history(store, _export(tmp_path))
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert import_history(store, _export(tmp_path)).conversations_imported == 3

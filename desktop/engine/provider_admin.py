@@ -201,7 +201,7 @@ class ProviderAdmin:
         key = keys.get(old)
         if key is not None:
             keys.set(new, key)  # first: a keyring failure leaves the old provider intact
-        store.add_provider(new, rec.kind, rec.base_url, enabled=rec.enabled, options=rec.options)
+        store.add_provider(new, rec.kind, rec.base_url, options=rec.options)
         store.remove_provider(old)
         if key is not None:
             with contextlib.suppress(RouteDeskError):

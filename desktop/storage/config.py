@@ -18,36 +18,52 @@ __all__ = ["ConfigStore"]
 class ConfigStore(StoreCore):
     # -- providers -----------------------------------------------------------------
 
-    def add_provider(self, name: str, kind: str, base_url: str | None, *, replace: bool = False) -> ProviderRecord:
-        """Add a provider; raises ValueError if the name is taken (unless ``replace``)."""
+    def add_provider(
+        self,
+        name: str,
+        kind: str,
+        base_url: str | None,
+        *,
+        options: dict[str, Any] | None = None,
+        replace: bool = False,
+    ) -> ProviderRecord:
+        """Add a provider; raises ValueError if the name is taken (unless ``replace``).
+        ``options`` holds what the engine reads per provider (its timeout)."""
         now = self._stamp()
-        params = (name, kind, base_url, now, now)
+        params = (name, kind, base_url, json_text(options or {}), now, now)
+        insert = "INSERT INTO providers (name, kind, base_url, options, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)"
         if replace:
             self._x(
-                "INSERT INTO providers (name, kind, base_url, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, base_url = excluded.base_url,"
-                " updated_at = excluded.updated_at",
+                insert + " ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, base_url = excluded.base_url,"
+                " options = excluded.options, updated_at = excluded.updated_at",
                 params,
             )
         else:
             try:
-                self._x(
-                    "INSERT INTO providers (name, kind, base_url, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-                    params,
-                )
+                self._x(insert, params)
             except sqlite3.IntegrityError:
                 raise ValueError(f"A provider named {name!r} already exists.") from None
         record = self.get_provider(name)
         assert record is not None
         return record
 
-    def update_provider(self, name: str, *, kind: str | None = None, base_url: str | None = None) -> ProviderRecord:
+    def update_provider(
+        self,
+        name: str,
+        *,
+        kind: str | None = None,
+        base_url: str | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> ProviderRecord:
         """Change the given fields (None leaves a field as it is). Raises KeyError if unknown."""
         sets, params = [], []
         for column, value in (("kind", kind), ("base_url", base_url)):
             if value is not None:
                 sets.append(f"{column} = ?")
                 params.append(value)
+        if options is not None:
+            sets.append("options = ?")
+            params.append(json_text(options))
         sets.append("updated_at = ?")
         params.append(self._stamp())
         cur = self._x(f"UPDATE providers SET {', '.join(sets)} WHERE name = ?", [*params, name])
@@ -74,6 +90,7 @@ class ConfigStore(StoreCore):
             name=row["name"],
             kind=row["kind"],
             base_url=row["base_url"],
+            options=json.loads(row["options"] or "{}"),
             created_at=time_of(row["created_at"]),
             updated_at=time_of(row["updated_at"]),
         )

@@ -256,10 +256,11 @@ def m005_messages_fts(conn: sqlite3.Connection) -> None:
 
 
 @migration
-def m006_providers_drop_enabled_options(conn: sqlite3.Connection) -> None:
-    # Nothing ever read `enabled` or `options`: a provider switched off there still
-    # answered. Columns that do nothing go; every provider row stays. The table is
-    # rebuilt rather than altered with DROP COLUMN, which needs SQLite 3.35.
+def m006_providers_drop_enabled(conn: sqlite3.Connection) -> None:
+    # Nothing ever read `enabled`: a provider switched off there still answered. The
+    # column goes; every provider row stays, and `options` (the provider's timeout)
+    # stays with it. The table is rebuilt rather than altered with DROP COLUMN, which
+    # needs SQLite 3.35.
     _run(
         conn,
         """
@@ -267,11 +268,12 @@ def m006_providers_drop_enabled_options(conn: sqlite3.Connection) -> None:
             name TEXT PRIMARY KEY,
             kind TEXT NOT NULL,
             base_url TEXT,
+            options TEXT NOT NULL DEFAULT '{}',
             created_at TEXT NOT NULL,
             updated_at TEXT NOT NULL
         );
-        INSERT INTO providers_m006 (name, kind, base_url, created_at, updated_at)
-            SELECT name, kind, base_url, created_at, updated_at FROM providers;
+        INSERT INTO providers_m006 (name, kind, base_url, options, created_at, updated_at)
+            SELECT name, kind, base_url, options, created_at, updated_at FROM providers;
         DROP TABLE providers;
         ALTER TABLE providers_m006 RENAME TO providers
         """,

@@ -22,7 +22,7 @@ SHIPPED = [
     ("m003_ledger", "ddd580ef3f0f9f48"),
     ("m004_router_scores_feedback", "b3a71de3505f45ec"),
     ("m005_messages_fts", "01dc856e20c599b1"),
-    ("m006_providers_drop_enabled_options", "bf25318a96233d81"),
+    ("m006_providers_drop_enabled", "b6d6c9d9a08e3f66"),
     ("m007_conversation_sources", "05966e830ff884df"),
     ("m008_endpoint_clients", "93ccad7eb3aa0d45"),
 ]
@@ -81,12 +81,12 @@ def test_old_database_is_upgraded_and_keeps_its_data(tmp_path: Path):
         assert sorted(h.message_id for h in s.search("needle")) == [1, 2]
 
 
-def test_providers_survive_losing_their_unused_columns(tmp_path: Path):
-    """A database from before m006 (providers with ``enabled``/``options``) keeps every
-    provider, switched off or not, with its kind, address and dates."""
+def test_providers_survive_losing_their_unused_column(tmp_path: Path):
+    """A database from before m006 (providers with ``enabled``) keeps every provider,
+    switched off or not, with its kind, address, options (the timeout) and dates."""
     path = tmp_path / "db.sqlite3"
     conn = sqlite3.connect(path, isolation_level=None)
-    done = [name for name, _ in MIGRATIONS].index("m006_providers_drop_enabled_options")
+    done = [name for name, _ in MIGRATIONS].index("m006_providers_drop_enabled")
     assert migrate_until(conn, done) == [name for name, _ in MIGRATIONS[:done]]
     rows = [
         ("work", "openai", "https://proxy.example/v1", 1, '{"timeout": 5}', "2025-01-01T00:00:00.000000Z",
@@ -96,15 +96,16 @@ def test_providers_survive_losing_their_unused_columns(tmp_path: Path):
     conn.executemany("INSERT INTO providers VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
     conn.close()
     with Store(path) as s:
-        assert "m006_providers_drop_enabled_options" in s.migrations()
-        got = {p.name: (p.kind, p.base_url, p.created_at.isoformat(), p.updated_at.isoformat())
+        assert "m006_providers_drop_enabled" in s.migrations()
+        got = {p.name: (p.kind, p.base_url, p.options, p.created_at.isoformat(), p.updated_at.isoformat())
                for p in s.list_providers()}
         assert got == {
-            "work": ("openai", "https://proxy.example/v1", "2025-01-01T00:00:00+00:00", "2025-02-01T00:00:00+00:00"),
-            "home": ("ollama", None, "2025-03-01T00:00:00+00:00", "2025-03-01T00:00:00+00:00"),
+            "work": ("openai", "https://proxy.example/v1", {"timeout": 5}, "2025-01-01T00:00:00+00:00",
+                     "2025-02-01T00:00:00+00:00"),
+            "home": ("ollama", None, {}, "2025-03-01T00:00:00+00:00", "2025-03-01T00:00:00+00:00"),
         }
         columns = [r[1] for r in s.conn.execute("PRAGMA table_info(providers)")]
-        assert "enabled" not in columns and "options" not in columns
+        assert "enabled" not in columns and "options" in columns
         s.add_provider("third", "anthropic", None)  # the rebuilt table still refuses a duplicate name
         with pytest.raises(ValueError, match="already exists"):
             s.add_provider("work", "openai", None)

@@ -64,11 +64,16 @@ def test_provider_crud(store: Store):
 
 
 def test_providers_hold_only_what_the_engine_reads(store: Store):
-    """No switch that does nothing: a provider is its name, kind and address."""
+    """No switch that does nothing: a provider is its name, kind, address and the options
+    the engine reads (its timeout)."""
     columns = [r[1] for r in store.conn.execute("PRAGMA table_info(providers)")]
-    assert columns == ["name", "kind", "base_url", "created_at", "updated_at"]
+    assert columns == ["name", "kind", "base_url", "options", "created_at", "updated_at"]
     with pytest.raises(TypeError):
         store.add_provider("x", "openai", None, enabled=False)  # type: ignore[call-arg]
+    store.add_provider("slow", "ollama", None, options={"timeout": 300})
+    assert store.get_provider("slow").options == {"timeout": 300}
+    store.update_provider("slow", base_url="http://box:11434")
+    assert store.get_provider("slow").options == {"timeout": 300}  # untouched unless given
 
 
 # --- settings -------------------------------------------------------------------------

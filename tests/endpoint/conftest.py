@@ -8,7 +8,7 @@ scan at the end of the session (tests/zz_secrets) can prove none reached the dis
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 import openai
@@ -42,9 +42,12 @@ class Endpoint:
     url: str
     token: str
     names: dict[str, str]
+    opened: list = field(default_factory=list)
 
     def client(self, token: str | None = None, **kw) -> openai.AsyncOpenAI:
-        return openai.AsyncOpenAI(base_url=self.url, api_key=token or self.token, max_retries=0, **kw)
+        c = openai.AsyncOpenAI(base_url=self.url, api_key=token or self.token, max_retries=0, **kw)
+        self.opened.append(c)
+        return c
 
     def http(self, token: str | None = None) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.url.removesuffix("/v1"), timeout=10.0,
@@ -79,6 +82,8 @@ async def endpoint(tmp_path, monkeypatch, sim, keystore):  # noqa: F811
     try:
         yield ep
     finally:
+        for c in ep.opened:
+            await c.close()
         await eng.endpoint.stop()
         await eng.aclose()
         await client.aclose()

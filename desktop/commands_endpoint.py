@@ -153,18 +153,19 @@ def run_serve(args: Any) -> int:
             print(f"{entry.client or '-'} {entry.method} {entry.path} {entry.status}{what}{cost}", file=sys.stderr,
                   flush=True)
 
-        url = await engine.endpoint.start(args.host, args.port, on_request=log)
-        print(f"RouteDesk's endpoint is listening at {url}", flush=True)
-        note = exposure_note(args.host, args.port)
-        if note:
-            print(f"warning: {note}", file=sys.stderr, flush=True)
-        if not engine.clients.list():
-            print("No client has a token yet: add one with `routedesk clients add NAME`.", file=sys.stderr)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
+        url = await engine.endpoint.start(args.host, args.port, on_request=log)
+        server = engine.endpoint.server
+        note = exposure_note(args.host, server.port if server is not None else args.port)
+        if note:
+            print(f"warning: {note}", file=sys.stderr, flush=True)
+        if not engine.clients.list():
+            print("No client has a token yet: add one with `routedesk clients add NAME`.", file=sys.stderr)
+        print(f"RouteDesk's endpoint is listening at {url}", flush=True)
         try:
             await stop.wait()
         finally:

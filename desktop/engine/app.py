@@ -124,6 +124,7 @@ class Engine:
         return cls(store, client=client, keystore=keystore, owns_client=owns, **kwargs)
 
     async def aclose(self) -> None:
+        await self.endpoint.stop()
         if self._owns_client:
             await self.client.aclose()
         self.store.close()

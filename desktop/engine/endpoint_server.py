@@ -230,7 +230,12 @@ class EndpointServer:
         task = asyncio.ensure_future(self.engine.run_detached(
             req.messages, recorder, mode=req.mode, on_event=queue.put_nowait, max_tokens=req.max_tokens))
         self.active.add(task)
-        task.add_done_callback(lambda t: (self.active.discard(t), queue.put_nowait(done)))
+
+        def finished(t: asyncio.Future[AnswerResult]) -> None:
+            self.active.discard(t)  # type: ignore[arg-type]
+            queue.put_nowait(done)
+
+        task.add_done_callback(finished)
         rid, created = new_id(), int(time.time())
         route: str | None = None
         model: str | None = None
@@ -291,7 +296,7 @@ class EndpointServer:
         resp["routedesk"] = {"model": model, "cost_usd": result.cost_usd, "route": result.route.choice}
 
     def _whole(self, result: AnswerResult, rid: str) -> web.Response:
-        headers = {"x-routedesk-route": result.route.choice}
+        headers: dict[str, str] = {"x-routedesk-route": str(result.route.choice)}
         if result.ok:
             headers["x-routedesk-cost-usd"] = _cost_header(result)
             resp = _json(200, completion(result, rid), headers)

@@ -9,6 +9,7 @@ attributed to its name.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import sqlite3
 from dataclasses import dataclass
@@ -131,7 +132,7 @@ class ClientStore:
             params.append(time_text(since))
         return exact_sum(r[0] for r in self._s.conn.execute(sql, params))
 
-    def spend_by_client(self, since: datetime | None = None) -> list[ClientSpend]:
+    def spend_by_client(self, since: datetime | None = None) -> builtins.list[ClientSpend]:
         """Per client name (removed clients included), ordered by name."""
         sql = ("SELECT c.name, l.input_tokens, l.output_tokens, l.cost_usd, s.estimated"
                " FROM endpoint_spend s JOIN ledger l ON l.id = s.ledger_id"

@@ -97,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     from desktop.commands_history import add_parsers as add_history_parsers
 
     add_history_parsers(sub)  # import, export, search
+    from desktop.commands_endpoint import add_parsers as add_endpoint_parsers
+
+    add_endpoint_parsers(sub)  # serve, clients
     return p
 
 

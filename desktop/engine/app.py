@@ -31,6 +31,8 @@ from desktop.core.paths import database_path, ollama_base_url
 from desktop.core.types import ChatMessage, ModelRef, RouteDecision, StreamEnd, TextDelta, Usage, UsageReport
 from desktop.engine.conversations import ConversationService, title_for
 from desktop.engine.cooldown import Cooldowns
+from desktop.engine.endpoint_clients import ClientService
+from desktop.engine.endpoint_service import EndpointService
 from desktop.engine.events import (
     AnswerDelta,
     AnswerFinished,
@@ -98,6 +100,8 @@ class Engine:
         self.feedback = FeedbackService(self)
         self.price_admin = PriceAdmin(self)
         self.preferences = Preferences(store)
+        self.clients = ClientService(self)  # the local endpoint's tokens (endpoint_clients.py)
+        self.endpoint = EndpointService(self)  # the local endpoint's server (endpoint_service.py)
 
     # --- construction ---------------------------------------------------------------
 
@@ -119,6 +123,7 @@ class Engine:
         return cls(store, client=client, keystore=keystore, owns_client=owns, **kwargs)
 
     async def aclose(self) -> None:
+        await self.endpoint.stop()
         if self._owns_client:
             await self.client.aclose()
         self.store.close()
@@ -287,42 +292,54 @@ class Engine:
                                  "Type a message first.")
         return await self._answer(conversation_id, user_msgs[-1].id, mode, on_event)
 
+    async def run_detached(
+        self, messages: Sequence[ChatMessage], recorder: Any, *, mode: str | ModelRef = "auto",
+        on_event: Listener | None = None, max_tokens: int | None = None,
+    ) -> AnswerResult:
+        """Answer ``messages`` as given (a local tool's request through the endpoint) with the
+        same routing, attempts, fallbacks, cooldowns and billing as ``send``, written through
+        ``recorder`` (``endpoint_recorder.Recorder``) instead of the chat history."""
+        return await self._answer(recorder.conversation_id, recorder.user_message_id, mode, on_event,
+                                  context=list(messages), rec=recorder, max_tokens=max_tokens)
+
     async def _answer(
-        self, conversation_id: int, user_id: int, mode: str | ModelRef, on_event: Listener | None
+        self, conversation_id: int, user_id: int, mode: str | ModelRef, on_event: Listener | None,
+        *, context: list[ChatMessage] | None = None, rec: Any = None, max_tokens: int | None = None,
     ) -> AnswerResult:
         emit = on_event or (lambda _e: None)
-        context = self.context_for(conversation_id)
+        rec = self.store if rec is None else rec
+        context = self.context_for(conversation_id) if context is None else context
         try:
             plan = plan_route(mode, self.pair(), lambda: self.decide(context))
         except RouteDeskError as err:
             decision = RouteDecision("fixed", None, None, "no model to send to", "none")
-            msg_id = self.store.start_answer(conversation_id, route=decision, model=None)
+            msg_id = rec.start_answer(conversation_id, route=decision, model=None)
             emit(AnswerStarted(conversation_id, user_id, msg_id, decision))
             result = AnswerResult(conversation_id, user_id, msg_id, "error", "", None, decision, None, None, None,
                                   error=err.info())
-            self._finish(result)
+            self._finish(result, rec)
             emit(AnswerFinished(result))
             return result
 
-        msg_id = self.store.start_answer(conversation_id, route=plan.decision, model=plan.candidates[0])
+        msg_id = rec.start_answer(conversation_id, route=plan.decision, model=plan.candidates[0])
         emit(AnswerStarted(conversation_id, user_id, msg_id, plan.decision))
-        run = _Run(self, conversation_id, user_id, msg_id, plan, context, emit)
+        run = _Run(self, conversation_id, user_id, msg_id, plan, context, emit, rec, max_tokens)
         try:
             result = await run.go()
         except asyncio.CancelledError:
             result = run.stopped_result()
-            self._finish(result)
+            self._finish(result, rec)
             emit(AnswerFinished(result))
             raise
         except Exception as exc:  # not the provider's failure (a listener's bug): close the row, then raise
-            self._finish(run.broken_result(exc))
+            self._finish(run.broken_result(exc), rec)
             raise
-        self._finish(result)
+        self._finish(result, rec)
         emit(AnswerFinished(result))
         return result
 
-    def _finish(self, r: AnswerResult) -> None:
-        self.store.finish_answer(
+    def _finish(self, r: AnswerResult, rec: Any = None) -> None:
+        (self.store if rec is None else rec).finish_answer(
             r.message_id,
             text=r.text,
             status=r.status,
@@ -341,8 +358,10 @@ class _Run:
     cancellation at any await can still store what the user saw."""
 
     def __init__(self, engine: Engine, conv: int, user_id: int, msg_id: int, plan: Plan,
-                 context: list[ChatMessage], emit: Listener) -> None:
+                 context: list[ChatMessage], emit: Listener, rec: Any = None, max_tokens: int | None = None) -> None:
         self.e = engine
+        self.rec = engine.store if rec is None else rec  # where rows go: the Store, or the endpoint's recorder
+        self.max_tokens = max_tokens
         self.conv = conv
         self.user_id = user_id
         self.msg_id = msg_id
@@ -362,7 +381,7 @@ class _Run:
         ran (a model skipped without a call starts and ends at once)."""
         self.attempts.append(attempt)
         ended = time.time()
-        self.e.store.add_attempt(
+        self.rec.add_attempt(
             self.msg_id, attempt.model, ok=attempt.error is None, error=attempt.error, usage=usage,
             started_at=ended if began is None else min(began, ended), ended_at=ended,
         )
@@ -389,6 +408,8 @@ class _Run:
 
     def stopped_result(self) -> AnswerResult:
         model = self.current
+        if model is not None and self.usage is None and self.text_parts and hasattr(self.rec, "usage_when_stopped"):
+            self.usage = self.rec.usage_when_stopped(self.context, "".join(self.text_parts))
         usage, cost, source = self._bill(model, self.usage) if model is not None else (None, None, None)
         if model is not None:
             self._add(Attempt(model, None), usage=self.usage, began=self.began)
@@ -502,7 +523,6 @@ class _Run:
 
     async def _stream(self, provider: Provider, ref: ModelRef) -> tuple[Any, Any, Any]:
         """Stream one attempt; returns the billed (usage, cost, price source)."""
-        e = self.e
         started = time.perf_counter()
         last_save = started
         self.usage = None
@@ -518,12 +538,12 @@ class _Run:
         def checkpoint() -> None:
             nonlocal last_save
             pending.clear()
-            e.store.save_partial(self.msg_id, "".join(self.text_parts))
+            self.rec.save_partial(self.msg_id, "".join(self.text_parts))
             last_save = time.perf_counter()
 
         # aclosing: the HTTP response is released the moment we stop, not at garbage collection.
         try:
-            stream = provider.stream_chat(ref.model, self.context)
+            stream = provider.stream_chat(ref.model, self.context, max_tokens=self.max_tokens)
             async with contextlib.aclosing(stream) as events:  # type: ignore[type-var]
                 async for event in events:
                     if isinstance(event, TextDelta):
@@ -564,7 +584,7 @@ class _Run:
         # what "always strong" would have paid for the same tokens (the savings chart)
         strong_cost = (None if strong is None else cost if strong == ref
                        else e.cost_of(strong, usage, known_provider=True)[0])
-        e.store.add_ledger_entry(
+        self.rec.add_ledger_entry(
             self.msg_id, ref, usage, cost, price.source, strong_cost, self.plan.decision.choice
         )
         self.billed = (usage, cost, price.source)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from desktop.core.types import ModelRef
-from desktop.storage import LedgerEntry, Store
+from desktop.storage import ClientSpend, ClientStore, LedgerEntry, Store
 
 __all__ = ["ModelSpend", "MonthSpend", "SpendPoint", "SpendService", "SpendSummary", "PERIODS", "month_start"]
 
@@ -63,6 +63,8 @@ class SpendSummary:
     unpriced_messages: int
     by_model: tuple[ModelSpend, ...]
     month: MonthSpend
+    by_client: tuple[ClientSpend, ...] = ()  # spend through the local endpoint, per client
+    month_by_client: dict[str, Decimal] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """The ``spend --json`` object."""
@@ -81,6 +83,13 @@ class SpendSummary:
                 {"model": m.model, "messages": m.messages, "input_tokens": m.input_tokens,
                  "output_tokens": m.output_tokens, "cost_usd": m.cost_usd, "price_unknown": m.price_unknown}
                 for m in self.by_model
+            ],
+            "by_client": [
+                {"client": c.name, "requests": c.requests, "input_tokens": c.input_tokens,
+                 "output_tokens": c.output_tokens, "cost_usd": c.cost_usd, "cost_usd_exact": str(c.cost_usd),
+                 "month_usd": self.month_by_client.get(c.name, Decimal(0)), "price_unknown": c.price_unknown,
+                 "estimated": c.estimated}
+                for c in self.by_client
             ],
         }
 
@@ -145,6 +154,8 @@ class SpendService:
             else:
                 m["cost_usd"] += e.cost_usd
         choices = [e.choice for e in entries if e.choice in ("strong", "weak")]
+        month = self.month()
+        clients = ClientStore(self._store)
         return SpendSummary(
             total_usd=total,
             always_strong_usd=strong,
@@ -153,7 +164,9 @@ class SpendService:
             strong_share=(choices.count("strong") / len(choices)) if choices else None,
             unpriced_messages=unknown,
             by_model=tuple(ModelSpend(model, **v) for model, v in by_model.items()),
-            month=self.month(),
+            month=month,
+            by_client=tuple(clients.spend_by_client()),
+            month_by_client={c.name: c.cost_usd for c in clients.spend_by_client(since=month.start)},
         )
 
     def since(self, period: str) -> datetime:
@@ -167,11 +180,15 @@ class SpendService:
             return now - timedelta(days=30)
         raise ValueError(f"unknown period {period!r}; use one of {', '.join(PERIODS)}")
 
-    def points(self, period: str) -> list[SpendPoint]:
-        """Each answer in ``period``, oldest first, with its always-strong cost."""
+    def points(self, period: str, client: str | None = None) -> list[SpendPoint]:
+        """Each answer in ``period``, oldest first, with its always-strong cost; with
+        ``client``, only what that local-endpoint client spent."""
         strong = self._pair_strong()
         out = []
+        of_client = ClientStore(self._store).client_of_ledger() if client is not None else {}
         for e in self._store.ledger(since=self.since(period)):
+            if client is not None and of_client.get(e.id) != client:
+                continue
             cost = e.cost_usd if e.cost_usd is not None else Decimal(0)
             at = e.created_at if e.created_at.tzinfo is not None else e.created_at.replace(tzinfo=UTC)
             forced = e.choice == "fixed" and strong is not None and e.ref == strong

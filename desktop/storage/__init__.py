@@ -1,5 +1,6 @@
 """SQLite storage (append-only migrations) and keys in the OS keyring."""
 
+from desktop.storage.clients import ClientRecord, ClientSpend, ClientStore
 from desktop.storage.db import Store, fts_query
 from desktop.storage.imports import (
     ImportedAttempt,
@@ -26,6 +27,9 @@ from desktop.storage.secrets import KeyStore
 __all__ = [
     "ANSWER_STATUSES",
     "AttemptRecord",
+    "ClientRecord",
+    "ClientSpend",
+    "ClientStore",
     "ConversationRecord",
     "FeedbackRecord",
     "ImportWriter",

@@ -296,3 +296,31 @@ def m007_conversation_sources(conn: sqlite3.Connection) -> None:
         CREATE UNIQUE INDEX conversation_sources_key ON conversation_sources (source, source_id)
         """,
     )
+
+
+@migration
+def m008_endpoint_clients(conn: sqlite3.Connection) -> None:
+    # The local endpoint's clients (one per tool): only a hash of each token is kept.
+    # A removed client keeps its row (revoked_at) so its spend stays attributed; its name
+    # is free again. endpoint_spend ties a ledger row to the client that caused it.
+    _run(
+        conn,
+        """
+        CREATE TABLE endpoint_clients (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            token_hash TEXT NOT NULL UNIQUE,
+            budget_usd TEXT,
+            created_at TEXT NOT NULL,
+            last_used_at TEXT,
+            revoked_at TEXT
+        );
+        CREATE UNIQUE INDEX endpoint_clients_name ON endpoint_clients (name) WHERE revoked_at IS NULL;
+        CREATE TABLE endpoint_spend (
+            ledger_id INTEGER PRIMARY KEY REFERENCES ledger (id) ON DELETE CASCADE,
+            client_id INTEGER NOT NULL REFERENCES endpoint_clients (id),
+            estimated INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX endpoint_spend_client ON endpoint_spend (client_id)
+        """,
+    )

@@ -378,6 +378,10 @@ class SettingsDialog(QDialog):
         split.addWidget(self.form)
         split.setStretchFactor(1, 1)
         lay.addWidget(split, 1)
+        from desktop.ui.endpoint_panel import EndpointPanel
+
+        self.endpoint_panel = EndpointPanel(controller)  # Settings → Local endpoint
+        lay.addWidget(self.endpoint_panel)
         bb = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         bb.rejected.connect(self.close)
         lay.addWidget(bb)

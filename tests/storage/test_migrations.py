@@ -24,6 +24,7 @@ SHIPPED = [
     ("m005_messages_fts", "01dc856e20c599b1"),
     ("m006_providers_drop_enabled", "b6d6c9d9a08e3f66"),
     ("m007_conversation_sources", "05966e830ff884df"),
+    ("m008_endpoint_clients", "93ccad7eb3aa0d45"),
 ]
 
 

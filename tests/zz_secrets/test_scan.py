@@ -7,7 +7,8 @@ log record of this session.
 
 "Key material" is every API-key-shaped literal the test suite uses (the keys it stores in
 the keyring, sends to the simulator, or plants in error bodies to prove they are redacted),
-found by scanning tests/ and desktop/ for the providers' key shapes.
+found by scanning tests/ and desktop/ for the providers' key shapes, and every local-endpoint
+client token issued during the session (tests/endpoint keeps them in memory only).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,7 +25,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SHAPES = re.compile(
-    r"""["']((?:sk-ant-|sk-or-|sk-proj-|sk-)[A-Za-z0-9_\-]{8,}|gsk_[A-Za-z0-9]{16,}|AIza[A-Za-z0-9_\-]{20,}|xai-[A-Za-z0-9]{16,})["']"""
+    r"""["']((?:sk-ant-|sk-or-|sk-proj-|sk-)[A-Za-z0-9_\-]{8,}|gsk_[A-Za-z0-9]{16,}|AIza[A-Za-z0-9_\-]{20,}|xai-[A-Za-z0-9]{16,}|rdk-[A-Za-z0-9_\-]{20,})["']"""
 )
 MAX_BYTES = 50 * 1024 * 1024
 #: Not RouteDesk's or its tests' files: the job runner's logs, other pytest sessions (ours is
@@ -41,7 +43,13 @@ def key_material() -> set[str]:
                 k = m.group(1)
                 if not k.endswith(("-", "_")):  # a prefix used to build keys, not a key
                     keys.add(k)
-    return keys
+    return keys | issued_client_tokens()
+
+
+def issued_client_tokens() -> set[str]:
+    """The endpoint's client tokens created in this session (shown once, stored as hashes)."""
+    conftest = sys.modules.get("tests.endpoint.conftest")
+    return set(getattr(conftest, "ISSUED", ()))
 
 
 def session_started() -> float:
@@ -105,6 +113,13 @@ def test_the_scan_finds_a_planted_key(tmp_path, keys):
     finally:
         a.unlink()
         b.unlink()
+
+
+def test_client_tokens_are_scanned_when_the_endpoint_tests_ran(keys):
+    """A session that ran tests/endpoint issued tokens; each is looked for like a key."""
+    if "tests.endpoint.conftest" in sys.modules:
+        issued = issued_client_tokens()
+        assert issued and issued <= keys and all(t.startswith("rdk-") for t in issued)
 
 
 def test_no_key_material_in_this_sessions_temporary_folders(tmp_path_factory, keys):

@@ -1,0 +1,133 @@
+"""Time to first token added by the local endpoint, against calling the provider directly,
+and 16 parallel streams sustained.
+
+One process: the provider simulator on 127.0.0.1, an engine with the endpoint on another
+port, and one httpx client that streams either straight to the simulator (the baseline)
+or through the endpoint (``model: sim/gpt-4o-mini``: client token check, budget check,
+the engine's run, the provider adapter, SSE out again). The two are interleaved so
+machine noise hits both alike.
+
+    python benchmarks/bench_endpoint.py [--n 200] [--rounds 10] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.memory_keys import MemoryKeyStore  # noqa: E402
+from desktop.core.types import ModelRef  # noqa: E402
+from desktop.engine.app import Engine  # noqa: E402
+from tests.simulator import Simulator  # noqa: E402
+
+PROMPT = [{"role": "user", "content": "hello there"}]
+
+
+async def ttft(client: httpx.AsyncClient, url: str, token: str, model: str) -> tuple[float, float]:
+    """(seconds to the first content chunk, seconds to the end of the stream)."""
+    body = {"model": model, "stream": True, "stream_options": {"include_usage": True}, "messages": PROMPT}
+    t0 = time.perf_counter()
+    first = None
+    async with client.stream("POST", url + "/chat/completions", json=body,
+                             headers={"Authorization": f"Bearer {token}"}) as r:
+        if r.status_code != 200:
+            raise RuntimeError(f"{url}: {r.status_code} {await r.aread()!r}")
+        async for line in r.aiter_lines():
+            if first is None and line.startswith("data: ") and line != "data: [DONE]":
+                chunk = json.loads(line[6:])
+                if chunk.get("choices") and chunk["choices"][0]["delta"].get("content"):
+                    first = time.perf_counter() - t0
+    if first is None:
+        raise RuntimeError("no token")
+    return first, time.perf_counter() - t0
+
+
+def p(xs: list[float], q: float) -> float:
+    return sorted(xs)[min(len(xs) - 1, int(len(xs) * q))] * 1000
+
+
+async def parallel(client: httpx.AsyncClient, url: str, token: str, model: str, width: int,
+                   rounds: int) -> tuple[list[float], float]:
+    firsts: list[float] = []
+    t0 = time.perf_counter()
+    for _ in range(rounds):
+        res = await asyncio.gather(*(ttft(client, url, token, model) for _ in range(width)))
+        firsts += [f for f, _ in res]
+    return firsts, (width * rounds) / (time.perf_counter() - t0)
+
+
+async def main(n: int, rounds: int, as_json: bool) -> dict:
+    with Simulator() as sim, tempfile.TemporaryDirectory() as home:
+        os.environ["ROUTEDESK_HOME"] = home
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+        async with httpx.AsyncClient(limits=limits, timeout=30) as upstream, \
+                httpx.AsyncClient(limits=limits, timeout=30) as client:
+            engine = Engine.open(Path(home), client=upstream, keystore=MemoryKeyStore({"sim": "sk-test-key"}))
+            engine.store.add_provider("sim", "openai", sim.openai_url)
+            engine.set_pair(ModelRef("sim", "gpt-4o"), ModelRef("sim", "gpt-4o-mini"))
+            _info, token = engine.clients.add("bench")
+            url = await engine.endpoint.start("127.0.0.1", 0)
+            direct = lambda: ttft(client, sim.openai_url, "sk-test-key", "gpt-4o-mini")  # noqa: E731
+            through = lambda: ttft(client, url, token, "sim/gpt-4o-mini")  # noqa: E731
+            for _ in range(20):  # warm both paths
+                await direct()
+                await through()
+            bare: list[float] = []
+            endp: list[float] = []
+            for i in range(n):  # alternate which goes first
+                if i % 2:
+                    bare.append((await direct())[0])
+                    endp.append((await through())[0])
+                else:
+                    endp.append((await through())[0])
+                    bare.append((await direct())[0])
+            par_bare, rate_bare = await parallel(client, sim.openai_url, "sk-test-key", "gpt-4o-mini", 16, rounds)
+            par_endp, rate_endp = await parallel(client, url, token, "sim/gpt-4o-mini", 16, rounds)
+            ledger = len(engine.store.ledger())
+            await engine.endpoint.stop()
+            await engine.aclose()
+    paired = statistics.median(e - b for e, b in zip(endp, bare, strict=True)) * 1000
+    out = {
+        "n": n, "ttft_direct_median_ms": statistics.median(bare) * 1000, "ttft_direct_p90_ms": p(bare, 0.9),
+        "ttft_endpoint_median_ms": statistics.median(endp) * 1000, "ttft_endpoint_p90_ms": p(endp, 0.9),
+        "added_median_ms": (statistics.median(endp) - statistics.median(bare)) * 1000, "added_paired_ms": paired,
+        "parallel_width": 16, "parallel_rounds": rounds,
+        "parallel_direct_streams_per_s": rate_bare, "parallel_endpoint_streams_per_s": rate_endp,
+        "parallel_direct_ttft_p50_ms": p(par_bare, 0.5), "parallel_endpoint_ttft_p50_ms": p(par_endp, 0.5),
+        "parallel_direct_ttft_p90_ms": p(par_bare, 0.9), "parallel_endpoint_ttft_p90_ms": p(par_endp, 0.9),
+        "ledger_rows": ledger,
+    }
+    if as_json:
+        print(json.dumps(out, indent=2))
+        return out
+    print(f"time to first token over {n} streams (ms)")
+    print(f"{'':<34}{'median':>10}{'p90':>10}")
+    print(f"{'direct to the provider simulator':<34}{out['ttft_direct_median_ms']:>10.2f}{p(bare, 0.9):>10.2f}")
+    print(f"{'through the local endpoint':<34}{out['ttft_endpoint_median_ms']:>10.2f}{p(endp, 0.9):>10.2f}")
+    print(f"endpoint adds {out['added_median_ms']:+.2f} ms between medians, {paired:+.2f} ms median of paired "
+          "runs (target < 5 ms)")
+    print(f"16 parallel streams x {rounds} rounds: direct {rate_bare:.0f} streams/s "
+          f"(first token p50 {p(par_bare, 0.5):.1f} ms, p90 {p(par_bare, 0.9):.1f} ms); endpoint {rate_endp:.0f} "
+          f"streams/s (p50 {p(par_endp, 0.5):.1f} ms, p90 {p(par_endp, 0.9):.1f} ms); {ledger} ledger rows")
+    return out
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=200)
+    ap.add_argument("--rounds", type=int, default=10)
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    asyncio.run(main(a.n, a.rounds, a.json))

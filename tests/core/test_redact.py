@@ -91,7 +91,7 @@ def test_one_redact_for_every_layer():
 
     from desktop.core import redact as core
     from desktop.providers import classify
-    from desktop.storage import db
+    from desktop.storage import columns
 
     assert classify.redact is core.redact and columns.redact is core.redact
     assert importlib.util.find_spec("desktop.storage.redact") is None

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from desktop.core.errors import ErrorKind, RouteDeskError
-from desktop.storage import ConversationRecord, MessageRecord, SearchHit, Store
+from desktop.engine.history_search import SEARCH_LIMIT, SearchResult, search_history
+from desktop.storage import ConversationRecord, MessageRecord, Store
 
 __all__ = ["ConversationService", "ConversationHistory", "MessagePage", "PAGE_SIZE", "title_for"]
 
@@ -80,12 +81,13 @@ class ConversationService:
     def purge_deleted(self, older_than: timedelta | None = None) -> int:
         return self._store.purge_deleted(older_than)
 
-    def search(self, query: str, *, limit: int = 50) -> builtins.list[SearchHit]:
-        """Full-text search; a query the index can't read finds nothing rather than failing."""
+    def search(self, query: str, *, limit: int = SEARCH_LIMIT) -> builtins.list[SearchResult]:
+        """The window's search box: the same query, snippets and dates as ``routedesk search``
+        (``history_search``); a query the index can't read finds nothing rather than failing."""
         if not query.strip():
             return []
         try:
-            return self._store.search(query, limit=limit)
+            return search_history(self._store, query, limit=limit)
         except Exception as exc:  # FTS syntax typed by accident
             log.info("search failed: %s", exc)
             return []

@@ -132,7 +132,7 @@ class AppController(QObject, AdminActions):
             return
         rows = [
             ConversationRow(h.conversation_id, h.conversation_title or "Untitled", h.created_at,
-                            snippet=h.snippet.replace("\n", " ")[:120], message_id=h.message_id)
+                            snippet=h.snippet[:120], message_id=h.message_id)
             for h in self.engine.conversations.search(self.search_query)
         ]
         self.conversations.set_rows(rows)

@@ -44,6 +44,8 @@ def test_file_import_shows_progress_then_a_summary_and_the_sidebar_fills(ui, qtb
     cli = search_history(controller.store, "hellebores")
     qtbot.waitUntil(lambda: [r.id for r in controller.conversations.rows][:5] == [h.conversation_id for h in cli][:5],
                     timeout=5000)
+    rows = controller.conversations.rows[:5]
+    assert [(r.snippet, r.message_id) for r in rows] == [(h.snippet[:120], h.message_id) for h in cli[:5]]
 
 
 def test_a_damaged_file_says_why_and_imports_nothing(ui, qtbot, tmp_path):

@@ -46,6 +46,7 @@ from desktop.engine.events import (
 from desktop.engine.explain import explain
 from desktop.engine.feedback import FEEDBACK_SETTING, FeedbackService
 from desktop.engine.health import HealthMonitor, skip_reason
+from desktop.engine.history_service import HistoryService
 from desktop.engine.preferences import Preferences
 from desktop.engine.price_admin import PriceAdmin
 from desktop.engine.pricing import PriceBook
@@ -100,6 +101,7 @@ class Engine:
         self.feedback = FeedbackService(self)
         self.price_admin = PriceAdmin(self)
         self.preferences = Preferences(store)
+        self.history = HistoryService(self)  # import and export (history_service.py)
         self.clients = ClientService(self)  # the local endpoint's tokens (endpoint_clients.py)
         self.endpoint = EndpointService(self)  # the local endpoint's server (endpoint_service.py)
 

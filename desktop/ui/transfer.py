@@ -98,9 +98,6 @@ class HistoryTransfer(QObject):
         cid = self.window.sidebar.current_id()
         return None if cid is None else [cid]
 
-    def _db_path(self) -> Path:
-        return Path(self.controller.store.path)
-
     # --- import ---------------------------------------------------------------------------
 
     def choose_import(self) -> None:
@@ -130,8 +127,7 @@ class HistoryTransfer(QObject):
         return True
 
     async def _run_import(self, path: Path) -> None:
-        from desktop.engine.history_import import ImportCancelled, import_history
-        from desktop.storage import Store
+        from desktop.engine.history_import import ImportCancelled
 
         loop = asyncio.get_running_loop()
 
@@ -139,8 +135,8 @@ class HistoryTransfer(QObject):
             loop.call_soon_threadsafe(self._show_progress, p)
 
         def work() -> Any:
-            with Store(self._db_path()) as store:
-                return import_history(store, path, progress=on_progress, should_stop=self._cancel.is_set)
+            return self.controller.engine.history.import_file(path, progress=on_progress,
+                                                              should_stop=self._cancel.is_set)
 
         summary = None
         try:
@@ -193,12 +189,8 @@ class HistoryTransfer(QObject):
         self.controller.spawn(self._run_export(None if ids is None else list(ids), Path(path), fmt))
 
     async def _run_export(self, ids: list[int] | None, path: Path, fmt: str) -> None:
-        from desktop.engine.history_export import export_to_file
-        from desktop.storage import Store
-
         def work() -> int:
-            with Store(self._db_path()) as store:
-                return export_to_file(store, ids, path, format=fmt)
+            return self.controller.engine.history.export_file(ids, path, format=fmt)
 
         result = None
         try:

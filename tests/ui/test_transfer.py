@@ -41,11 +41,10 @@ def test_file_import_shows_progress_then_a_summary_and_the_sidebar_fills(ui, qtb
 
     # the window's search finds what the CLI's search finds
     qtbot.keyClicks(window.sidebar.search, "hellebores")
-    cli = search_history(controller.store, "hellebores")
-    qtbot.waitUntil(lambda: [r.id for r in controller.conversations.rows][:5] == [h.conversation_id for h in cli][:5],
+    cli = search_history(controller.engine.store, "hellebores")
+    want = [(h.conversation_id, h.message_id, h.snippet[:120]) for h in cli]
+    qtbot.waitUntil(lambda: [(r.id, r.message_id, r.snippet) for r in controller.conversations.rows] == want,
                     timeout=5000)
-    rows = controller.conversations.rows[:5]
-    assert [(r.snippet, r.message_id) for r in rows] == [(h.snippet[:120], h.message_id) for h in cli[:5]]
 
 
 def test_a_damaged_file_says_why_and_imports_nothing(ui, qtbot, tmp_path):
@@ -60,13 +59,13 @@ def test_a_damaged_file_says_why_and_imports_nothing(ui, qtbot, tmp_path):
     box = window.transfer.message
     assert box.windowTitle() == "Import failed" and "looks cut off" in box.text()
     assert "Download the export again" in box.text()
-    assert controller.store.list_conversations() == []
+    assert controller.engine.store.list_conversations() == []
 
 
 def test_export_from_the_conversation_menu(ui, qtbot, tmp_path, monkeypatch):
     controller, window = ui
-    conv = controller.store.create_conversation("Menu export")
-    controller.store.add_user_message(conv, "Export me, please")
+    conv = controller.engine.store.create_conversation("Menu export")
+    controller.engine.store.add_user_message(conv, "Export me, please")
     controller.refresh_conversations()
     window.sidebar.list.setCurrentIndex(controller.conversations.index(0))
     target = tmp_path / "one.md"

@@ -31,7 +31,10 @@ class ConfigStore(StoreCore):
         ``options`` holds what the engine reads per provider (its timeout)."""
         now = self._stamp()
         params = (name, kind, base_url, json_text(options or {}), now, now)
-        insert = "INSERT INTO providers (name, kind, base_url, options, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)"
+        insert = (
+            "INSERT INTO providers (name, kind, base_url, options, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)"
+        )
         if replace:
             self._x(
                 insert + " ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, base_url = excluded.base_url,"

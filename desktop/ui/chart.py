@@ -103,8 +103,8 @@ class SpendChart(QWidget):
         self.share_plot = make("Share of messages sent to the strong model", "%")
         self.share_plot.setYRange(0, 100)
         self.share_curve = self.share_plot.plot([], [], pen=pg.mkPen(self._colors["share"], width=lw),
-                                                symbol="o", symbolSize=int(3 + 2 * lw / 2), symbolBrush=self._colors["share"],
-                                                symbolPen=None)
+                                                symbol="o", symbolSize=int(3 + 2 * lw / 2),
+                                                symbolBrush=self._colors["share"], symbolPen=None)
         target = self.controller.routing.target_share * 100
         self.target_line = pg.InfiniteLine(pos=target, angle=0, movable=False,
                                            pen=pg.mkPen(mix(bg, fg, 0.45), style=Qt.PenStyle.DotLine),
@@ -116,8 +116,8 @@ class SpendChart(QWidget):
         legend.setBrush(mix(bg, fg, 0.04))
         self.spent_curve = self.spend_plot.plot([], [], pen=pg.mkPen(self._colors["spent"], width=lw), name="you spent",
                                                 stepMode=None)
-        self.always_curve = self.spend_plot.plot([], [], pen=pg.mkPen(self._colors["always"], width=lw, style=Qt.PenStyle.DashLine),
-                                                 name="always strong would cost")
+        dashed = pg.mkPen(self._colors["always"], width=lw, style=Qt.PenStyle.DashLine)
+        self.always_curve = self.spend_plot.plot([], [], pen=dashed, name="always strong would cost")
         self.controller.routing.changed.connect(
             lambda: self.target_line.setValue(self.controller.routing.target_share * 100)
         )

@@ -39,7 +39,8 @@ class MessageEdit(QPlainTextEdit):
         fm = self.fontMetrics()
         # QPlainTextEdit's layout measures in lines, wrapped lines included
         rows = min(10, max(2, int(self.document().documentLayout().documentSize().height())))
-        self.setFixedHeight(int(rows * fm.lineSpacing() + 2 * self.document().documentMargin() + 2 * self.frameWidth() + 4))
+        chrome = 2 * self.document().documentMargin() + 2 * self.frameWidth() + 4
+        self.setFixedHeight(int(rows * fm.lineSpacing() + chrome))
 
 
 class InputBox(QWidget):

@@ -69,7 +69,8 @@ def is_dark(palette: QPalette) -> bool:
 
 _KEYWORDS = {
     "python": "and as assert async await break class continue def del elif else except False finally for "
-    "from global if import in is lambda None nonlocal not or pass raise return True try while with yield match case self",
+    "from global if import in is lambda None nonlocal not or pass raise return True try while with yield "
+    "match case self",
     "js": "async await break case catch class const continue debugger default delete do else export extends false "
     "finally for function if import in instanceof let new null return super switch this throw true try typeof "
     "undefined var void while yield interface type enum implements",

@@ -17,7 +17,10 @@ from desktop.core.resources import resource_path
 if TYPE_CHECKING:
     from decimal import Decimal
 
-__all__ = ["set_icon", "refresh_icons", "mix", "stylesheet", "fmt_cost", "fmt_tokens", "fmt_ms", "icon", "status_color", "ICON_DIR"]
+__all__ = [
+    "set_icon", "refresh_icons", "mix", "stylesheet", "fmt_cost", "fmt_tokens", "fmt_ms", "icon", "status_color",
+    "ICON_DIR",
+]
 
 ICON_DIR = resource_path("icons")
 
@@ -67,7 +70,8 @@ def stylesheet(pal: QPalette) -> str:
     err_bg = mix(base, err, 0.12)
     warn_bg = mix(base, warn, 0.12)
     return f"""
-QFrame#userBubble {{ background: {_hex(user_bg)}; border-radius: 0.7em; border: 1px solid {_hex(mix(user_bg, hl, 0.35))}; }}
+QFrame#userBubble {{ background: {_hex(user_bg)}; border-radius: 0.7em;
+    border: 1px solid {_hex(mix(user_bg, hl, 0.35))}; }}
 QFrame#answer {{ background: {_hex(answer_bg)}; border-radius: 0.7em; border: 1px solid {_hex(border)}; }}
 QLabel#roleLabel {{ color: {_hex(muted)}; font-weight: 600; }}
 QLabel#meta, QLabel#muted {{ color: {_hex(muted)}; }}

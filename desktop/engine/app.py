@@ -615,7 +615,7 @@ def _all_failed(first: ErrorInfo | None, attempts: list[Attempt]) -> ErrorInfo:
     tried = [a for a in attempts if a.error is not None]
     if len(tried) <= 1:
         return replace(first, fix=first.fix.without_fallback())
-    lines = "; ".join(f"{a.model}: {a.error.kind}" for a in tried)
+    lines = "; ".join(f"{a.model}: {a.error.kind}" for a in tried if a.error is not None)
     return ErrorInfo(
         kind=first.kind,
         message=f"No model could answer ({lines}). {first.message}",

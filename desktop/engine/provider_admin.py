@@ -74,7 +74,7 @@ class SavedProvider:
 class ConnectionCheck:
     ok: bool
     message: str  # plain words: "Connected to OpenAI (version x). 2 models available."
-    fix: str
+    fix: Fix | str  # a value for a failure; "" when connected
     models: tuple[str, ...] = ()
     version: str | None = None
 

@@ -7,7 +7,9 @@ recording the score (so trying prompts out does not move the user's calibration)
 from __future__ import annotations
 
 import json
-from typing import IO
+from typing import IO, cast
+
+import httpx
 
 from desktop.core.types import ChatMessage
 from desktop.engine.app import Engine
@@ -16,7 +18,7 @@ __all__ = ["route_one", "route_batch"]
 
 
 def route_one(prompt: str) -> dict:
-    engine = Engine.open(client=_NoClient())
+    engine = Engine.open(client=cast(httpx.AsyncClient, _NoClient()))
     try:
         decision = engine.decide([ChatMessage("user", prompt)])
         out = decision.to_dict()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 from datetime import datetime
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette
@@ -48,8 +49,8 @@ class SpendChart(QWidget):
         lay.addWidget(self.hover)
         self._plots_box = QVBoxLayout()
         lay.addLayout(self._plots_box, 1)
-        self.share_plot = None
-        self.spend_plot = None
+        self.share_plot: Any = None  # pyqtgraph PlotWidgets, made when the chart is first shown
+        self.spend_plot: Any = None
         self.setMinimumWidth(self.fontMetrics().horizontalAdvance("M") * 22)
         self.series.changed.connect(self.redraw)
         self.redraw()
@@ -135,7 +136,7 @@ class SpendChart(QWidget):
             saved = always - spent
             pct = f" ({float(saved / always) * 100:.0f} %)" if always > 0 else ""
             self.totals.setText(
-                f"<b>{n}</b> answer{'s' if n != 1 else ''} · <b>{share * 100:.0f} %</b> strong · spent "
+                f"<b>{n}</b> answer{'s' if n != 1 else ''} · <b>{(share or 0.0) * 100:.0f} %</b> strong · spent "
                 f"<b>${float(spent):.4f}</b> · always strong would cost <b>${float(always):.4f}</b> · "
                 f"saved <b>${float(saved):.4f}</b>{pct}"
             )

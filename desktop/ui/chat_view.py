@@ -117,7 +117,8 @@ class AnswerWidget(QFrame):
         acts = QHBoxLayout()
         acts.setSpacing(2)
         self.copy_btn = _button("Copy", self.copy, "Copy the answer", "copy")
-        self.regen_btn = _button("Regenerate", lambda: view.controller.regenerate(), "Answer again (routed as usual)", "refresh")
+        self.regen_btn = _button("Regenerate", lambda: view.controller.regenerate(),
+                                 "Answer again (routed as usual)", "refresh")
         self.strong_btn = _button("Retry with strong", lambda: view.controller.retry_strong(self.item),
                                   "Answer again with the strong model", "bolt")
         self.up_btn = _button("", lambda: self._feedback(1), "Good answer (teaches the router)", "thumb-up")
@@ -167,7 +168,8 @@ class AnswerWidget(QFrame):
         done = it.finished
         self.copy_btn.setVisible(bool(it.text))
         self.regen_btn.setVisible(done and last)
-        self.strong_btn.setVisible(done and last and not (it.route and it.model and it.model == self.view.controller.routing.strong))
+        on_strong = bool(it.route and it.model and it.model == self.view.controller.routing.strong)
+        self.strong_btn.setVisible(done and last and not on_strong)
         self.up_btn.setVisible(done and it.id is not None and bool(it.text))
         self.down_btn.setVisible(self.up_btn.isVisible())
         self.up_btn.setChecked(it.feedback > 0)
@@ -201,7 +203,8 @@ class AnswerWidget(QFrame):
         r = it.route
         if r is not None:
             if r.score is not None and r.threshold is not None:
-                rows.append(f"Router score <b>{r.score:.2f}</b> against threshold <b>{r.threshold:.2f}</b> → <b>{html.escape(r.choice)}</b>")
+                rows.append(f"Router score <b>{r.score:.2f}</b> against threshold <b>{r.threshold:.2f}</b>"
+                            f" → <b>{html.escape(r.choice)}</b>")
             rows.append(f"Decision: {html.escape(r.reason)}")
             if r.reasons and not all(x in r.reason for x in r.reasons):  # not already in the sentence
                 rows.append("Reasons: " + html.escape(", ".join(r.reasons)))
@@ -209,7 +212,8 @@ class AnswerWidget(QFrame):
         final = [f for f in it.failures if not f.will_retry]
         retried = [f for f in it.failures if f.will_retry]
         for f in final:
-            rows.append(f"Tried <b>{html.escape(str(f.model))}</b>: {html.escape(f.error.kind)} — {html.escape(f.error.message)}")
+            rows.append(f"Tried <b>{html.escape(str(f.model))}</b>: {html.escape(f.error.kind)}"
+                        f" — {html.escape(f.error.message)}")
         if retried:
             rows.append(f"Retried {len(retried)} time{'s' if len(retried) != 1 else ''} after temporary errors")
         if it.fallback_used and it.model is not None:
@@ -297,7 +301,8 @@ class ChatView(QScrollArea):
         self._lay.addWidget(self.earlier_btn, 0, Qt.AlignmentFlag.AlignHCenter)
         self._lay.addStretch(1)
         self.setWidget(self._inner)
-        self.empty_label = QLabel("Ask anything. RouteDesk picks the model.\nEnter sends · Shift+Enter new line · Esc stops")
+        self.empty_label = QLabel("Ask anything. RouteDesk picks the model.\n"
+                                  "Enter sends · Shift+Enter new line · Esc stops")
         self.empty_label.setObjectName("muted")
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._lay.insertWidget(1, self.empty_label)

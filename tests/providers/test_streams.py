@@ -229,15 +229,17 @@ async def test_with_base_url_is_an_independent_provider():
         body = json.loads(request.content)
         seen.append((request.url.host, "stream_options" in body, request.headers.get("authorization")))
         if "stream_options" in body and request.url.host == "lab":
-            return httpx.Response(400, json={"error": {"message": "Unrecognized request argument supplied: stream_options",
-                                                       "type": "invalid_request_error"}})
+            rejected = "Unrecognized request argument supplied: stream_options"
+            return httpx.Response(400, json={"error": {"message": rejected, "type": "invalid_request_error"}})
         wire, _ = openai_wire(["ok"], None)
         return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=wire.encode())
 
     async with mock_client(handler) as client:
         p = make_provider("openai-compatible", "lab", "http://lab:8000", "k-123456", client)
         [e async for e in p.stream_chat("m", MSGS)]
+        p.completion_tokens_models.add("o1")  # learned from the first server
         twin = p.with_base_url("http://other:9000/v1")
+        assert twin.completion_tokens_models == set()
         events = [e async for e in twin.stream_chat("m", MSGS)]
         assert events == [TextDelta("ok"), StreamEnd("stop")]
         twin.stream_options_ok = False

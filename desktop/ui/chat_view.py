@@ -134,8 +134,8 @@ class AnswerWidget(QFrame):
         self._flush.setSingleShot(True)
         self._flush.setInterval(FLUSH_MS)
         self._flush.timeout.connect(self.render_text)
-        self._card_key = None
-        self._notice_key = None
+        self._card_key: tuple[object, ...] | None = None  # what the card shows; redrawn when it changes
+        self._notice_key: tuple[object, ...] | None = None
         self.refresh()
 
     # --- updates --------------------------------------------------------------------

@@ -56,14 +56,14 @@ def error_title(kind: str) -> str:
 
 
 def fix_buttons(fix: Fix, controller: Any, *,
-                open_url: Callable[[str], object] | None = None) -> list[tuple[str, Callable[[], None]]]:
+                open_url: Callable[[str], object] | None = None) -> list[tuple[str, Callable[[], object]]]:
     """(label, action) per button that performs ``fix``; ``open_url`` opens a web page
     (the system browser unless given)."""
     if not fix:
         return []
     opener = open_url or (lambda url: QDesktopServices.openUrl(QUrl(url)))
     provider = "" if fix.get("why") == "no_pair" else fix.get("provider")
-    out: list[tuple[str, Callable[[], None]]] = []
+    out: list[tuple[str, Callable[[], object]]] = []
     if fix.action is FixAction.PULL_MODEL and fix.get("model"):
         model = fix.get("model")
         out.append((f"Pull {model}", lambda: controller.spawn(controller.pull_model(model))))

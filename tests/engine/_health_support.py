@@ -82,9 +82,9 @@ class Reports:
         self.all.append(report)
         self._queue(report.name).put_nowait(report)
 
-    async def next(self, name: str, timeout: float = 10.0):
-        """The next report for ``name`` (``timeout`` is only a safety net against a hang)."""
-        return await asyncio.wait_for(self._queue(name).get(), timeout)
+    async def next(self, name: str, within: float = 10.0):
+        """The next report for ``name`` (``within`` seconds is only a safety net against a hang)."""
+        return await asyncio.wait_for(self._queue(name).get(), within)
 
 
 def unreachable(provider: str) -> RouteDeskError:

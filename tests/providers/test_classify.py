@@ -37,64 +37,339 @@ def orr(code, message, metadata=None):
     return json.dumps({"error": err})
 
 
-HTML_502 = ("<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway"
-            "</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n")
+HTML_502 = (
+    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway"
+    "</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n"
+)
 HTML_504 = HTML_502.replace("502 Bad Gateway", "504 Gateway Time-out").replace("cloudflare", "nginx")
 
 # (id, provider kind, status, headers, body, expected kind)
 CASES = [
     # --- OpenAI -------------------------------------------------------------------
-    ("openai-bad-key", "openai", 401, {}, oa("Incorrect API key provided: sk-ab****. You can find your API key at https://platform.openai.com/account/api-keys.", "invalid_request_error", "invalid_api_key"), K.AUTH_INVALID),
-    ("openai-no-key", "openai", 401, {}, oa("You didn't provide an API key.", "invalid_request_error", None), K.AUTH_INVALID),
-    ("openai-region", "openai", 403, {}, oa("Country, region, or territory not supported", "request_forbidden", "unsupported_country_region_territory"), K.AUTH_INVALID),
-    ("openai-quota", "openai", 429, {}, oa("You exceeded your current quota, please check your plan and billing details.", "insufficient_quota", "insufficient_quota"), K.QUOTA_EXHAUSTED),
-    ("openai-rate", "openai", 429, {"retry-after": "20"}, oa("Rate limit reached for gpt-4o-mini on requests per min (RPM): Limit 3, Used 3. Please try again in 20s. You can increase your rate limit by adding a payment method to your account at https://platform.openai.com/account/billing.", "requests", "rate_limit_exceeded"), K.RATE_LIMITED),
-    ("openai-context", "openai", 400, {}, oa("This model's maximum context length is 128000 tokens. However, your messages resulted in 130000 tokens.", "invalid_request_error", "context_length_exceeded", "messages"), K.CONTEXT_TOO_LONG),
-    ("openai-filter", "openai", 400, {}, oa("Your request was rejected as a result of our safety system.", "invalid_request_error", "content_policy_violation"), K.CONTENT_FILTERED),
-    ("openai-model", "openai", 404, {}, oa("The model `gpt-5-turbo` does not exist or you do not have access to it.", "invalid_request_error", "model_not_found"), K.MODEL_NOT_FOUND),
-    ("openai-bad-path", "openai", 404, {}, oa("Invalid URL (POST /chat/completions)", "invalid_request_error", None), K.MISCONFIGURED),
-    ("openai-500", "openai", 500, {}, oa("The server had an error while processing your request. Sorry about that!", "server_error", None), K.SERVER_ERROR),
-    ("openai-503", "openai", 503, {}, oa("The engine is currently overloaded, please try again later.", "server_error", None), K.OVERLOADED),
+    (
+        "openai-bad-key",
+        "openai",
+        401,
+        {},
+        oa(
+            "Incorrect API key provided: sk-ab****. You can find your API key at https://platform.openai.com/account/api-keys.",
+            "invalid_request_error",
+            "invalid_api_key",
+        ),
+        K.AUTH_INVALID,
+    ),
+    (
+        "openai-no-key",
+        "openai",
+        401,
+        {},
+        oa("You didn't provide an API key.", "invalid_request_error", None),
+        K.AUTH_INVALID,
+    ),
+    (
+        "openai-region",
+        "openai",
+        403,
+        {},
+        oa("Country, region, or territory not supported", "request_forbidden", "unsupported_country_region_territory"),
+        K.AUTH_INVALID,
+    ),
+    (
+        "openai-quota",
+        "openai",
+        429,
+        {},
+        oa(
+            "You exceeded your current quota, please check your plan and billing details.",
+            "insufficient_quota",
+            "insufficient_quota",
+        ),
+        K.QUOTA_EXHAUSTED,
+    ),
+    (
+        "openai-rate",
+        "openai",
+        429,
+        {"retry-after": "20"},
+        oa(
+            "Rate limit reached for gpt-4o-mini on requests per min (RPM): Limit 3, Used 3. Please try again in 20s. You can increase your rate limit by adding a payment method to your account at https://platform.openai.com/account/billing.",  # noqa: E501 (the provider's literal words)
+            "requests",
+            "rate_limit_exceeded",
+        ),
+        K.RATE_LIMITED,
+    ),
+    (
+        "openai-context",
+        "openai",
+        400,
+        {},
+        oa(
+            "This model's maximum context length is 128000 tokens. However, your messages resulted in 130000 tokens.",
+            "invalid_request_error",
+            "context_length_exceeded",
+            "messages",
+        ),
+        K.CONTEXT_TOO_LONG,
+    ),
+    (
+        "openai-filter",
+        "openai",
+        400,
+        {},
+        oa(
+            "Your request was rejected as a result of our safety system.",
+            "invalid_request_error",
+            "content_policy_violation",
+        ),
+        K.CONTENT_FILTERED,
+    ),
+    (
+        "openai-model",
+        "openai",
+        404,
+        {},
+        oa(
+            "The model `gpt-5-turbo` does not exist or you do not have access to it.",
+            "invalid_request_error",
+            "model_not_found",
+        ),
+        K.MODEL_NOT_FOUND,
+    ),
+    (
+        "openai-bad-path",
+        "openai",
+        404,
+        {},
+        oa("Invalid URL (POST /chat/completions)", "invalid_request_error", None),
+        K.MISCONFIGURED,
+    ),
+    (
+        "openai-500",
+        "openai",
+        500,
+        {},
+        oa("The server had an error while processing your request. Sorry about that!", "server_error", None),
+        K.SERVER_ERROR,
+    ),
+    (
+        "openai-503",
+        "openai",
+        503,
+        {},
+        oa("The engine is currently overloaded, please try again later.", "server_error", None),
+        K.OVERLOADED,
+    ),
     ("openai-502-html", "openai", 502, {"content-type": "text/html"}, HTML_502, K.SERVER_ERROR),
     ("openai-504-html", "openai", 504, {"content-type": "text/html"}, HTML_504, K.SERVER_ERROR),
     ("openai-500-empty", "openai", 500, {}, b"", K.SERVER_ERROR),
-    ("azure-filter", "openai-compatible", 400, {}, json.dumps({"error": {"code": "content_filter", "message": "The response was filtered due to the prompt triggering Azure OpenAI's content management policy."}}), K.CONTENT_FILTERED),
+    (
+        "azure-filter",
+        "openai-compatible",
+        400,
+        {},
+        json.dumps(
+            {
+                "error": {
+                    "code": "content_filter",
+                    "message": "The response was filtered due to the prompt triggering Azure OpenAI's content management policy.",  # noqa: E501 (the provider's literal words)
+                }
+            }
+        ),
+        K.CONTENT_FILTERED,
+    ),
     # --- Anthropic ----------------------------------------------------------------
     ("anthropic-bad-key", "anthropic", 401, {}, an("authentication_error", "invalid x-api-key"), K.AUTH_INVALID),
-    ("anthropic-permission", "anthropic", 403, {}, an("permission_error", "Your API key does not have permission to use the specified resource."), K.AUTH_INVALID),
-    ("anthropic-credit", "anthropic", 400, {}, an("invalid_request_error", "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits."), K.QUOTA_EXHAUSTED),
-    ("anthropic-billing", "anthropic", 402, {}, an("billing_error", "There is an issue with your billing."), K.QUOTA_EXHAUSTED),
-    ("anthropic-rate", "anthropic", 429, {"retry-after": "7"}, an("rate_limit_error", "This request would exceed the rate limit for your organization of 50 requests per minute."), K.RATE_LIMITED),
+    (
+        "anthropic-permission",
+        "anthropic",
+        403,
+        {},
+        an("permission_error", "Your API key does not have permission to use the specified resource."),
+        K.AUTH_INVALID,
+    ),
+    (
+        "anthropic-credit",
+        "anthropic",
+        400,
+        {},
+        an(
+            "invalid_request_error",
+            "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.",  # noqa: E501 (the provider's literal words)
+        ),
+        K.QUOTA_EXHAUSTED,
+    ),
+    (
+        "anthropic-billing",
+        "anthropic",
+        402,
+        {},
+        an("billing_error", "There is an issue with your billing."),
+        K.QUOTA_EXHAUSTED,
+    ),
+    (
+        "anthropic-rate",
+        "anthropic",
+        429,
+        {"retry-after": "7"},
+        an(
+            "rate_limit_error",
+            "This request would exceed the rate limit for your organization of 50 requests per minute.",
+        ),
+        K.RATE_LIMITED,
+    ),
     ("anthropic-529", "anthropic", 529, {}, an("overloaded_error", "Overloaded"), K.OVERLOADED),
     ("anthropic-500", "anthropic", 500, {}, an("api_error", "Internal server error"), K.SERVER_ERROR),
     ("anthropic-model", "anthropic", 404, {}, an("not_found_error", "model: claude-9"), K.MODEL_NOT_FOUND),
     ("anthropic-bad-path", "anthropic", 404, {}, an("not_found_error", "Not Found"), K.MISCONFIGURED),
-    ("anthropic-too-long", "anthropic", 400, {}, an("invalid_request_error", "prompt is too long: 210000 tokens > 200000 maximum"), K.CONTEXT_TOO_LONG),
-    ("anthropic-413", "anthropic", 413, {}, an("request_too_large", "Request exceeds the maximum allowed number of bytes."), K.CONTEXT_TOO_LONG),
-    ("anthropic-filter", "anthropic", 400, {}, an("invalid_request_error", "Output blocked by content filtering policy"), K.CONTENT_FILTERED),
+    (
+        "anthropic-too-long",
+        "anthropic",
+        400,
+        {},
+        an("invalid_request_error", "prompt is too long: 210000 tokens > 200000 maximum"),
+        K.CONTEXT_TOO_LONG,
+    ),
+    (
+        "anthropic-413",
+        "anthropic",
+        413,
+        {},
+        an("request_too_large", "Request exceeds the maximum allowed number of bytes."),
+        K.CONTEXT_TOO_LONG,
+    ),
+    (
+        "anthropic-filter",
+        "anthropic",
+        400,
+        {},
+        an("invalid_request_error", "Output blocked by content filtering policy"),
+        K.CONTENT_FILTERED,
+    ),
     # --- OpenRouter ---------------------------------------------------------------
-    ("openrouter-credits", "openrouter", 402, {}, orr(402, "Insufficient credits. Add more using https://openrouter.ai/settings/credits"), K.QUOTA_EXHAUSTED),
+    (
+        "openrouter-credits",
+        "openrouter",
+        402,
+        {},
+        orr(402, "Insufficient credits. Add more using https://openrouter.ai/settings/credits"),
+        K.QUOTA_EXHAUSTED,
+    ),
     ("openrouter-user", "openrouter", 401, {}, orr(401, "User not found."), K.AUTH_INVALID),
     ("openrouter-no-auth", "openrouter", 401, {}, orr(401, "No auth credentials found"), K.AUTH_INVALID),
-    ("openrouter-moderation", "openrouter", 403, {}, orr(403, 'openai/gpt-4o requires moderation on OpenAI. Your input was flagged for "violence".', {"reasons": ["violence"]}), K.CONTENT_FILTERED),
+    (
+        "openrouter-moderation",
+        "openrouter",
+        403,
+        {},
+        orr(
+            403,
+            'openai/gpt-4o requires moderation on OpenAI. Your input was flagged for "violence".',
+            {"reasons": ["violence"]},
+        ),
+        K.CONTENT_FILTERED,
+    ),
     ("openrouter-rate", "openrouter", 429, {}, orr(429, "Rate limit exceeded: free-models-per-min."), K.RATE_LIMITED),
-    ("openrouter-no-endpoints", "openrouter", 404, {}, orr(404, "No endpoints found for meta/llama-9."), K.MODEL_NOT_FOUND),
+    (
+        "openrouter-no-endpoints",
+        "openrouter",
+        404,
+        {},
+        orr(404, "No endpoints found for meta/llama-9."),
+        K.MODEL_NOT_FOUND,
+    ),
     ("openrouter-invalid-model", "openrouter", 400, {}, orr(400, "foo/bar is not a valid model ID"), K.MODEL_NOT_FOUND),
     ("openrouter-408", "openrouter", 408, {}, orr(408, "Request timed out"), K.TIMEOUT),
-    ("openrouter-502", "openrouter", 502, {}, orr(502, "Provider returned error", {"provider_name": "OpenAI"}), K.SERVER_ERROR),
-    ("openrouter-503", "openrouter", 503, {}, orr(503, "No instances available", {"provider_name": "OpenAI"}), K.OVERLOADED),
+    (
+        "openrouter-502",
+        "openrouter",
+        502,
+        {},
+        orr(502, "Provider returned error", {"provider_name": "OpenAI"}),
+        K.SERVER_ERROR,
+    ),
+    (
+        "openrouter-503",
+        "openrouter",
+        503,
+        {},
+        orr(503, "No instances available", {"provider_name": "OpenAI"}),
+        K.OVERLOADED,
+    ),
     # --- Ollama -------------------------------------------------------------------
-    ("ollama-not-pulled", "ollama", 404, {}, json.dumps({"error": 'model "llama9" not found, try pulling it first'}), K.MODEL_NOT_FOUND),
-    ("ollama-not-pulled-old", "ollama", 404, {}, json.dumps({"error": "model 'llama9' not found, try pulling it first"}), K.MODEL_NOT_FOUND),
+    (
+        "ollama-not-pulled",
+        "ollama",
+        404,
+        {},
+        json.dumps({"error": 'model "llama9" not found, try pulling it first'}),
+        K.MODEL_NOT_FOUND,
+    ),
+    (
+        "ollama-not-pulled-old",
+        "ollama",
+        404,
+        {},
+        json.dumps({"error": "model 'llama9' not found, try pulling it first"}),
+        K.MODEL_NOT_FOUND,
+    ),
     ("ollama-bad-path", "ollama", 404, {"content-type": "text/plain"}, b"404 page not found", K.MISCONFIGURED),
-    ("ollama-runner", "ollama", 500, {}, json.dumps({"error": "llama runner process has terminated: exit status 2"}), K.SERVER_ERROR),
-    ("ollama-context", "ollama", 400, {}, json.dumps({"error": "the input length exceeds the context length"}), K.CONTEXT_TOO_LONG),
+    (
+        "ollama-runner",
+        "ollama",
+        500,
+        {},
+        json.dumps({"error": "llama runner process has terminated: exit status 2"}),
+        K.SERVER_ERROR,
+    ),
+    (
+        "ollama-context",
+        "ollama",
+        400,
+        {},
+        json.dumps({"error": "the input length exceeds the context length"}),
+        K.CONTEXT_TOO_LONG,
+    ),
     ("ollama-unauthorized", "ollama", 401, {}, json.dumps({"error": "unauthorized"}), K.AUTH_INVALID),
-    ("ollama-busy", "ollama", 503, {}, json.dumps({"error": "server busy, please try again.  maximum pending requests exceeded"}), K.OVERLOADED),
-    ("ollama-cloud-limit", "ollama", 429, {}, json.dumps({"error": "you have reached your usage limit"}), K.QUOTA_EXHAUSTED),
-    ("deepseek-balance", "deepseek", 402, {}, oa("Insufficient Balance", "unknown_error", "invalid_request_error"), K.QUOTA_EXHAUSTED),
-    ("monthly-quota", "openai-compatible", 403, {}, json.dumps({"error": {"message": "You have exceeded your monthly quota"}}), K.QUOTA_EXHAUSTED),
-    ("openai-unsupported-param", "openai", 400, {}, oa("Unsupported parameter: 'temperature'", "invalid_request_error", "unsupported_parameter"), K.BAD_RESPONSE),
+    (
+        "ollama-busy",
+        "ollama",
+        503,
+        {},
+        json.dumps({"error": "server busy, please try again.  maximum pending requests exceeded"}),
+        K.OVERLOADED,
+    ),
+    (
+        "ollama-cloud-limit",
+        "ollama",
+        429,
+        {},
+        json.dumps({"error": "you have reached your usage limit"}),
+        K.QUOTA_EXHAUSTED,
+    ),
+    (
+        "deepseek-balance",
+        "deepseek",
+        402,
+        {},
+        oa("Insufficient Balance", "unknown_error", "invalid_request_error"),
+        K.QUOTA_EXHAUSTED,
+    ),
+    (
+        "monthly-quota",
+        "openai-compatible",
+        403,
+        {},
+        json.dumps({"error": {"message": "You have exceeded your monthly quota"}}),
+        K.QUOTA_EXHAUSTED,
+    ),
+    (
+        "openai-unsupported-param",
+        "openai",
+        400,
+        {},
+        oa("Unsupported parameter: 'temperature'", "invalid_request_error", "unsupported_parameter"),
+        K.BAD_RESPONSE,
+    ),
     # --- odd ones -----------------------------------------------------------------
     ("fastapi-400", "openai-compatible", 400, {}, json.dumps({"detail": "Unsupported parameter"}), K.BAD_RESPONSE),
     ("garbage-400", "openai-compatible", 400, {}, b"\xff\xfe\x00garbage", K.BAD_RESPONSE),
@@ -118,7 +393,10 @@ def test_literal_bodies(case):
 @pytest.mark.parametrize(
     "payload, expected",
     [
-        ({"error": {"message": "The server had an error", "type": "server_error", "param": None, "code": None}}, K.SERVER_ERROR),
+        (
+            {"error": {"message": "The server had an error", "type": "server_error", "param": None, "code": None}},
+            K.SERVER_ERROR,
+        ),
         ({"error": {"code": 502, "message": "Provider returned error"}, "choices": []}, K.SERVER_ERROR),
         ({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}, K.OVERLOADED),
         ({"type": "error", "error": {"type": "api_error", "message": "Internal server error"}}, K.SERVER_ERROR),
@@ -136,22 +414,34 @@ def test_in_stream_error_objects(payload, expected):
 def test_error_in_200_body_is_classified():
     body = {"error": {"message": "The server had an error", "type": "server_error", "code": None}}
     assert classify_http_error(200, {}, json.dumps(body), provider="p", kind="openai", model="m").kind is K.SERVER_ERROR
-    assert classify_http_error(200, {}, b'{"error": "weird"}', provider="p", kind="ollama", model="m").kind is K.BAD_RESPONSE
+    assert (
+        classify_http_error(200, {}, b'{"error": "weird"}', provider="p", kind="ollama", model="m").kind
+        is K.BAD_RESPONSE
+    )
 
 
 def test_bad_base_url_404_hints_at_v1():
-    err = classify_http_error(404, {}, b"404 page not found", provider="lab", kind="openai-compatible",
-                              model="m", base_url="http://127.0.0.1:8000")
+    err = classify_http_error(
+        404,
+        {},
+        b"404 page not found",
+        provider="lab",
+        kind="openai-compatible",
+        model="m",
+        base_url="http://127.0.0.1:8000",
+    )
     assert err.kind is K.MISCONFIGURED
     assert "/v1" in str(err.fix) and "127.0.0.1:8000" in err.message
 
 
 def test_messages_name_provider_and_model():
-    err = classify_http_error(429, {}, oa("quota", "insufficient_quota", "insufficient_quota"),
-                              provider="work", kind="openai", model="gpt-4o")
+    err = classify_http_error(
+        429, {}, oa("quota", "insufficient_quota", "insufficient_quota"), provider="work", kind="openai", model="gpt-4o"
+    )
     assert "work (OpenAI)" in err.message and "insufficient_quota" in err.message
-    err = classify_http_error(529, {}, an("overloaded_error", "Overloaded"), provider="anthropic",
-                              kind="anthropic", model="claude-sonnet-4-5")
+    err = classify_http_error(
+        529, {}, an("overloaded_error", "Overloaded"), provider="anthropic", kind="anthropic", model="claude-sonnet-4-5"
+    )
     assert err.message.startswith("Anthropic ") and "claude-sonnet-4-5" in err.message
 
 
@@ -175,7 +465,15 @@ NOW = 1_800_000_000.0
         ({"x-ratelimit-reset-requests": "20ms"}, "", 0.02),
         ({"x-ratelimit-reset-tokens": "1m2.5s"}, "", 60.0),
         ({"x-ratelimit-reset-requests": "2.5s"}, "", 2.5),
-        ({"anthropic-ratelimit-requests-reset": datetime.fromtimestamp(NOW + 9, UTC).isoformat().replace("+00:00", "Z")}, "", 9.0),
+        (
+            {
+                "anthropic-ratelimit-requests-reset": datetime.fromtimestamp(NOW + 9, UTC)
+                .isoformat()
+                .replace("+00:00", "Z")
+            },
+            "",
+            9.0,
+        ),
         ({"x-ratelimit-reset": str(int((NOW + 4) * 1000))}, "", 4.0),
         ({}, "Rate limit reached. Please try again in 20s. Visit ...", 20.0),
         ({}, "Please try again in 350ms.", 0.35),
@@ -195,8 +493,14 @@ def test_retry_after(headers, body, expected):
 
 
 def test_rate_limited_carries_retry_after():
-    err = classify_http_error(429, httpx.Headers({"retry-after": "3"}), an("rate_limit_error", "slow down"),
-                              provider="a", kind="anthropic", model="m")
+    err = classify_http_error(
+        429,
+        httpx.Headers({"retry-after": "3"}),
+        an("rate_limit_error", "slow down"),
+        provider="a",
+        kind="anthropic",
+        model="m",
+    )
     assert err.kind is K.RATE_LIMITED and err.retry_after == 3.0
     assert err.retryable
 
@@ -222,9 +526,14 @@ def test_redact_keys(secret):
 
 @pytest.mark.parametrize("secret", SECRETS)
 def test_key_echoed_in_body_never_reaches_the_error(secret):
-    body = oa(f"Incorrect API key provided: {secret}. Authorization: Bearer {secret}", "invalid_request_error", "invalid_api_key")
-    err = classify_http_error(401, {"authorization": f"Bearer {secret}", "x-api-key": secret}, body,
-                              provider="p", kind="openai", model="m")
+    body = oa(
+        f"Incorrect API key provided: {secret}. Authorization: Bearer {secret}",
+        "invalid_request_error",
+        "invalid_api_key",
+    )
+    err = classify_http_error(
+        401, {"authorization": f"Bearer {secret}", "x-api-key": secret}, body, provider="p", kind="openai", model="m"
+    )
     for text in (err.message, str(err.fix), err.detail, repr(err), str(err), json.dumps(err.info().to_dict())):
         assert secret not in text
         assert secret[:16] not in text and secret[-16:] not in text  # a known prefix may stay, nothing more
@@ -246,7 +555,12 @@ REQ = httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions")
     [
         (httpx.ConnectError("[Errno 111] Connection refused", request=REQ), False, K.UNREACHABLE, "connection_refused"),
         (httpx.ConnectError("[Errno -2] Name or service not known", request=REQ), False, K.UNREACHABLE, "dns"),
-        (httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed", request=REQ), False, K.UNREACHABLE, "tls"),
+        (
+            httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed", request=REQ),
+            False,
+            K.UNREACHABLE,
+            "tls",
+        ),
         (httpx.ConnectError("boom", request=REQ), False, K.UNREACHABLE, "connect_error"),
         (httpx.ConnectTimeout("timed out", request=REQ), False, K.TIMEOUT, "connect_timeout"),
         (httpx.ReadTimeout("timed out", request=REQ), True, K.TIMEOUT, "read_timeout"),
@@ -254,11 +568,26 @@ REQ = httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions")
         (httpx.WriteTimeout("timed out", request=REQ), False, K.TIMEOUT, "read_timeout"),
         (httpx.PoolTimeout("timed out", request=REQ), False, K.TIMEOUT, "pool_timeout"),
         (TimeoutError(), True, K.TIMEOUT, "read_timeout"),
-        (httpx.RemoteProtocolError("peer closed connection without sending complete message body", request=REQ), True, K.INTERRUPTED, "interrupted"),
+        (
+            httpx.RemoteProtocolError("peer closed connection without sending complete message body", request=REQ),
+            True,
+            K.INTERRUPTED,
+            "interrupted",
+        ),
         (httpx.ReadError("connection reset", request=REQ), True, K.INTERRUPTED, "interrupted"),
-        (httpx.RemoteProtocolError("Server disconnected without sending a response.", request=REQ), False, K.UNREACHABLE, "disconnected"),
+        (
+            httpx.RemoteProtocolError("Server disconnected without sending a response.", request=REQ),
+            False,
+            K.UNREACHABLE,
+            "disconnected",
+        ),
         (httpx.WriteError("broken pipe", request=REQ), False, K.UNREACHABLE, "write_error"),
-        (httpx.UnsupportedProtocol("Request URL is missing an 'http://' or 'https://' protocol."), False, K.MISCONFIGURED, None),
+        (
+            httpx.UnsupportedProtocol("Request URL is missing an 'http://' or 'https://' protocol."),
+            False,
+            K.MISCONFIGURED,
+            None,
+        ),
         (httpx.DecodingError("bad gzip", request=REQ), True, K.BAD_RESPONSE, "decoding"),
         (ConnectionRefusedError(111, "Connection refused"), False, K.UNREACHABLE, "connection_refused"),
         (ssl.SSLError("bad handshake"), False, K.UNREACHABLE, "tls"),
@@ -267,8 +596,14 @@ REQ = httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions")
     ],
 )
 def test_transport_errors(exc, midstream, expected, code):
-    err = classify_transport_error(exc, provider="local", kind="openai-compatible", model="m",
-                                   base_url="http://127.0.0.1:9/v1", midstream=midstream)
+    err = classify_transport_error(
+        exc,
+        provider="local",
+        kind="openai-compatible",
+        model="m",
+        base_url="http://127.0.0.1:9/v1",
+        midstream=midstream,
+    )
     assert err.kind is expected, err.message
     if code is not None:
         assert err.code == code
@@ -276,9 +611,14 @@ def test_transport_errors(exc, midstream, expected, code):
 
 
 def test_ollama_refused_reads_like_the_design():
-    err = classify_transport_error(httpx.ConnectError("[Errno 111] Connection refused"), provider="ollama",
-                                   kind="ollama", model="llama3.2", base_url="http://127.0.0.1:11434",
-                                   midstream=False)
+    err = classify_transport_error(
+        httpx.ConnectError("[Errno 111] Connection refused"),
+        provider="ollama",
+        kind="ollama",
+        model="llama3.2",
+        base_url="http://127.0.0.1:11434",
+        midstream=False,
+    )
     assert err.message == "Ollama isn't running on 127.0.0.1:11434."
 
 
@@ -310,9 +650,18 @@ bodies = st.one_of(
 )
 header_values = st.one_of(st.text(max_size=40), st.binary(max_size=20), st.integers(), st.none())
 header_names = st.one_of(
-    st.sampled_from(["retry-after", "Retry-After", "retry-after-ms", "x-ratelimit-reset-requests",
-                     "x-ratelimit-reset-tokens", "x-ratelimit-reset", "anthropic-ratelimit-tokens-reset",
-                     "content-type"]),
+    st.sampled_from(
+        [
+            "retry-after",
+            "Retry-After",
+            "retry-after-ms",
+            "x-ratelimit-reset-requests",
+            "x-ratelimit-reset-tokens",
+            "x-ratelimit-reset",
+            "anthropic-ratelimit-tokens-reset",
+            "content-type",
+        ]
+    ),
     st.text(max_size=20),
 )
 headers_st = st.one_of(
@@ -326,9 +675,13 @@ statuses = st.one_of(st.none(), st.integers(min_value=-5, max_value=1000), st.te
 
 
 @settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow], deadline=None)
-@given(status=statuses, headers=headers_st, body=bodies,
-       kind=st.sampled_from(["openai", "anthropic", "openrouter", "ollama", "openai-compatible", "nonsense", None]),
-       model=st.one_of(st.none(), st.text(max_size=30)))
+@given(
+    status=statuses,
+    headers=headers_st,
+    body=bodies,
+    kind=st.sampled_from(["openai", "anthropic", "openrouter", "ollama", "openai-compatible", "nonsense", None]),
+    model=st.one_of(st.none(), st.text(max_size=30)),
+)
 def test_classify_http_error_is_total(status, headers, body, kind, model):
     err = classify_http_error(status, headers, body, provider="p", kind=kind, model=model)
     assert isinstance(err, RouteDeskError)
@@ -363,10 +716,12 @@ key_alphabet = st.sampled_from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUV
 def test_a_key_in_the_body_never_reaches_the_error(prefix, tail, before, after, status, wrap):
     key = prefix + tail
     text = f"{before} {key} {after}"
-    body = {"openai": lambda: oa(text, "invalid_request_error", "invalid_api_key"),
-            "anthropic": lambda: an("authentication_error", text),
-            "ollama": lambda: json.dumps({"error": text}),
-            "raw": lambda: text}[wrap]()
+    body = {
+        "openai": lambda: oa(text, "invalid_request_error", "invalid_api_key"),
+        "anthropic": lambda: an("authentication_error", text),
+        "ollama": lambda: json.dumps({"error": text}),
+        "raw": lambda: text,
+    }[wrap]()
     err = classify_http_error(status, {"authorization": f"Bearer {key}"}, body, provider="p", kind="openai", model="m")
     for s in (err.message, str(err.fix), err.detail, repr(err), str(err)):
         assert key not in s
@@ -387,14 +742,24 @@ exceptions = st.one_of(
     st.builds(RuntimeError, st.text(max_size=30)),
     st.builds(KeyError, st.text(max_size=30)),
     st.builds(TimeoutError),
-    st.builds(UnicodeDecodeError, st.just("utf-8"), st.binary(min_size=2, max_size=5), st.just(0), st.just(1), st.text(max_size=5)),
+    st.builds(
+        UnicodeDecodeError,
+        st.just("utf-8"),
+        st.binary(min_size=2, max_size=5),
+        st.just(0),
+        st.just(1),
+        st.text(max_size=5),
+    ),
 )
 
 
 @settings(max_examples=300, deadline=None)
-@given(exc=exceptions, midstream=st.booleans(),
-       base_url=st.one_of(st.none(), st.text(max_size=40), st.just("http://[::1")),
-       kind=st.sampled_from(["openai", "ollama", "lmstudio", None]))
+@given(
+    exc=exceptions,
+    midstream=st.booleans(),
+    base_url=st.one_of(st.none(), st.text(max_size=40), st.just("http://[::1")),
+    kind=st.sampled_from(["openai", "ollama", "lmstudio", None]),
+)
 def test_classify_transport_error_is_total(exc, midstream, base_url, kind):
     err = classify_transport_error(exc, provider="p", kind=kind, model="m", base_url=base_url, midstream=midstream)
     assert isinstance(err, RouteDeskError) and err.message and str(err.fix)

@@ -26,17 +26,25 @@ MSGS = [ChatMessage("system", "sys one"), ChatMessage("system", "sys two"), Chat
 
 # --- wire builders ----------------------------------------------------------------------
 
+
 def openai_wire(pieces, usage, finish="stop", eol="\n"):
     out = []
+
     def ev(obj):
         out.append(f"data: {json.dumps(obj)}{eol}{eol}")
+
     ev({"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]})
     out.append(f": keep-alive comment{eol}{eol}")
     for p in pieces:
         ev({"choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}], "usage": None})
     ev({"choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
     if usage is not None:
-        ev({"choices": [], "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)}})
+        ev(
+            {
+                "choices": [],
+                "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)},
+            }
+        )
     end = len("".join(out))
     out.append(f"data: [DONE]{eol}{eol}")
     return "".join(out), end
@@ -44,15 +52,29 @@ def openai_wire(pieces, usage, finish="stop", eol="\n"):
 
 def anthropic_wire(pieces, usage, finish="end_turn", eol="\n"):
     out = []
+
     def ev(name, obj):
         out.append(f"event: {name}{eol}data: {json.dumps(obj)}{eol}{eol}")
-    ev("message_start", {"type": "message_start", "message": {"id": "msg_1", "usage": {"input_tokens": usage[0], "output_tokens": 1}}})
-    ev("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})
+
+    ev(
+        "message_start",
+        {"type": "message_start", "message": {"id": "msg_1", "usage": {"input_tokens": usage[0], "output_tokens": 1}}},
+    )
+    ev(
+        "content_block_start",
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+    )
     ev("ping", {"type": "ping"})
     for p in pieces:
-        ev("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}})
+        ev(
+            "content_block_delta",
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}},
+        )
     ev("content_block_stop", {"type": "content_block_stop", "index": 0})
-    ev("message_delta", {"type": "message_delta", "delta": {"stop_reason": finish}, "usage": {"output_tokens": usage[1]}})
+    ev(
+        "message_delta",
+        {"type": "message_delta", "delta": {"stop_reason": finish}, "usage": {"output_tokens": usage[1]}},
+    )
     end = len("".join(out))
     ev("message_stop", {"type": "message_stop"})
     return "".join(out), end
@@ -63,8 +85,19 @@ def ollama_wire(pieces, usage, finish="stop", eol="\n"):
     for p in pieces:
         out.append(json.dumps({"model": "m", "message": {"role": "assistant", "content": p}, "done": False}) + eol)
     end = len("".join(out))
-    out.append(json.dumps({"model": "m", "message": {"role": "assistant", "content": ""}, "done": True,
-                           "done_reason": finish, "prompt_eval_count": usage[0], "eval_count": usage[1]}) + eol)
+    out.append(
+        json.dumps(
+            {
+                "model": "m",
+                "message": {"role": "assistant", "content": ""},
+                "done": True,
+                "done_reason": finish,
+                "prompt_eval_count": usage[0],
+                "eval_count": usage[1],
+            }
+        )
+        + eol
+    )
     return "".join(out), end
 
 
@@ -77,11 +110,12 @@ WIRES = {
 
 def chunked(data: bytes, cuts: list[int]):
     points = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
-    parts = [data[a:b] for a, b in zip(points, points[1:])]
+    parts = [data[a:b] for a, b in zip(points, points[1:], strict=False)]
 
     async def gen():
         for part in parts:
             yield part
+
     return gen
 
 
@@ -89,9 +123,13 @@ def mock_client(handler) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.MockTransport(handler))
 
 
-async def run(kind, body_bytes_gen, ctype, status=200, timeouts=Timeouts(connect=1, read=5)):
+_QUICK = Timeouts(connect=1, read=5)
+
+
+async def run(kind, body_bytes_gen, ctype, status=200, timeouts=_QUICK):
     def handler(request):
         return httpx.Response(status, headers={"content-type": ctype}, content=body_bytes_gen())
+
     async with mock_client(handler) as client:
         base = {"openai": "http://h/v1", "anthropic": "http://h", "ollama": "http://h"}[kind]
         p = make_provider(kind, kind, base, KEY if kind != "ollama" else None, client, timeouts)
@@ -108,9 +146,13 @@ text_pieces = st.lists(st.text(min_size=1, max_size=12).filter(lambda s: "\x00" 
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(kind=st.sampled_from(sorted(WIRES)), pieces=text_pieces,
-       usage=st.tuples(st.integers(0, 10**6), st.integers(0, 10**6)),
-       cuts=st.lists(st.integers(0, 10**5), max_size=20), eol=st.sampled_from(["\n", "\r\n"]))
+@given(
+    kind=st.sampled_from(sorted(WIRES)),
+    pieces=text_pieces,
+    usage=st.tuples(st.integers(0, 10**6), st.integers(0, 10**6)),
+    cuts=st.lists(st.integers(0, 10**5), max_size=20),
+    eol=st.sampled_from(["\n", "\r\n"]),
+)
 def test_round_trip_any_chunking(kind, pieces, usage, cuts, eol):
     build, ctype = WIRES[kind]
     wire, _ = build(pieces, usage, eol=eol)
@@ -137,7 +179,9 @@ def test_truncated_anywhere_before_the_end_marker_is_interrupted(kind, pieces, d
 
 
 @settings(max_examples=200, deadline=None)
-@given(kind=st.sampled_from(sorted(WIRES)), garbage=st.binary(max_size=200), cuts=st.lists(st.integers(0, 300), max_size=5))
+@given(
+    kind=st.sampled_from(sorted(WIRES)), garbage=st.binary(max_size=200), cuts=st.lists(st.integers(0, 300), max_size=5)
+)
 def test_random_bytes_only_ever_raise_route_desk_errors(kind, garbage, cuts):
     _, ctype = WIRES[kind]
     events, error = asyncio.run(run(kind, chunked(garbage, cuts), ctype))
@@ -145,19 +189,53 @@ def test_random_bytes_only_ever_raise_route_desk_errors(kind, garbage, cuts):
 
 
 @settings(max_examples=300, deadline=None)
-@given(event=st.one_of(st.sampled_from(["message", "error", "message_start", "content_block_delta",
-                                        "message_delta", "message_stop", "ping"]), st.text(max_size=10)),
-       data=st.one_of(st.text(max_size=200),
-                      st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=10),
-                                   lambda c: st.lists(c, max_size=3) | st.dictionaries(
-                                       st.sampled_from(["type", "delta", "text", "usage", "choices", "content",
-                                                        "message", "error", "done", "input_tokens",
-                                                        "output_tokens", "prompt_tokens", "finish_reason",
-                                                        "stop_reason", "eval_count", "code"]), c, max_size=4),
-                                   max_leaves=20).map(json.dumps)))
+@given(
+    event=st.one_of(
+        st.sampled_from(
+            ["message", "error", "message_start", "content_block_delta", "message_delta", "message_stop", "ping"]
+        ),
+        st.text(max_size=10),
+    ),
+    data=st.one_of(
+        st.text(max_size=200),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+            lambda c: (
+                st.lists(c, max_size=3)
+                | st.dictionaries(
+                    st.sampled_from(
+                        [
+                            "type",
+                            "delta",
+                            "text",
+                            "usage",
+                            "choices",
+                            "content",
+                            "message",
+                            "error",
+                            "done",
+                            "input_tokens",
+                            "output_tokens",
+                            "prompt_tokens",
+                            "finish_reason",
+                            "stop_reason",
+                            "eval_count",
+                            "code",
+                        ]
+                    ),
+                    c,
+                    max_size=4,
+                )
+            ),
+            max_leaves=20,
+        ).map(json.dumps),
+    ),
+)
 def test_parsers_are_total(event, data):
-    for parser in (OpenAIStreamParser(provider="p", kind="openai", model="m"),
-                   AnthropicStreamParser(provider="p", kind="anthropic", model="m")):
+    for parser in (
+        OpenAIStreamParser(provider="p", kind="openai", model="m"),
+        AnthropicStreamParser(provider="p", kind="anthropic", model="m"),
+    ):
         try:
             out = parser.feed(event, data)
         except RouteDeskError:
@@ -172,6 +250,7 @@ def test_parsers_are_total(event, data):
 
 # --- specific behaviours ----------------------------------------------------------------
 
+
 async def test_openai_without_usage_still_ends():
     wire, _ = openai_wire(["a", "b"], None)
     events, error = await run("openai", chunked(wire.encode(), []), "text/event-stream")
@@ -179,14 +258,19 @@ async def test_openai_without_usage_still_ends():
 
 
 async def test_openai_error_event_in_stream():
-    body = b'data: {"choices":[{"delta":{"content":"Hi"}}]}\n\nevent: error\ndata: {"error":{"message":"Overloaded","type":"overloaded_error"}}\n\n'
+    body = (b'data: {"choices":[{"delta":{"content":"Hi"}}]}\n\n'
+            b'event: error\ndata: {"error":{"message":"Overloaded","type":"overloaded_error"}}\n\n')
     events, error = await run("openai", chunked(body, []), "text/event-stream")
     assert events == [TextDelta("Hi")] and error.kind is ErrorKind.OVERLOADED
 
 
 async def test_openai_ignores_stream_and_answers_json():
-    body = json.dumps({"choices": [{"message": {"role": "assistant", "content": "whole"}, "finish_reason": "stop"}],
-                       "usage": {"prompt_tokens": 3, "completion_tokens": 1}}).encode()
+    body = json.dumps(
+        {
+            "choices": [{"message": {"role": "assistant", "content": "whole"}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 1},
+        }
+    ).encode()
     events, error = await run("openai", chunked(body, []), "application/json")
     assert error is None
     assert events == [TextDelta("whole"), UsageReport(Usage(3, 1)), StreamEnd("stop")]
@@ -206,8 +290,15 @@ async def test_stream_options_rejected_then_remembered():
         body = json.loads(request.content)
         seen.append(body)
         if "stream_options" in body:
-            return httpx.Response(400, json={"error": {"message": "Unrecognized request argument supplied: stream_options",
-                                                       "type": "invalid_request_error"}})
+            return httpx.Response(
+                400,
+                json={
+                    "error": {
+                        "message": "Unrecognized request argument supplied: stream_options",
+                        "type": "invalid_request_error",
+                    }
+                },
+            )
         wire, _ = openai_wire(["ok"], None)
         return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=wire.encode())
 
@@ -255,10 +346,18 @@ async def test_max_completion_tokens_when_asked_for():
         body = json.loads(request.content)
         seen.append(body)
         if "max_tokens" in body and body["model"].startswith("o"):
-            return httpx.Response(400, json={"error": {
-                "message": "Unsupported parameter: 'max_tokens' is not supported with this model. "
-                           "Use 'max_completion_tokens' instead.",
-                "type": "invalid_request_error", "param": "max_tokens", "code": "unsupported_parameter"}})
+            return httpx.Response(
+                400,
+                json={
+                    "error": {
+                        "message": "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                        "Use 'max_completion_tokens' instead.",
+                        "type": "invalid_request_error",
+                        "param": "max_tokens",
+                        "code": "unsupported_parameter",
+                    }
+                },
+            )
         wire, _ = openai_wire(["ok"], (1, 1))
         return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=wire.encode())
 
@@ -269,7 +368,11 @@ async def test_max_completion_tokens_when_asked_for():
             assert events[0] == TextDelta("ok") and isinstance(events[-1], StreamEnd)
         [e async for e in p.stream_chat("gpt-4o", MSGS, max_tokens=9)]
     assert [("max_tokens" in b, b.get("max_completion_tokens")) for b in seen] == [
-        (True, None), (False, 9), (False, 9), (True, None)]
+        (True, None),
+        (False, 9),
+        (False, 9),
+        (True, None),
+    ]
 
 
 async def test_other_400_is_not_retried():
@@ -302,8 +405,11 @@ async def test_request_shapes():
         return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=wire.encode())
 
     async with mock_client(handler) as client:
-        for kind, base, key in [("openrouter", "http://or/api/v1", KEY), ("anthropic", "http://an", KEY),
-                                ("ollama", "http://ol", None)]:
+        for kind, base, key in [
+            ("openrouter", "http://or/api/v1", KEY),
+            ("anthropic", "http://an", KEY),
+            ("ollama", "http://ol", None),
+        ]:
             p = make_provider(kind, kind, base, key, client)
             [e async for e in p.stream_chat("m", MSGS, max_tokens=33)]
             [e async for e in p.stream_chat("m", MSGS)]
@@ -331,7 +437,9 @@ async def test_missing_key_is_misconfigured_before_any_request():
 
 
 async def test_redirect_is_misconfigured():
-    async with mock_client(lambda r: httpx.Response(301, headers={"location": "https://h/v1/chat/completions"})) as client:
+    async with mock_client(
+        lambda r: httpx.Response(301, headers={"location": "https://h/v1/chat/completions"})
+    ) as client:
         p = make_provider("openai-compatible", "lab", "http://h", None, client)
         with pytest.raises(RouteDeskError) as info:
             async for _ in p.stream_chat("m", MSGS):
@@ -341,8 +449,9 @@ async def test_redirect_is_misconfigured():
 
 async def test_slow_consumer_is_not_a_timeout():
     wire, _ = openai_wire(["a", "b", "c"], (1, 3))
-    async with mock_client(lambda r: httpx.Response(200, headers={"content-type": "text/event-stream"},
-                                                    content=wire.encode())) as client:
+    async with mock_client(
+        lambda r: httpx.Response(200, headers={"content-type": "text/event-stream"}, content=wire.encode())
+    ) as client:
         p = make_provider("openai", "o", "http://h/v1", KEY, client, Timeouts(connect=1, read=0.05))
         out = []
         async for e in p.stream_chat("m", MSGS):
@@ -353,8 +462,9 @@ async def test_slow_consumer_is_not_a_timeout():
 
 async def test_closing_the_stream_early_is_clean():
     wire, _ = openai_wire(["a", "b", "c"], (1, 3))
-    async with mock_client(lambda r: httpx.Response(200, headers={"content-type": "text/event-stream"},
-                                                    content=wire.encode())) as client:
+    async with mock_client(
+        lambda r: httpx.Response(200, headers={"content-type": "text/event-stream"}, content=wire.encode())
+    ) as client:
         p = make_provider("openai", "o", "http://h/v1", KEY, client)
         agen = p.stream_chat("m", MSGS)
         first = await agen.__anext__()

@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from desktop.core.errors import ErrorInfo
+from desktop.core.fixes import NO_FIX, Fix
 from desktop.core.types import ModelRef, RouteDecision, Usage
 from desktop.engine.import_common import Notes, Unreadable, text_of
 from desktop.storage import ImportedAttempt, ImportedConversation, ImportedMessage
@@ -75,7 +76,7 @@ def _error(value: Any) -> ErrorInfo | None:
     return ErrorInfo(
         kind=text_of(value.get("kind")),
         message=text_of(value.get("message")),
-        fix=text_of(value.get("fix")),
+        fix=Fix.from_json(fix) if isinstance(fix := value.get("fix"), str | dict) else NO_FIX,
         provider=value.get("provider") if isinstance(value.get("provider"), str) else None,
         model=value.get("model") if isinstance(value.get("model"), str) else None,
         status=status if isinstance(status, int) and not isinstance(status, bool) else None,

@@ -22,8 +22,8 @@ from decimal import Decimal
 from types import TracebackType
 
 from desktop.core.errors import ErrorInfo
-from desktop.core.redact import redact
 from desktop.core.types import ModelRef, RouteDecision, Usage
+from desktop.storage.columns import error_text
 
 __all__ = [
     "ImportedAttempt",
@@ -96,16 +96,6 @@ def _clean(text: str) -> str:
         return text
     except UnicodeEncodeError:  # lone surrogates from a broken export become U+FFFD
         return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-
-
-def _error_json(error: ErrorInfo | None) -> str | None:
-    if error is None:
-        return None
-    data = error.to_dict()
-    for key in ("message", "fix", "code"):
-        if isinstance(data.get(key), str):
-            data[key] = redact(data[key])
-    return json.dumps(data, ensure_ascii=False)
 
 
 def _money(value: Decimal | None) -> str | None:
@@ -275,7 +265,7 @@ def _message_row(conv_id: int, m: ImportedMessage) -> tuple[object, ...]:
         None if m.usage is None else int(m.usage.input_tokens),
         None if m.usage is None else int(m.usage.output_tokens),
         _money(m.cost_usd),
-        _error_json(m.error),
+        error_text(m.error),
         None if m.ttft_ms is None else float(m.ttft_ms),
         int(bool(m.fallback_used)),
         created,
@@ -289,7 +279,7 @@ def _attempt_row(msg_id: int, a: ImportedAttempt) -> tuple[object, ...]:
         a.ref.provider,
         a.ref.model,
         int(bool(a.ok)),
-        _error_json(a.error),
+        error_text(a.error),
         None if a.usage is None else int(a.usage.input_tokens),
         None if a.usage is None else int(a.usage.output_tokens),
         None if a.started_at is None else _ts(a.started_at),

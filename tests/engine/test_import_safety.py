@@ -76,7 +76,7 @@ def test_a_cut_off_file_is_refused_and_changes_nothing(store, tmp_path, cut):
     with pytest.raises(ImportRefused) as err:
         import_history(store, path)
     assert "looks cut off" in err.value.message and "Nothing was imported" in err.value.message
-    assert "Download the export again" in err.value.fix
+    assert "Download the export again" in str(err.value.fix)
     assert _dump(store) == before
 
 

@@ -182,6 +182,9 @@ async def main(out: Path, dark: bool) -> list[Path]:
             await until(lambda: dlg.form.test_btn.isEnabled() and dlg.form.models)
             await asyncio.sleep(0.1)
             shot(dlg, "07-settings")
+            dlg.tabs.setCurrentWidget(dlg.endpoint_panel)
+            await asyncio.sleep(0.1)
+            shot(dlg, "07b-settings-endpoint")
             dlg.close()
 
             # 5. health

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -377,11 +378,15 @@ class SettingsDialog(QDialog):
         self.form.saved.connect(self._saved)
         split.addWidget(self.form)
         split.setStretchFactor(1, 1)
-        lay.addWidget(split, 1)
         from desktop.ui.endpoint_panel import EndpointPanel
 
+        # two tabs: the provider form needs the dialog's full height, and the endpoint is
+        # its own subject (other tools on this computer), not a property of a provider
+        self.tabs = QTabWidget()
+        self.tabs.addTab(split, "Providers")
         self.endpoint_panel = EndpointPanel(controller)  # Settings → Local endpoint
-        lay.addWidget(self.endpoint_panel)
+        self.tabs.addTab(self.endpoint_panel, "Local endpoint")
+        lay.addWidget(self.tabs, 1)
         bb = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         bb.rejected.connect(self.close)
         lay.addWidget(bb)

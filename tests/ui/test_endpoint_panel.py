@@ -26,6 +26,7 @@ def test_the_switch_serves_tokens_work_and_revoking_refuses_them(ui, qtbot, sim)
     controller.engine.preferences.set("ui.endpoint_port", 0)  # any free port
     window.open_settings()
     panel = window._settings.endpoint_panel
+    window._settings.tabs.setCurrentWidget(panel)  # the user opens the Local endpoint tab
     assert not panel.switch.isChecked() and panel.address.text() == "" and not panel.copy_btn.isEnabled()
 
     panel.switch.setChecked(True)
@@ -79,6 +80,7 @@ def test_a_port_in_use_is_said_in_plain_words(ui, qtbot):
         controller.engine.preferences.set("ui.endpoint_port", busy.getsockname()[1])
         window.open_settings()
         panel = window._settings.endpoint_panel
+        window._settings.tabs.setCurrentWidget(panel)  # the user opens the Local endpoint tab
         panel.switch.setChecked(True)
         qtbot.waitUntil(lambda: panel.switch.isEnabled(), timeout=10000)
         assert not panel.switch.isChecked() and not controller.engine.endpoint.running

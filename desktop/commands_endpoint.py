@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from desktop.core.errors import ErrorKind, RouteDeskError
+from desktop.terminal import fix_text
 
 if TYPE_CHECKING:
     from desktop.engine.app import Engine
@@ -158,7 +159,7 @@ def run_serve(args: Any) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
-        url = await engine.endpoint.start(args.host, args.port, on_request=log)
+        url = await engine.endpoint.start(args.host, args.port, on_request=log, word_fix=fix_text)
         server = engine.endpoint.server
         note = exposure_note(args.host, server.port if server is not None else args.port)
         if note:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from desktop.core.errors import ErrorInfo, ErrorKind
+from desktop.core.fixes import Fix
 from desktop.core.types import ChatMessage, ModelRef
 from desktop.engine.events import AnswerResult
 
@@ -216,18 +218,25 @@ _STATUS: dict[str, tuple[int, str, str]] = {
 }
 
 
-def failure(info: ErrorInfo, attempts: list | None = None) -> tuple[int, dict]:
-    """(status, body) for a failure RouteDesk understands: never a 500."""
+def failure(info: ErrorInfo, attempts: list | None = None, *,
+            word_fix: Callable[[Fix], str] | None = None) -> tuple[int, dict]:
+    """(status, body) for a failure RouteDesk understands: never a 500. ``word_fix`` is the
+    surface's wording of a fix (the command line's commands under `routedesk serve`, the
+    window's screens when the window serves); the plain text otherwise."""
     status, type_, code = _STATUS.get(info.kind, (502, "upstream_error", info.kind))
     if info.code == "client_budget_exceeded":
         code = info.code
-    return status, error_body(info, type_, code, attempts)
+    return status, error_body(info, type_, code, attempts, word_fix=word_fix)
 
 
-def error_body(info: ErrorInfo, type_: str, code: str, attempts: list | None = None) -> dict:
-    message = info.message if not info.fix else f"{info.message} {info.fix}"
+def error_body(info: ErrorInfo, type_: str, code: str, attempts: list | None = None, *,
+               word_fix: Callable[[Fix], str] | None = None) -> dict:
+    fix = Fix.coerce(info.fix)
+    words = (word_fix or (lambda f: f.text))(fix) if fix else ""
+    message = f"{info.message} {words}".strip()
     return {"error": {
         "message": message, "type": type_, "code": code, "param": None,
-        "routedesk": {"kind": info.kind, "message": info.message, "fix": info.fix, "provider": info.provider,
+        "routedesk": {"kind": info.kind, "message": info.message, "fix": words,
+                      "fix_action": fix.to_json() if fix else None, "provider": info.provider,
                       "model": info.model, "attempts": attempts or []},
     }}

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from desktop.core.errors import ErrorInfo, ErrorKind, RouteDeskError
+from desktop.core.fixes import Fix
 from desktop.engine.endpoint_api import (
     ROUTED_MODELS,
     BadRequest,
@@ -85,12 +86,14 @@ def _cost_header(result: AnswerResult) -> str:
 
 class EndpointServer:
     def __init__(self, engine: Engine, host: str, port: int, *, max_body: int = MAX_BODY_BYTES,
-                 max_concurrent: int = 64, on_request: Callable[[RequestLog], None] | None = None) -> None:
+                 max_concurrent: int = 64, on_request: Callable[[RequestLog], None] | None = None,
+                 word_fix: Callable[[Fix], str] | None = None) -> None:
         self.engine = engine
         self.host = host
         self.port = port
         self.max_body = max_body
         self._on_request = on_request
+        self._word_fix = word_fix  # how the surface that started the server words a fix
         self._slots = asyncio.Semaphore(max_concurrent)
         self._runner: web.AppRunner | None = None
         self._models: tuple[float, list[dict]] | None = None
@@ -217,7 +220,7 @@ class EndpointServer:
         self._check_model(req)
         refusal = self.engine.clients.over_budget(client)
         if refusal is not None:
-            status, body = failure(refusal.info())
+            status, body = failure(refusal.info(), word_fix=self._word_fix)
             return _json(status, body)
         async with self._slots:
             history = bool(self.engine.store.get_setting(HISTORY_SETTING, False))
@@ -289,7 +292,7 @@ class EndpointServer:
                 await resp.write(_sse(chunk(rid, model, created, usage=usage_dict(result), extra=extra)))
         else:  # broke after some text: OpenAI's mid-stream error event (its clients raise it)
             info = result.error or ErrorInfo(ErrorKind.INTERRUPTED.value, "The answer stopped early.", "Try again.")
-            _status, body = failure(info, extra["attempts"])
+            _status, body = failure(info, extra["attempts"], word_fix=self._word_fix)
             await resp.write(_sse(body))
         await resp.write(_sse("[DONE]"))
         await resp.write_eof()
@@ -304,7 +307,7 @@ class EndpointServer:
             info = result.error or ErrorInfo(ErrorKind.BAD_RESPONSE.value, "No answer came back.", "Try again.")
             if result.cost_usd is not None:
                 headers["x-routedesk-cost-usd"] = _cost_header(result)
-            status, body = failure(info, [a.to_dict() for a in result.attempts])
+            status, body = failure(info, [a.to_dict() for a in result.attempts], word_fix=self._word_fix)
             resp = _json(status, body, headers)
         resp["routedesk"] = {"model": None if result.model is None else str(result.model),
                              "cost_usd": result.cost_usd, "route": result.route.choice}

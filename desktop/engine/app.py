@@ -249,14 +249,18 @@ class Engine:
     # --- running a message ------------------------------------------------------------
 
     def context_for(self, conversation_id: int, before: int | None = None) -> list[ChatMessage]:
-        """The conversation as the model should see it: user turns and the text of
-        earlier answers (complete, or the partial text the user already read); with
-        ``before``, as it stood when that message was being answered."""
+        """The conversation as the model should see it: its system prompt (an imported
+        conversation's custom instructions), user turns and the text of earlier answers
+        (complete, or the partial text the user already read); failed answers and the one
+        being written are left out. With ``before``, as it stood when that message was
+        being answered."""
         out: list[ChatMessage] = []
         for m in self.store.messages(conversation_id):
             if before is not None and m.id >= before:
                 break
-            if m.role == "user":
+            if m.role == "system":
+                out.append(ChatMessage("system", m.text))
+            elif m.role == "user":
                 out.append(ChatMessage("user", m.text))
             elif m.role == "assistant" and m.text and m.status in ("complete", "interrupted", "stopped"):
                 out.append(ChatMessage("assistant", m.text))

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from desktop.core.errors import ErrorInfo
-from desktop.core.types import ChatMessage, ModelRef, RouteDecision, Usage
+from desktop.core.types import ModelRef, RouteDecision, Usage
 from desktop.storage.columns import (
     clean,
     error_of,
@@ -340,19 +340,6 @@ class ConversationStore(StoreCore):
             for a in self._x(f"SELECT * FROM attempts WHERE message_id IN ({marks}) ORDER BY id", ids):
                 by_message.setdefault(a["message_id"], []).append(self._attempt(a))
         return [self._message(r, tuple(by_message.get(r["id"], ()))) for r in rows], more
-
-    def conversation_messages_for_context(self, conv_id: int) -> list[ChatMessage]:
-        """What to send to a model: system and user messages, and assistant answers that
-        have text (complete, or stopped/interrupted partials). Rows still streaming and
-        failed answers are left out."""
-        rows = self._x(
-            "SELECT role, text FROM messages WHERE conversation_id = ? AND ("
-            " role IN ('system', 'user')"
-            " OR (role = 'assistant' AND status IN ('complete', 'stopped', 'interrupted') AND text != '')"
-            ") ORDER BY id",
-            (conv_id,),
-        )
-        return [ChatMessage(r["role"], r["text"]) for r in rows]
 
     def recover_interrupted(self) -> int:
         """Mark answers left ``streaming`` by a process that is gone as ``interrupted``,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from desktop.core.errors import ErrorInfo
-from desktop.core.types import ChatMessage, ModelRef, RouteDecision, Usage
+from desktop.core.types import ModelRef, RouteDecision, Usage
 from desktop.storage import Store
 
 STRONG = ModelRef("work", "gpt-4o")
@@ -239,31 +239,6 @@ def test_errors_are_redacted_before_they_are_stored(store: Store, home: Path):
     store.close()
     for f in home.iterdir():
         assert key.encode() not in f.read_bytes()
-
-
-def test_context_for_the_model(store: Store):
-    conv = store.create_conversation("c")
-    store.add_system_message(conv, "Be brief.")
-    store.add_user_message(conv, "one")
-    a1 = store.start_answer(conv, route=ROUTE, model=WEAK)
-    store.finish_answer(a1, text="uno", status="complete")
-    store.add_user_message(conv, "two")
-    a2 = store.start_answer(conv, route=ROUTE, model=WEAK)
-    store.finish_answer(a2, text="", status="error", error=ErrorInfo("timeout", "m", "f"))
-    store.add_user_message(conv, "three")
-    a3 = store.start_answer(conv, route=ROUTE, model=WEAK)
-    store.finish_answer(a3, text="tr", status="stopped")
-    store.add_user_message(conv, "four")
-    store.start_answer(conv, route=ROUTE, model=WEAK)  # the answer being written now
-    assert store.conversation_messages_for_context(conv) == [
-        ChatMessage("system", "Be brief."),
-        ChatMessage("user", "one"),
-        ChatMessage("assistant", "uno"),
-        ChatMessage("user", "two"),
-        ChatMessage("user", "three"),
-        ChatMessage("assistant", "tr"),
-        ChatMessage("user", "four"),
-    ]
 
 
 def test_partial_save_then_recover_interrupted(home: Path):

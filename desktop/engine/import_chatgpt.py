@@ -23,6 +23,7 @@ from desktop.engine.import_common import (
     Unreadable,
     as_dict,
     branch,
+    conversation,
     join_parts,
     stable_id,
     text_of,
@@ -230,15 +231,4 @@ def read_conversation(obj: Any, notes: Notes) -> ImportedConversation:
                 model=ModelRef(PROVIDER, model) if model and t["role"] == "assistant" else None,
             )
         )
-    if not any(m.role != "system" for m in messages):
-        raise Unreadable("it has no messages with text")
-    created_at = started or messages[0].created_at
-    updated_at = when(obj.get("update_time")) or max(m.created_at for m in messages)
-    return ImportedConversation(
-        source=SOURCE,
-        source_id=source_id,
-        title=title,
-        created_at=created_at,
-        updated_at=max(updated_at, created_at),
-        messages=tuple(messages),
-    )
+    return conversation(SOURCE, source_id, title, started, when(obj.get("update_time")), messages)

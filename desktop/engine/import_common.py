@@ -12,7 +12,11 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["Unreadable", "Notes", "as_dict", "when", "text_of", "stable_id", "branch", "join_parts"]
+from desktop.storage import ImportedConversation, ImportedMessage
+
+__all__ = [
+    "Unreadable", "Notes", "as_dict", "when", "text_of", "stable_id", "branch", "join_parts", "conversation",
+]
 
 # Times before 2000 or after 2100 are not a chat's: read as "unknown".
 _EARLIEST = 946_684_800.0
@@ -111,3 +115,21 @@ def _live_children(node: Mapping[str, Any], nodes: Mapping[str, Any], key: str) 
 
 def join_parts(parts: Iterable[str]) -> str:
     return "\n\n".join(p for p in parts if p)
+
+
+def conversation(source: str, source_id: str, title: str, started: datetime | None, updated: datetime | None,
+                 messages: list[ImportedMessage]) -> ImportedConversation:
+    """The conversation an export's branch makes: refused when only a system prompt is
+    left; its dates default to its messages' and never run backwards."""
+    if not any(m.role != "system" for m in messages):
+        raise Unreadable("it has no messages with text")
+    created_at = started or messages[0].created_at
+    updated_at = updated or max(m.created_at for m in messages)
+    return ImportedConversation(
+        source=source,
+        source_id=source_id,
+        title=title,
+        created_at=created_at,
+        updated_at=max(updated_at, created_at),
+        messages=tuple(messages),
+    )

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from desktop.core.types import ModelRef, Usage
-from desktop.engine.import_common import Notes, Unreadable, as_dict, branch, stable_id, text_of, when
+from desktop.engine.import_common import Notes, Unreadable, as_dict, branch, conversation, stable_id, text_of, when
 from desktop.storage import ImportedConversation, ImportedMessage
 
 __all__ = ["SOURCE", "looks_like", "read_conversation", "answer_text"]
@@ -144,15 +144,4 @@ def read_conversation(obj: Any, notes: Notes) -> ImportedConversation:
                 usage=_usage(msg) if role == "assistant" else None,
             )
         )
-    if not any(m.role != "system" for m in messages):
-        raise Unreadable("it has no messages with text")
-    created_at = started or messages[0].created_at
-    updated_at = when(obj.get("updated_at")) or max(m.created_at for m in messages)
-    return ImportedConversation(
-        source=SOURCE,
-        source_id=source_id,
-        title=title,
-        created_at=created_at,
-        updated_at=max(updated_at, created_at),
-        messages=tuple(messages),
-    )
+    return conversation(SOURCE, source_id, title, started, when(obj.get("updated_at")), messages)

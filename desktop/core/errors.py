@@ -119,16 +119,23 @@ class ErrorInfo:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ErrorInfo:
-        """The inverse of ``to_dict``; also reads rows whose ``fix`` is a sentence."""
-        status = data.get("status")
+        """The inverse of ``to_dict``, for the store's rows and RouteDesk's own exports; also
+        reads rows whose ``fix`` is a sentence. A field of the wrong type (a damaged file)
+        reads as missing rather than raising."""
+
+        def text(name: str) -> str | None:
+            value = data.get(name)
+            return value if isinstance(value, str) else None
+
+        status, fix = data.get("status"), data.get("fix")
         return cls(
-            kind=str(data.get("kind", "")),
-            message=str(data.get("message", "")),
-            fix=data.get("fix"),
-            provider=data.get("provider"),
-            model=data.get("model"),
-            status=status if isinstance(status, int) else None,
-            code=data.get("code"),
+            kind=text("kind") or "",
+            message=text("message") or "",
+            fix=fix if isinstance(fix, str | Mapping) else None,
+            provider=text("provider"),
+            model=text("model"),
+            status=status if isinstance(status, int) and not isinstance(status, bool) else None,
+            code=text("code"),
         )
 
 

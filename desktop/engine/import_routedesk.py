@@ -13,7 +13,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from desktop.core.errors import ErrorInfo
-from desktop.core.fixes import NO_FIX, Fix
 from desktop.core.types import ModelRef, RouteDecision, Usage
 from desktop.engine.import_common import Notes, Unreadable, text_of
 from desktop.storage import ImportedAttempt, ImportedConversation, ImportedMessage
@@ -72,16 +71,7 @@ def _error(value: Any) -> ErrorInfo | None:
         return None
     if not isinstance(value, dict):
         raise Unreadable("an error record is unreadable")
-    status = value.get("status")
-    return ErrorInfo(
-        kind=text_of(value.get("kind")),
-        message=text_of(value.get("message")),
-        fix=Fix.from_json(fix) if isinstance(fix := value.get("fix"), str | dict) else NO_FIX,
-        provider=value.get("provider") if isinstance(value.get("provider"), str) else None,
-        model=value.get("model") if isinstance(value.get("model"), str) else None,
-        status=status if isinstance(status, int) and not isinstance(status, bool) else None,
-        code=value.get("code") if isinstance(value.get("code"), str) else None,
-    )
+    return ErrorInfo.from_dict(value)
 
 
 def _route(value: Any) -> RouteDecision | None:

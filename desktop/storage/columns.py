@@ -82,16 +82,7 @@ def error_text(error: ErrorInfo | None) -> str | None:
 def error_of(text: str | None) -> ErrorInfo | None:
     if not text:
         return None
-    data = json.loads(text)
-    return ErrorInfo(
-        kind=data.get("kind", ""),
-        message=data.get("message", ""),
-        fix=data.get("fix", ""),
-        provider=data.get("provider"),
-        model=data.get("model"),
-        status=data.get("status"),
-        code=data.get("code"),
-    )
+    return ErrorInfo.from_dict(json.loads(text))
 
 
 def _json_default(value: Any) -> Any:

@@ -164,6 +164,20 @@ def check_router(ctx: _Context) -> str:
     return f"router weights from {folder.name}/ (scores {float(easy.value):.2f} and {float(hard.value):.2f})"
 
 
+def check_highlight(ctx: _Context) -> str:
+    """The frozen app bundles only some Pygments lexers (packaging/hooks): the common ones
+    must be there, or code in answers shows uncoloured."""
+    from desktop.ui.highlight import lex_lines, lexer_for
+
+    missing = [lang for lang in ("python", "javascript", "bash", "json", "rust", "sql") if lexer_for(lang) is None]
+    if missing:
+        raise CheckFailed(f"no syntax highlighting for {', '.join(missing)} (Pygments lexers not bundled)")
+    (spans,) = lex_lines(lexer_for("python"), "def f(): return 1")
+    if len(spans) < 5:
+        raise CheckFailed("Pygments did not split a line of Python into tokens")
+    return "code highlighting (Pygments: python, javascript, bash, json, rust, sql)"
+
+
 def check_prices(ctx: _Context) -> str:
     from genai_prices import Usage, calc_price
 
@@ -379,6 +393,7 @@ CHECKS: dict[str, tuple[str, Callable[[_Context], str]]] = {
     "images": ("Qt image format plugins", check_image_plugins),
     "icons": ("app icon", check_icons),
     "router": ("router weights", check_router),
+    "highlight": ("code highlighting", check_highlight),
     "prices": ("genai-prices data", check_prices),
     "tls": ("TLS certificates", check_tls),
     "sqlite": ("SQLite with FTS5", check_sqlite),

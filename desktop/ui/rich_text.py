@@ -17,7 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.ui.markdown import CodeHighlighter, Segment, is_dark, split_segments
+from desktop.ui.highlight import CodeHighlighter
+from desktop.ui.markdown import Segment, is_dark, split_segments
 from desktop.ui.theme import set_icon
 
 __all__ = ["AutoBrowser", "CodeBlock", "RichText"]

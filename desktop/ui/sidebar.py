@@ -56,6 +56,7 @@ class Sidebar(QWidget):
         self.list.activated.connect(self._open)
         lay.addWidget(self.list, 1)
 
+        self._extra_actions: list[QAction] = []
         self.rename_action = QAction("Rename…", self)
         self.rename_action.setShortcut(QKeySequence(Qt.Key.Key_F2))
         self.rename_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -100,15 +101,25 @@ class Sidebar(QWidget):
         idx = self.list.currentIndex()
         return idx.data(ConversationListModel.IdRole) if idx.isValid() else self.controller.session.conversation_id
 
+    def add_menu_action(self, action: QAction) -> None:
+        """Another part of the window (Export) adds its action to the right-click menu."""
+        self._extra_actions.append(action)
+
+    def conversation_menu(self) -> QMenu:
+        """The right-click menu of a conversation: Rename, Delete, then what others added."""
+        menu = QMenu(self)
+        for action in (self.rename_action, self.delete_action, *self._extra_actions):
+            menu.addAction(action)
+        return menu
+
     def _menu(self, pos) -> None:
         idx = self.list.indexAt(pos)
         if not idx.isValid():
             return
         self.list.setCurrentIndex(idx)
-        menu = QMenu(self)
-        menu.addAction(self.rename_action)
-        menu.addAction(self.delete_action)
+        menu = self.conversation_menu()
         menu.exec(self.list.viewport().mapToGlobal(pos))
+        menu.deleteLater()
 
     def rename_current(self) -> None:
         cid = self.current_id()

@@ -18,7 +18,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QProgressDialog
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog
 
 __all__ = ["HistoryTransfer", "install_transfer"]
 
@@ -73,26 +73,7 @@ class HistoryTransfer(QObject):
         sidebar = self.window.sidebar
         self.conversation_export_action = QAction("Export…", sidebar)
         self.conversation_export_action.triggered.connect(lambda *_: self.choose_export(self._current()))
-        try:
-            sidebar.list.customContextMenuRequested.disconnect(sidebar._menu)
-        except (RuntimeError, TypeError, AttributeError):  # the sidebar builds its menu another way now
-            return
-        sidebar.list.customContextMenuRequested.connect(self._conversation_menu)
-
-    def conversation_menu_actions(self) -> list[QAction]:
-        sidebar = self.window.sidebar
-        return [sidebar.rename_action, sidebar.delete_action, self.conversation_export_action]
-
-    def _conversation_menu(self, pos: Any) -> None:
-        sidebar = self.window.sidebar
-        idx = sidebar.list.indexAt(pos)
-        if not idx.isValid():
-            return
-        sidebar.list.setCurrentIndex(idx)
-        menu = QMenu(sidebar)
-        for action in self.conversation_menu_actions():
-            menu.addAction(action)
-        menu.exec(sidebar.list.viewport().mapToGlobal(pos))
+        sidebar.add_menu_action(self.conversation_export_action)
 
     def _current(self) -> list[int] | None:
         cid = self.window.sidebar.current_id()

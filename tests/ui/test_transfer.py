@@ -72,9 +72,11 @@ def test_export_from_the_conversation_menu(ui, qtbot, tmp_path, monkeypatch):
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), "Markdown (*.md)"))
     done: list[object] = []
     window.transfer.export_finished.connect(done.append)
-    actions = window.transfer.conversation_menu_actions()
-    assert [a.text() for a in actions][-1] == "Export…"
+    menu = window.sidebar.conversation_menu()  # what a right-click opens
+    actions = menu.actions()
+    assert [a.text() for a in actions] == ["Rename…", "Delete", "Export…"]
     actions[-1].trigger()
+    menu.deleteLater()
     qtbot.waitUntil(lambda: bool(done), timeout=10000)
     assert done == [(1, target)]
     text = target.read_text()

@@ -42,6 +42,11 @@ class _Words:
         return f"`{_KEY_PIPE if pipe_key else ''}routedesk {shlex.join(argv)}`"
 
 
+def _hinted(text: str, f: Fix) -> str:
+    hint = f.get("hint")
+    return f"{text} ({hint})" if hint else text
+
+
 def _name(f: Fix) -> str:
     return f.get("provider") or f.get("kind") or "NAME"
 
@@ -141,8 +146,8 @@ _MAIN: dict[FixAction, Callable[[_Words, Fix], str]] = {
     FixAction.CHOOSE_MODELS: _choose,
     FixAction.LOAD_LOCAL_MODEL: _load_local,
     FixAction.CHECK_NETWORK: _network,
-    FixAction.SHORTEN_CONVERSATION: lambda w, f: (
-        f"Start a new conversation ({w.cmd('ask', 'PROMPT')}, without --continue) or shorten the message"),
+    FixAction.SHORTEN_CONVERSATION: lambda w, f: _hinted(
+        f"Start a new conversation ({w.cmd('ask', 'PROMPT')}, without --continue) or shorten the message", f),
     FixAction.REPHRASE: lambda w, f: (
         f"Rephrase the message and ask again ({w.cmd('ask', 'PROMPT')}). RouteDesk doesn't pass it to "
         "another model, which would only hide the refusal"),

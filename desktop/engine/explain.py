@@ -300,4 +300,6 @@ def said(info: ErrorInfo | RouteDeskError) -> str:
         return f"Details: {detail}"
     kind = info.fix.get("kind") if info.fix else ""
     name = who(info.provider, kind or info.provider)
-    return f"{name[:1].upper()}{name[1:]} said: {detail}"
+    if name.startswith("the "):  # no provider name: "The provider said"
+        name = name[:1].upper() + name[1:]
+    return f"{name} said: {detail}"

@@ -270,7 +270,7 @@ def _classify_http(raw_status: Any, headers: Any, body: Any, *, provider: str | 
     elif is_json:
         words = message if _readable(message) else ""
     elif html:
-        words = _html_title(scan) if re.search(r"(?is)<title", scan) else ""
+        words = _html_words(scan)
     else:
         words = scan if _readable(scan) else ""
     detail = excerpt(words)
@@ -447,6 +447,15 @@ def _short_code(text: str) -> str:
     if not text or len(text) > 64 or not re.fullmatch(r"[A-Za-z0-9_.\-]+", text):
         return ""
     return text
+
+
+def _html_words(text: str) -> str:
+    """What an HTML error page says: its title, else its visible text."""
+    if re.search(r"(?is)<title[^>]*>\s*[^<\s]", text):
+        return _html_title(text)
+    body = re.sub(r"(?is)<(script|style)\b.*?</\1>|<[^>]*>", " ", text)
+    words = " ".join(body.split())[:200]
+    return words if _readable(words) else ""
 
 
 def _html_title(text: str) -> str:

@@ -17,7 +17,7 @@ from desktop.core.fix_words import join_promise, plain_words, sentence
 from desktop.core.fixes import Fix, FixAction, bare_url
 from desktop.providers.presets import PRESETS, default_base_url
 
-__all__ = ["TerminalFix", "render", "fix_text", "for_json"]
+__all__ = ["TerminalFix", "render", "fix_text", "for_json", "said_line"]
 
 #: A shell prefix that feeds the key to ``--key-stdin`` without putting it in history.
 _KEY_PIPE = "echo $KEY | "
@@ -179,6 +179,15 @@ def render(fix: Fix) -> TerminalFix:
 
 def fix_text(fix: Fix | None) -> str:
     return "" if fix is None else render(fix).text
+
+
+def said_line(info: Any, indent: str = "       ") -> str:
+    """The server's own words under RouteDesk's explanation ("       OpenAI said: ..."),
+    or "" when it said nothing. ``indent`` lines it up with the message above."""
+    from desktop.engine.explain import said
+
+    line = said(info)
+    return f"{indent}{line}" if line else ""
 
 
 def for_json(obj: Any) -> Any:

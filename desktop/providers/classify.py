@@ -324,9 +324,10 @@ def _classify_http(raw_status: Any, headers: Any, body: Any, *, provider: str | 
         return _error(ErrorKind.AUTH_INVALID,
                       f"{name} is a LiteLLM proxy, and it reports that {upstream} refused the proxy's own "
                       f"{upstream} key{m}; the key RouteDesk sends to the proxy was accepted.",
-                      Fix.note(f"Check the {upstream} key configured in the proxy{where} and restart it; "
-                               f"the key RouteDesk holds for {provider or kind or 'this provider'} is not the "
-                               "one at fault."),
+                      fix_about(FixAction.NOTE, provider, kind,
+                                text=f"Check the {upstream} key configured in the proxy{where} and restart it; "
+                                     f"the key RouteDesk holds for {provider or kind or 'this provider'} is not "
+                                     "the one at fault."),
                       **{**common, "upstream": upstream})
 
     def no_db() -> RouteDeskError:
@@ -340,8 +341,9 @@ def _classify_http(raw_status: Any, headers: Any, body: Any, *, provider: str | 
         return _error(ErrorKind.MISCONFIGURED,
                       f"{name} refused the request{m} (HTTP {status}{', ' + shown if shown else ''}); "
                       "its own words say why.",
-                      Fix.note("Read what the server says: the request may use something this server or model "
-                               "doesn't support, or the server itself needs setting up."),
+                      fix_about(FixAction.NOTE, provider, kind,
+                                text="Read what the server says: the request may use something this server or "
+                                     "model doesn't support, or the server itself needs setting up."),
                       **common)
 
     def missing_model() -> RouteDeskError:

@@ -386,6 +386,24 @@ exceptions = st.one_of(
 def test_classify_transport_error_is_total(exc, midstream, base_url, kind):
     err = classify_transport_error(exc, provider="p", kind=kind, model="m", base_url=base_url, midstream=midstream)
     assert isinstance(err, RouteDeskError) and err.message and str(err.fix)
+    assert isinstance(err.detail, str) and len(err.detail) <= DETAIL_LIMIT and "\n" not in err.detail
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    prefix=st.sampled_from(["sk-", "sk-ant-api03-", "sk-proj-", "sk-or-v1-"]),
+    tail=st.text(key_alphabet, min_size=24, max_size=64),
+    words=st.text(max_size=40),
+    wrap=st.sampled_from([httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError, httpx.ConnectTimeout]),
+    midstream=st.booleans(),
+)
+def test_a_key_in_a_transport_error_never_reaches_its_detail(prefix, tail, words, wrap, midstream):
+    key = prefix + tail
+    exc = wrap(f"{words} Authorization: Bearer {key} {key}")
+    exc.__cause__ = OSError(f"proxy said {key}")
+    err = classify_transport_error(exc, provider="p", kind="openai", model="m", midstream=midstream)
+    for s in (err.message, str(err.fix), err.detail, repr(err), json.dumps(err.info().to_dict())):
+        assert key not in s and tail[-16:] not in s
 
 
 @settings(max_examples=300, deadline=None)

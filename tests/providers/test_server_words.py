@@ -103,6 +103,14 @@ def test_request_larger_than_the_tokens_per_minute_limit_is_not_retried():
     assert said(err).startswith("OpenAI said: Request too large for gpt-4o")
 
 
+def test_the_same_limit_relayed_by_litellm_is_not_retried_either():
+    inner = OPENAI_REQUEST_TOO_LARGE["error"]["message"]
+    body = {"error": {"message": f"litellm.RateLimitError: RateLimitError: OpenAIException - {inner}",
+                      "type": None, "param": None, "code": "429"}}
+    err = _explained(_classify(body, 429))
+    assert err.kind is K.CONTEXT_TOO_LONG and err.retryable is False and "31538" in err.message
+
+
 def test_an_ordinary_rate_limit_is_still_retried():
     body = {"error": {"message": "Rate limit reached for gpt-4o on requests per min (RPM): Limit 3, Used 3. "
                                  "Please try again in 20s.", "type": "requests", "param": None,

@@ -15,7 +15,7 @@ from desktop.core.errors import ErrorKind, RouteDeskError
 from desktop.core.types import ModelRef
 from desktop.engine.price_admin import parse_usd
 from desktop.engine.routing_admin import parse_ref
-from desktop.terminal import fix_text, for_json
+from desktop.terminal import fix_text, for_json, said_line
 
 if TYPE_CHECKING:
     from desktop.engine.app import Engine
@@ -38,6 +38,8 @@ def report_error(err: RouteDeskError, want_json: bool, attempts: list | None = N
         _print_json({"error": err.info().to_dict(), "attempts": attempts or []})
     else:
         print(f"error: {err.message}", file=sys.stderr)
+        if said_line(err):
+            print(said_line(err), file=sys.stderr)
         if err.fix:
             print(f"fix:   {fix_text(err.fix)}", file=sys.stderr)
     return 1
@@ -300,14 +302,20 @@ def _ask(args) -> int:
     if result.ttft_ms is not None:
         line.append(f"first token {result.ttft_ms:.0f} ms")
     print("— " + " · ".join(line), file=sys.stderr)
+    shown = set()  # the server's words already printed under an attempt
     if result.fallback_used or (result.status != "complete" and result.attempts):
         for a in result.attempts:
             if a.error is not None:
                 print(f"  {a.model}: {a.error.message}", file=sys.stderr)
+                if said_line(a.error) and a.error.detail not in shown:
+                    print(said_line(a.error, "    "), file=sys.stderr)
+                    shown.add(a.error.detail)
     if result.status == "complete":
         return 0
     if result.error is not None:
         print(f"error: {result.error.message}", file=sys.stderr)
+        if said_line(result.error) and result.error.detail not in shown:
+            print(said_line(result.error), file=sys.stderr)
         if result.error.fix:
             print(f"fix:   {fix_text(result.error.fix)}", file=sys.stderr)
     if result.status in ("interrupted", "stopped"):

@@ -17,7 +17,7 @@ from desktop.core.fix_words import join_promise, plain_words, sentence
 from desktop.core.fixes import Fix, FixAction, bare_url
 from desktop.providers.presets import PRESETS, default_base_url
 
-__all__ = ["TerminalFix", "render", "fix_text", "for_json"]
+__all__ = ["TerminalFix", "render", "fix_text", "for_json", "said_line"]
 
 #: A shell prefix that feeds the key to ``--key-stdin`` without putting it in history.
 _KEY_PIPE = "echo $KEY | "
@@ -40,6 +40,11 @@ class _Words:
     def cmd(self, *argv: str, pipe_key: bool = False) -> str:
         self.commands.append(tuple(argv))
         return f"`{_KEY_PIPE if pipe_key else ''}routedesk {shlex.join(argv)}`"
+
+
+def _hinted(text: str, f: Fix) -> str:
+    hint = f.get("hint")
+    return f"{text} ({hint})" if hint else text
 
 
 def _name(f: Fix) -> str:
@@ -141,8 +146,8 @@ _MAIN: dict[FixAction, Callable[[_Words, Fix], str]] = {
     FixAction.CHOOSE_MODELS: _choose,
     FixAction.LOAD_LOCAL_MODEL: _load_local,
     FixAction.CHECK_NETWORK: _network,
-    FixAction.SHORTEN_CONVERSATION: lambda w, f: (
-        f"Start a new conversation ({w.cmd('ask', 'PROMPT')}, without --continue) or shorten the message"),
+    FixAction.SHORTEN_CONVERSATION: lambda w, f: _hinted(
+        f"Start a new conversation ({w.cmd('ask', 'PROMPT')}, without --continue) or shorten the message", f),
     FixAction.REPHRASE: lambda w, f: (
         f"Rephrase the message and ask again ({w.cmd('ask', 'PROMPT')}). RouteDesk doesn't pass it to "
         "another model, which would only hide the refusal"),
@@ -174,6 +179,15 @@ def render(fix: Fix) -> TerminalFix:
 
 def fix_text(fix: Fix | None) -> str:
     return "" if fix is None else render(fix).text
+
+
+def said_line(info: Any, indent: str = "       ") -> str:
+    """The server's own words under RouteDesk's explanation ("       OpenAI said: ..."),
+    or "" when it said nothing. ``indent`` lines it up with the message above."""
+    from desktop.engine.explain import said
+
+    line = said(info)
+    return f"{indent}{line}" if line else ""
 
 
 def for_json(obj: Any) -> Any:

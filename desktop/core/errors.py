@@ -3,8 +3,12 @@
 A user never sees a traceback or a raw JSON body: whatever goes wrong ends as a
 ``RouteDeskError`` with a kind from DESIGN.md, a plain-language ``message`` that
 names the provider and model, and a ``fix`` (a ``desktop.core.fixes.Fix``: an action and
-its parameters, which each surface words for itself) the user can act on now. The engine
-decides retries and fallbacks from the kind alone (``RETRYABLE``/``FALLBACK``).
+its parameters, which each surface words for itself) the user can act on now, and the
+server's own words (``detail``, redacted), which each surface shows beside the explanation:
+a proxy often knows better than RouteDesk which key or upstream failed. The engine decides
+retries and fallbacks from the kind (``RETRY_LIMIT``/``FALLBACK``), unless the error says
+itself that retrying cannot help (``retryable=False``: a request larger than a per-minute
+limit, a certificate that doesn't verify).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 from desktop.core.fixes import Fix, FixLike
+from desktop.core.redact import redact
 
 __all__ = [
     "ErrorKind",
@@ -23,6 +28,7 @@ __all__ = [
     "RETRYABLE",
     "RETRY_LIMIT",
     "FALLBACK",
+    "TRANSPORT_CODES",
 ]
 
 
@@ -74,13 +80,22 @@ FALLBACK = frozenset(
     }
 )
 
+#: Codes of failures on the way to a server (``desktop.providers.transport_errors``): their
+#: ``detail`` is the system's words (the TLS library's, the resolver's), not a server's.
+TRANSPORT_CODES = frozenset({
+    "connect_timeout", "pool_timeout", "read_timeout", "tls", "dns", "connection_refused",
+    "network_unreachable", "connect_error", "write_error", "interrupted", "disconnected",
+    "decoding", "os_error",
+})
+
 
 @dataclass(frozen=True, init=False)
 class ErrorInfo:
     """The serialisable face of an error: what the CLI prints and the database keeps.
 
     ``fix`` is a ``Fix``; a sentence or the JSON form given here (an older row, a caller
-    that still writes sentences) is read into one.
+    that still writes sentences) is read into one. ``detail`` is the server's own message,
+    redacted ("" when it said nothing, and in rows stored before it was kept).
     """
 
     kind: str
@@ -90,6 +105,7 @@ class ErrorInfo:
     model: str | None = None
     status: int | None = None
     code: str | None = None
+    detail: str = ""
 
     def __init__(
         self,
@@ -100,9 +116,11 @@ class ErrorInfo:
         model: str | None = None,
         status: int | None = None,
         code: str | None = None,
+        detail: str | None = "",
     ) -> None:
         for name, value in (("kind", str(kind)), ("message", message), ("fix", Fix.coerce(fix)),
-                            ("provider", provider), ("model", model), ("status", status), ("code", code)):
+                            ("provider", provider), ("model", model), ("status", status), ("code", code),
+                            ("detail", redact(detail or ""))):
             object.__setattr__(self, name, value)
 
     def to_dict(self) -> dict[str, Any]:
@@ -115,6 +133,7 @@ class ErrorInfo:
             "model": self.model,
             "status": self.status,
             "code": self.code,
+            "detail": self.detail,
         }
 
     @classmethod
@@ -136,14 +155,18 @@ class ErrorInfo:
             model=text("model"),
             status=status if isinstance(status, int) and not isinstance(status, bool) else None,
             code=text("code"),
+            detail=text("detail") or "",
         )
 
 
 class RouteDeskError(Exception):
     """Every failure a user can meet.
 
-    ``detail`` holds a short, redacted technical excerpt (an error code, the first
-    line of a body) for logs and the "details" expander; it never holds headers or keys.
+    ``detail`` holds the server's own message (or, for a failure on the way, the system's),
+    redacted, one line; it never holds headers or keys. ``retryable`` is the kind's default
+    (``RETRY_LIMIT``) unless the error was made with ``retryable=False``: it knows that
+    waiting and sending again cannot succeed. ``upstream`` names the provider behind a proxy
+    that the proxy blames (OpenRouter's ``provider_name``, LiteLLM's ``OpenAIException``).
     """
 
     def __init__(
@@ -158,6 +181,8 @@ class RouteDeskError(Exception):
         code: str | None = None,
         retry_after: float | None = None,
         detail: str = "",
+        retryable: bool | None = None,
+        upstream: str = "",
     ) -> None:
         super().__init__(message)
         self.kind = ErrorKind(kind)
@@ -169,6 +194,8 @@ class RouteDeskError(Exception):
         self.code = code
         self.retry_after = retry_after
         self.detail = detail
+        self.retry_override = retryable
+        self.upstream = upstream
 
     @property
     def fix(self) -> Fix:
@@ -180,7 +207,9 @@ class RouteDeskError(Exception):
 
     @property
     def retryable(self) -> bool:
-        return self.kind in RETRYABLE
+        """Whether trying the same model again can help: the kind's default, or False when
+        the error was made knowing it cannot."""
+        return self.kind in RETRYABLE and self.retry_override is not False
 
     @property
     def falls_back(self) -> bool:
@@ -195,6 +224,7 @@ class RouteDeskError(Exception):
             model=self.model,
             status=self.status,
             code=self.code,
+            detail=self.detail,
         )
 
     def __repr__(self) -> str:

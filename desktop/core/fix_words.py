@@ -133,7 +133,7 @@ _WORDS: dict[FixAction, Callable[[Fix], str]] = {
     FixAction.START_LOCAL_SERVER: _start_local,
     FixAction.LOAD_LOCAL_MODEL: _load_local,
     FixAction.CHOOSE_MODELS: _choose,
-    FixAction.SHORTEN_CONVERSATION: lambda f: "Start a new conversation or shorten the message",
+    FixAction.SHORTEN_CONVERSATION: lambda f: _hinted("Start a new conversation or shorten the message", f),
     FixAction.REPHRASE: lambda f: ("Rephrase the message. RouteDesk doesn't pass it to another model, "
                                    "which would only hide the refusal"),
     FixAction.CHECK_NETWORK: _network,

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from desktop.core.errors import ErrorInfo, ErrorKind
+from desktop.core.fix_words import sentence
 from desktop.core.fixes import Fix
 from desktop.core.types import ChatMessage, ModelRef
 from desktop.engine.events import AnswerResult
+from desktop.engine.explain import said
 
 __all__ = [
     "BadRequest", "ChatRequest", "ROUTED_MODELS", "chunk", "completion", "error_body", "failure",
@@ -233,10 +235,10 @@ def error_body(info: ErrorInfo, type_: str, code: str, attempts: list | None = N
                word_fix: Callable[[Fix], str] | None = None) -> dict:
     fix = Fix.coerce(info.fix)
     words = (word_fix or (lambda f: f.text))(fix) if fix else ""
-    message = f"{info.message} {words}".strip()
+    message = " ".join(x for x in (info.message, sentence(said(info)), words) if x)  # the server's words beside ours
     return {"error": {
         "message": message, "type": type_, "code": code, "param": None,
-        "routedesk": {"kind": info.kind, "message": info.message, "fix": words,
+        "routedesk": {"kind": info.kind, "message": info.message, "detail": info.detail, "fix": words,
                       "fix_action": fix.to_json() if fix else None, "provider": info.provider,
                       "model": info.model, "attempts": attempts or []},
     }}

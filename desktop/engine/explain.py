@@ -16,14 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from desktop.core.errors import ErrorKind, RouteDeskError
+from desktop.core.errors import TRANSPORT_CODES, ErrorInfo, ErrorKind, RouteDeskError
 from desktop.core.fix_words import sentence
 from desktop.core.fixes import Fix, FixAction, bare_url
 from desktop.core.redact import redact
 from desktop.providers.classify import who
 from desktop.providers.presets import PRESETS, display_name
 
-__all__ = ["explain"]
+__all__ = ["explain", "said"]
 
 #: Kinds where the fallback simply takes over for now, vs. where it keeps answering for good.
 _TRANSIENT = {ErrorKind.RATE_LIMITED, ErrorKind.OVERLOADED, ErrorKind.SERVER_ERROR,
@@ -79,6 +79,8 @@ def _at(c: _Ctx, **params: str | None) -> dict[str, str]:
 
 
 def _auth(c: _Ctx) -> tuple[str, Fix]:
+    if c.err.upstream and c.err.fix:  # a proxy's upstream refused the proxy's key, not the user's
+        return c.err.message, c.err.fix
     if c.local:
         return (f"{c.name} at {c.host} refused the request for {c.model}: it wants a different key{c.note}.",
                 Fix(FixAction.ADD_KEY, _at(c, why="rejected", local="yes")))
@@ -140,6 +142,8 @@ def _model(c: _Ctx) -> tuple[str, Fix]:
 
 
 def _context(c: _Ctx) -> tuple[str, Fix]:
+    if c.err.retry_override is False and c.err.message:  # larger than a per-minute limit: said in classify
+        return c.err.message, Fix(FixAction.SHORTEN_CONVERSATION, _at(c, model=c.model, hint=c.err.fix.get("hint")))
     return (f"This conversation is too long for {c.model} at {c.name}{c.note}.",
             Fix(FixAction.SHORTEN_CONVERSATION, _at(c, model=c.model)))
 
@@ -159,6 +163,11 @@ def _unreachable(c: _Ctx) -> tuple[str, Fix]:
     if code == "dns":
         return (f"Can't find {c.host}, the address of {c.name}.",
                 Fix(FixAction.CHECK_NETWORK, _at(c, host=c.host, check_base_url="yes")))
+    if code == "tls" and "certificate" in (c.err.detail or "").lower():
+        return (f"{c.name} at {c.host} showed a certificate RouteDesk couldn't verify, so nothing was sent.",
+                Fix(FixAction.OPEN_PROVIDER_SETTINGS, _at(
+                    c, hint="check the address; a self-signed certificate, or a proxy or antivirus that "
+                            "inspects HTTPS, causes this")))
     if code == "tls":
         return (f"Couldn't set up a secure connection to {c.name} at {c.host}.",
                 Fix(FixAction.OPEN_PROVIDER_SETTINGS, _at(
@@ -262,6 +271,8 @@ def explain(
             limits_url=preset.limits_url if preset else None,
         )
         message, fix = _BY_KIND[err.kind](ctx)
+        if err.upstream and err.message:  # classify's words name the upstream a router blamed
+            message = err.message
         if fallback and err.kind not in _NO_FALLBACK_MENTION:
             how = ("instead" if err.kind is ErrorKind.CONTEXT_TOO_LONG
                    else "meanwhile" if err.kind in _TRANSIENT else "keeps")
@@ -269,9 +280,26 @@ def explain(
         out = RouteDeskError(
             err.kind, redact(sentence(message)), fix.redacted(),
             provider=err.provider, model=err.model, status=err.status, code=err.code,
-            retry_after=err.retry_after, detail=err.detail,
+            retry_after=err.retry_after, detail=err.detail, retryable=err.retry_override,
+            upstream=err.upstream,
         )
         out.__cause__ = err.__cause__
         return out
     except Exception:  # an explanation must never be the thing that fails
         return err
+
+
+def said(info: ErrorInfo | RouteDeskError) -> str:
+    """The line each surface shows beside the explanation: "OpenAI said: ..." for the
+    server's own words, "Details: ..." for the system's (a failure on the way to the
+    server); "" when there are none."""
+    detail = " ".join((info.detail or "").split())
+    if not detail:
+        return ""
+    if info.code in TRANSPORT_CODES and not info.status:
+        return f"Details: {detail}"
+    kind = info.fix.get("kind") if info.fix else ""
+    name = who(info.provider, kind or info.provider)
+    if name.startswith("the "):  # no provider name: "The provider said"
+        name = name[:1].upper() + name[1:]
+    return f"{name} said: {detail}"

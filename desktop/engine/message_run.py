@@ -143,6 +143,7 @@ class MessageRun:
                     model=info.model,
                     status=info.status,
                     code=info.code,
+                    detail=info.detail,
                 )
                 self._add(Attempt(ref, skipped_info, skipped=True))
                 self.emit(AttemptFailed(self.msg_id, ref, skipped_info, will_retry=False))
@@ -187,7 +188,7 @@ class MessageRun:
                     base_url=kind_of[1],
                     fallback=None if next_ref is None else str(next_ref),
                 )
-                limit = RETRY_LIMIT.get(err.kind, 0)
+                limit = RETRY_LIMIT.get(err.kind, 0) if err.retryable else 0
                 will_retry = not self.text_parts and retries < limit
                 self.emit(AttemptFailed(self.msg_id, ref, err.info(), will_retry=will_retry))
                 if will_retry:
@@ -305,4 +306,5 @@ def _all_failed(first: ErrorInfo | None, attempts: list[Attempt]) -> ErrorInfo:
         model=first.model,
         status=first.status,
         code=first.code,
+        detail=first.detail,
     )

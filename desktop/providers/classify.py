@@ -102,14 +102,66 @@ def _fields(obj: Any) -> tuple[str, str, str, int | None]:
         if etype == "error":
             etype = ""
         message = _str(err.get("message") or err.get("detail") or err.get("msg"))
-        meta = err.get("metadata")
-        if isinstance(meta, dict) and meta.get("raw"):
-            message = f"{message} {_str(meta.get('raw'))}".strip()
         if not message and "error" not in obj:
             message = _str(obj.get("detail") or obj.get("message"))
     else:
         message = _str(err)
     return code, etype, message, numeric
+
+
+def _upstream(obj: Any) -> tuple[str, str]:
+    """(provider name, its words) when a router relays an upstream provider's error:
+    OpenRouter's ``error.metadata`` ``{"provider_name", "raw"}`` (OpenRouter's docs, API reference,
+    "Errors and Debugging": provider errors). ``raw`` is the upstream's body, often JSON of its own:
+    its message is used."""
+    err = obj.get("error") if isinstance(obj, dict) else None
+    meta = err.get("metadata") if isinstance(err, dict) else None
+    if not isinstance(meta, dict) or not meta.get("raw"):
+        return "", ""
+    raw = meta.get("raw")
+    words = _str(raw)
+    inner, ok = _parse_body(raw) if isinstance(raw, str) and raw.strip()[:1] in ("{", "[") else (raw, True)
+    if ok and isinstance(inner, dict | list):
+        words = _fields(inner)[2] or words
+    name = meta.get("provider_name")
+    return (name.strip()[:60] if isinstance(name, str) else ""), words
+
+
+#: LiteLLM relays an upstream provider's failure as "litellm.AuthenticationError:
+#: AuthenticationError: OpenAIException - Incorrect API key provided: ..." (its exception
+#: classes prefix the message with "litellm."; the provider's own exception names it).
+_LITELLM = re.compile(r"\blitellm\.\w+(?:Error|Exception)\b")
+_RELAYED = re.compile(r"\b([A-Z][A-Za-z]{1,30}?)Exception\s+-\s")
+
+
+def _relayed_by_litellm(message: str) -> str:
+    """The upstream provider a LiteLLM proxy's message blames ("OpenAI"), or ""."""
+    if not _LITELLM.search(message):
+        return ""
+    m = _RELAYED.search(message)
+    if not m:
+        return ""
+    name = m.group(1)
+    preset = PRESETS.get(name.lower())
+    return preset.display_name if preset else name
+
+
+#: OpenAI's 429 for a single request larger than a per-minute token limit: waiting never helps
+#: ("Request too large for gpt-4o in organization org-... on tokens per min (TPM): Limit 30000,
+#: Requested 31538. The input or output tokens must be reduced in order to run successfully.").
+_TOO_LARGE = re.compile(r"request too large for\b.{0,160}\bper min|must be reduced in order to run successfully",
+                        re.IGNORECASE | re.DOTALL)
+_LIMIT_REQUESTED = re.compile(r"Limit (\d+), Requested (\d+)")
+
+
+def _readable(text: str) -> bool:
+    """Whether a body (or its message) is words a person can read, not bytes RouteDesk
+    couldn't decode."""
+    sample = text.strip()[:400]
+    if not sample or "\ufffd" in sample:
+        return False
+    printable = sum(c.isprintable() or c.isspace() for c in sample)
+    return printable >= 0.95 * len(sample) and any(c.isalpha() for c in sample)
 
 
 def _looks_html(text: str) -> bool:
@@ -157,10 +209,11 @@ _TIMEOUTISH = re.compile(r"timed? ?out|timeout", re.IGNORECASE)
 
 
 def _error(kind: ErrorKind, message: str, fix: Fix, *, provider: str | None, model: str | None,
-           status: int | None, code: str | None, detail: str, retry_after: float | None = None) -> RouteDeskError:
+           status: int | None, code: str | None, detail: str, retry_after: float | None = None,
+           retryable: bool | None = None, upstream: str = "") -> RouteDeskError:
     return RouteDeskError(
         kind, message, fix, provider=provider, model=model, status=status,
-        code=code or None, retry_after=retry_after, detail=detail,
+        code=code or None, retry_after=retry_after, detail=detail, retryable=retryable, upstream=upstream,
     )
 
 
@@ -198,26 +251,36 @@ def _classify_http(raw_status: Any, headers: Any, body: Any, *, provider: str | 
     scan = text[:_SCAN_LIMIT]
     obj, is_json = _parse_body(scan) if scan.strip()[:1] in ("{", "[", '"') else (None, False)
     code, etype, message, numeric = _fields(obj) if is_json else ("", "", "", None)
+    via, raw_words = _upstream(obj) if is_json else ("", "")
     if status is None or status == 200:
         status_for_rules = numeric if numeric and 400 <= numeric <= 599 else None
     else:
         status_for_rules = status
     html = not is_json and _looks_html(scan)
     if is_json:
-        hay = " ".join(x for x in (code, etype, message) if x)
+        hay = " ".join(x for x in (code, etype, message, raw_words) if x)
         if not hay:
             hay = scan
     else:
         hay = scan if not html else _html_title(scan)
     short = _short_code(code or etype)
-    detail_src = message or hay or ""
-    detail = excerpt(f"HTTP {status}: " + (f"{short}: " if short else "") + detail_src) if status else excerpt(
-        (f"{short}: " if short else "") + detail_src
-    )
+    # The server's own words, as the user will see them beside RouteDesk's explanation.
+    if raw_words:
+        words = f"{message or 'Provider returned error'}" + (f" ({via})" if via else "") + f": {raw_words}"
+    elif is_json:
+        words = message if _readable(message) else ""
+    elif html:
+        words = _html_words(scan)
+    else:
+        words = scan if _readable(scan) else ""
+    detail = excerpt(words)
     name = who(provider, kind)
+    if via:  # OpenRouter relays the upstream's failure: name the provider that failed
+        name = f"{via} (through {name})"
     m = model_part(model)
     st = status_for_rules
-    common: dict[str, Any] = dict(provider=provider, model=model, status=status, code=short, detail=detail)
+    common: dict[str, Any] = dict(provider=provider, model=model, status=status, code=short, detail=detail,
+                                  upstream=via)
     shown = short if short and short.lower() not in _GENERIC_CODES and not short.isdigit() else ""
     code_note = f" ({shown})" if shown else (f" (HTTP {status})" if status and status != 200 else "")
 
@@ -231,6 +294,17 @@ def _classify_http(raw_status: Any, headers: Any, body: Any, *, provider: str | 
                       f"The conversation is too long for {model or 'the model'} at {name}{code_note}.",
                       fix_about(FixAction.SHORTEN_CONVERSATION, provider, kind, model=model), **common)
 
+    def too_large_for_limit() -> RouteDeskError:
+        nums = _LIMIT_REQUESTED.search(hay)
+        limits = (f"this account may send it {nums.group(1)} tokens a minute and this request needs "
+                  f"{nums.group(2)}, so " if nums else "")
+        return _error(ErrorKind.CONTEXT_TOO_LONG,
+                      f"The request is too large for {model or 'the model'} at {name}: {limits}"
+                      "waiting and sending it again won't help.",
+                      fix_about(FixAction.SHORTEN_CONVERSATION, provider, kind, model=model,
+                                hint="or pick a model with a larger tokens-per-minute limit"),
+                      retryable=False, **common)
+
     def quota() -> RouteDeskError:
         return _error(ErrorKind.QUOTA_EXHAUSTED,
                       f"{name} says this account has no credit left{code_note}.",
@@ -242,6 +316,34 @@ def _classify_http(raw_status: Any, headers: Any, body: Any, *, provider: str | 
                       f"{name} didn't accept the API key{code_note}.",
                       fix_about(FixAction.ADD_KEY, provider, kind, why="rejected",
                                 keys_url=preset_url(kind, "keys_url")),
+                      **common)
+
+    def upstream_auth(upstream: str) -> RouteDeskError:
+        env = getattr(PRESETS.get(upstream.lower()), "key_env", None)
+        where = f" (its config or {env})" if env else " (its config file or environment)"
+        return _error(ErrorKind.AUTH_INVALID,
+                      f"{name} is a LiteLLM proxy, and it reports that {upstream} refused the proxy's own "
+                      f"{upstream} key{m}; the key RouteDesk sends to the proxy was accepted.",
+                      fix_about(FixAction.NOTE, provider, kind,
+                                text=f"Check the {upstream} key configured in the proxy{where} and restart it; "
+                                     f"the key RouteDesk holds for {provider or kind or 'this provider'} is not "
+                                     "the one at fault."),
+                      **{**common, "upstream": upstream})
+
+    def no_db() -> RouteDeskError:
+        return _error(ErrorKind.MISCONFIGURED,
+                      f"{name} answered \u201cNo connected db.\u201d{m}: a LiteLLM proxy says this when the key it "
+                      "gets isn't its master key and it has no database of virtual keys.",
+                      fix_about(FixAction.ADD_KEY, provider, kind, why="rejected", base_url=base_url),
+                      **common)
+
+    def refused() -> RouteDeskError:
+        return _error(ErrorKind.MISCONFIGURED,
+                      f"{name} refused the request{m} (HTTP {status}{', ' + shown if shown else ''}); "
+                      "its own words say why.",
+                      fix_about(FixAction.NOTE, provider, kind,
+                                text="Read what the server says: the request may use something this server or "
+                                     "model doesn't support, or the server itself needs setting up."),
                       **common)
 
     def missing_model() -> RouteDeskError:
@@ -269,6 +371,13 @@ def _classify_http(raw_status: Any, headers: Any, body: Any, *, provider: str | 
                       f"{name} had a server error while running {model or 'the model'}{code_note}{what}.",
                       fix_about(FixAction.RETRY, provider, kind, then=STATUS_PAGE), **common)
 
+    # 0. what a relaying proxy says about its upstream, and limits no wait can lift
+    relayed = _relayed_by_litellm(message) if is_json else ""
+    if relayed and (st in (401, 403) or re.search(r"AuthenticationError|PermissionDenied", message)):
+        return upstream_auth(relayed)
+    if _TOO_LARGE.search(hay) and st in (None, 400, 413, 429):
+        return too_large_for_limit()
+
     # 1. explicit machine-readable codes are the strongest signal
     codes = {code.lower(), etype.lower()} - {""}
     if codes & {"content_policy_violation", "content_filter", "moderation_blocked"}:
@@ -286,6 +395,8 @@ def _classify_http(raw_status: Any, headers: Any, body: Any, *, provider: str | 
     if codes & {"invalid_api_key", "authentication_error", "invalid_authentication", "permission_error",
                 "unauthorized", "invalid_key"}:
         return auth()
+    if "no_db_connection" in codes and st == 400:
+        return no_db()
 
     # 2. then the words providers use, guarded by the status where one is known
     if _FILTER.search(hay) and st in (None, 400, 403, 422, 451):
@@ -320,6 +431,8 @@ def _classify_http(raw_status: Any, headers: Any, body: Any, *, provider: str | 
         return _error(ErrorKind.TIMEOUT, f"{name} timed out{m}{code_note}.", fix_about(FixAction.RETRY, provider, kind),
                       **common)
     if st is not None and 400 <= st <= 499:
+        if words and not html:  # a readable refusal is not "an answer RouteDesk couldn't read"
+            return refused()
         return _error(ErrorKind.BAD_RESPONSE,
                       f"{name} rejected the request{m} (HTTP {status}{', ' + short if short else ''}).",
                       fix_about(FixAction.RETRY, provider, kind, then="the server may not support this request"),
@@ -336,6 +449,15 @@ def _short_code(text: str) -> str:
     if not text or len(text) > 64 or not re.fullmatch(r"[A-Za-z0-9_.\-]+", text):
         return ""
     return text
+
+
+def _html_words(text: str) -> str:
+    """What an HTML error page says: its title, else its visible text."""
+    if re.search(r"(?is)<title[^>]*>\s*[^<\s]", text):
+        return _html_title(text)
+    body = re.sub(r"(?is)<(script|style)\b.*?</\1>|<[^>]*>", " ", text)
+    words = " ".join(body.split())[:200]
+    return words if _readable(words) else ""
 
 
 def _html_title(text: str) -> str:

@@ -9,7 +9,7 @@ from desktop.providers.presets import PRESETS, display_name
 
 __all__ = ["who", "excerpt", "fix_about", "preset_url", "model_part", "DETAIL_LIMIT", "STATUS_PAGE"]
 
-DETAIL_LIMIT = 240
+DETAIL_LIMIT = 400  # the server's words: OpenAI's longest messages fit whole
 STATUS_PAGE = "check the provider's status page"
 
 

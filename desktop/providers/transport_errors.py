@@ -1,5 +1,10 @@
 """Network-level failures (connection refused, DNS, TLS, timeouts, a stream that breaks)
-as one ``RouteDeskError``; total, like the HTTP classifier beside it."""
+as one ``RouteDeskError``; total, like the HTTP classifier beside it.
+
+``detail`` keeps the system's own words when it has some ("[SSL: CERTIFICATE_VERIFY_FAILED]
+certificate verify failed: self-signed certificate", "[Errno -2] Name or service not
+known"). A TLS failure is not retried: the same handshake fails the same way.
+"""
 
 from __future__ import annotations
 
@@ -37,6 +42,21 @@ def _chain(exc: BaseException) -> str:
     return " <- ".join(seen)
 
 
+def _words(exc: BaseException) -> str:
+    """The most specific message in the exception's chain (the deepest one that says
+    something), without the exception class names."""
+    found = ""
+    cur: BaseException | None = exc
+    for _ in range(6):
+        if cur is None:
+            break
+        text = str(cur).strip()
+        if text:
+            found = text
+        cur = cur.__cause__ or cur.__context__
+    return found
+
+
 def classify_transport_error(
     exc: BaseException,
     *,
@@ -72,7 +92,10 @@ def _classify_transport(exc: BaseException, *, provider: str | None, kind: str |
         chain = _chain(exc)
     except Exception:
         chain = type(exc).__name__
-    detail = excerpt(chain)
+    try:
+        detail = excerpt(_words(exc))
+    except Exception:
+        detail = ""
     common: dict[str, Any] = dict(provider=provider, model=model, detail=detail)
     low = chain.lower()
 
@@ -117,6 +140,8 @@ def _classify_transport(exc: BaseException, *, provider: str | None, kind: str |
             why, code = "network unreachable", "network_unreachable"
         else:
             why, code = "couldn't connect", "connect_error"
+        if code == "tls" and "certificate" in low:
+            why = "its certificate couldn't be verified"
         if kind == "ollama" and code == "connection_refused":
             msg = f"Ollama isn't running on {host}."
         else:
@@ -124,7 +149,7 @@ def _classify_transport(exc: BaseException, *, provider: str | None, kind: str |
         return RouteDeskError(ErrorKind.UNREACHABLE, msg,
                               fix_about(FixAction.OPEN_PROVIDER_SETTINGS, provider, kind, base_url=base_url,
                                    hint="and that the server is running"),
-                              code=code, **common)
+                              code=code, retryable=False if code == "tls" else None, **common)
     if isinstance(exc, httpx.WriteError):
         return RouteDeskError(ErrorKind.UNREACHABLE, f"The connection to {name} at {host} dropped while sending.",
                               fix_about(FixAction.CHECK_NETWORK, provider, kind, host=host), code="write_error",

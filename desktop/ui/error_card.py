@@ -1,7 +1,8 @@
-"""How the window shows an error: a card titled by its kind, the plain message, the fix in
-the window's words, and buttons that do the fix (open settings for the provider, pull the
-model, check again, ...). The fix is the engine's ``Fix`` value; nothing here reads a
-sentence back.
+"""How the window shows an error: a card titled by its kind, the plain message, the
+server's own words beside it (a muted, selectable "OpenAI said: ..." line: a proxy often
+knows better which key or upstream failed), the fix in the window's words, and buttons that
+do the fix (open settings for the provider, pull the model, check again, ...). The fix is
+the engine's ``Fix`` value; nothing here reads a sentence back.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePol
 
 from desktop.core.errors import ErrorKind
 from desktop.core.fixes import Fix, FixAction
+from desktop.engine.explain import said
 
 __all__ = ["ErrorCard", "error_title", "fix_buttons", "KIND_TITLES", "OPEN_SETTINGS"]
 
@@ -102,6 +104,15 @@ class ErrorCard(QFrame):
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         lay.addWidget(self.title)
         lay.addWidget(self.message)
+        self.detail: QLabel | None = None
+        words = said(info) if hasattr(info, "detail") else ""
+        if words:
+            self.detail = QLabel(words)
+            self.detail.setObjectName("muted")
+            self.detail.setWordWrap(True)
+            self.detail.setTextFormat(Qt.TextFormat.PlainText)  # a server's words are never markup
+            self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            lay.addWidget(self.detail)
         self.fix: QLabel | None = None
         words = Fix.coerce(info.fix).text
         if words:

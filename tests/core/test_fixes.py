@@ -46,7 +46,7 @@ def _raw(kind: ErrorKind, pk: str) -> RouteDeskError:
         ErrorKind.CONTEXT_TOO_LONG: (400, _body("context_length_exceeded", "maximum context length")),
         ErrorKind.CONTENT_FILTERED: (400, _body("content_policy_violation", "flagged")),
         ErrorKind.MISCONFIGURED: (404, b"404 page not found"),
-        ErrorKind.BAD_RESPONSE: (418, b"teapot"),
+        ErrorKind.BAD_RESPONSE: (418, b""),
         ErrorKind.TIMEOUT: (408, b"request timeout"),
     }
     if kind in http:

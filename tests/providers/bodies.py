@@ -1,8 +1,21 @@
-"""Error bodies in each provider's own shape, for the classification tests."""
+"""Error bodies in each provider's own shape, for the classification tests; the literal
+bodies proxies and routers send (each with its source) live with the simulator, which
+serves them, and are re-exported here."""
 
 from __future__ import annotations
 
 import json
+
+from tests.simulator.faults import (
+    LITELLM_NO_DB,
+    LITELLM_OWN_KEY,
+    LITELLM_UPSTREAM_KEY,
+    OPENAI_REQUEST_TOO_LARGE,
+    OPENROUTER_UPSTREAM_RATE_LIMITED,
+)
+
+__all__ = ["oa", "an", "orr", "LITELLM_NO_DB", "LITELLM_OWN_KEY", "LITELLM_UPSTREAM_KEY",
+           "OPENAI_REQUEST_TOO_LARGE", "OPENROUTER_UPSTREAM_RATE_LIMITED"]
 
 
 def oa(message, type_, code, param=None):

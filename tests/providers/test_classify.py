@@ -346,10 +346,10 @@ CASES = [
         400,
         {},
         oa("Unsupported parameter: 'temperature'", "invalid_request_error", "unsupported_parameter"),
-        K.BAD_RESPONSE,
+        K.MISCONFIGURED,  # a readable refusal: the server's words say why, it is not an unreadable answer
     ),
     # --- odd ones -----------------------------------------------------------------
-    ("fastapi-400", "openai-compatible", 400, {}, json.dumps({"detail": "Unsupported parameter"}), K.BAD_RESPONSE),
+    ("fastapi-400", "openai-compatible", 400, {}, json.dumps({"detail": "Unsupported parameter"}), K.MISCONFIGURED),
     ("garbage-400", "openai-compatible", 400, {}, b"\xff\xfe\x00garbage", K.BAD_RESPONSE),
     ("html-200", "openai-compatible", 200, {}, "<html><body>Login</body></html>", K.BAD_RESPONSE),
     ("plain-429", "openai-compatible", 429, {}, b"Too Many Requests", K.RATE_LIMITED),

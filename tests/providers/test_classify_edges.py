@@ -18,6 +18,7 @@ from desktop.core.fixes import Fix
 from desktop.core.redact import redact
 from desktop.providers import classify_http_error, classify_transport_error, parse_retry_after
 from desktop.providers.classify import RETRY_AFTER_CAP, classify_error_payload
+from desktop.providers.error_parts import DETAIL_LIMIT
 from tests.providers.bodies import an, oa
 
 K = ErrorKind
@@ -121,7 +122,8 @@ def test_key_echoed_in_body_never_reaches_the_error(secret):
 def test_detail_is_short_and_single_line():
     body = oa("line one\nline two " + "x " * 5000, "server_error", None)
     err = classify_http_error(500, {}, body, provider="p", kind="openai", model="m")
-    assert "\n" not in err.detail and len(err.detail) <= 240
+    assert "\n" not in err.detail and len(err.detail) <= DETAIL_LIMIT
+    assert err.detail.startswith("line one line two x x")  # the server's words, not RouteDesk's
 
 
 # --- transport errors -----------------------------------------------------------------
@@ -267,7 +269,7 @@ def test_classify_http_error_is_total(status, headers, body, kind, model):
     assert isinstance(err.kind, ErrorKind)
     assert isinstance(err.message, str) and err.message
     assert isinstance(err.fix, Fix) and err.fix
-    assert isinstance(err.detail, str) and len(err.detail) <= 240
+    assert isinstance(err.detail, str) and len(err.detail) <= DETAIL_LIMIT and "\n" not in err.detail
     assert err.retry_after is None or 0 <= err.retry_after <= RETRY_AFTER_CAP
     repr(err)
     err.info().to_dict()
@@ -302,8 +304,50 @@ def test_a_key_in_the_body_never_reaches_the_error(prefix, tail, before, after, 
         "raw": lambda: text,
     }[wrap]()
     err = classify_http_error(status, {"authorization": f"Bearer {key}"}, body, provider="p", kind="openai", model="m")
-    for s in (err.message, str(err.fix), err.detail, repr(err), str(err)):
+    for s in (err.message, str(err.fix), err.detail, repr(err), str(err), json.dumps(err.info().to_dict())):
         assert key not in s
+
+
+plain_words = st.from_regex(r"[A-Za-z][a-z]{3,12}( [a-z]{2,10}){1,5}", fullmatch=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    prefix=st.sampled_from(["sk-", "sk-ant-api03-", "sk-proj-", "sk-or-v1-"]),
+    tail=st.text(key_alphabet, min_size=24, max_size=64),
+    words=plain_words,
+    noise=error_like,
+    status=st.sampled_from([None, 400, 401, 403, 404, 408, 422, 429, 500, 502, 503, 529, 200]),
+    wrap=st.sampled_from(["openai", "anthropic", "ollama", "openrouter_raw", "openrouter_raw_json", "litellm", "text"]),
+    in_stream=st.booleans(),
+)
+def test_detail_keeps_the_servers_words_and_never_a_key(prefix, tail, words, noise, status, wrap, in_stream):
+    """Whatever shape the error takes (a provider's own, OpenRouter's metadata.raw as text or as
+    the upstream's JSON, LiteLLM's relayed exception, plain text; as a response or inside a
+    stream), ``detail`` holds the server's words and never the key planted beside them."""
+    key = prefix + tail
+    text = f"{words}: {key} and more"
+    body = {
+        "openai": lambda: {"error": {"message": text, "type": "invalid_request_error", "code": None, "x": noise}},
+        "anthropic": lambda: {"type": "error", "error": {"type": "api_error", "message": text}},
+        "ollama": lambda: {"error": text},
+        "openrouter_raw": lambda: {"error": {"code": status or 502, "message": "Provider returned error",
+                                             "metadata": {"raw": text, "provider_name": "BaseTen"}}},
+        "openrouter_raw_json": lambda: {"error": {"code": status or 502, "message": "Provider returned error",
+                                                  "metadata": {"raw": json.dumps({"error": {"message": text}}),
+                                                               "provider_name": "BaseTen"}}},
+        "litellm": lambda: {"error": {"message": f"litellm.APIError: APIError: OpenAIException - {text}",
+                                      "type": None, "param": None, "code": str(status or 500)}},
+        "text": lambda: text,
+    }[wrap]()
+    if in_stream and isinstance(body, dict):
+        err = classify_error_payload(body, provider="p", kind="openai", model="m")
+    else:
+        raw = body if isinstance(body, str) else json.dumps(body)
+        err = classify_http_error(status, {}, raw, provider="p", kind="openai", model="m")
+    assert words in err.detail, (wrap, err.detail)
+    for s in (err.message, str(err.fix), err.detail, repr(err), json.dumps(err.info().to_dict())):
+        assert key not in s and tail[-16:] not in s
 
 
 exceptions = st.one_of(
@@ -342,6 +386,24 @@ exceptions = st.one_of(
 def test_classify_transport_error_is_total(exc, midstream, base_url, kind):
     err = classify_transport_error(exc, provider="p", kind=kind, model="m", base_url=base_url, midstream=midstream)
     assert isinstance(err, RouteDeskError) and err.message and str(err.fix)
+    assert isinstance(err.detail, str) and len(err.detail) <= DETAIL_LIMIT and "\n" not in err.detail
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    prefix=st.sampled_from(["sk-", "sk-ant-api03-", "sk-proj-", "sk-or-v1-"]),
+    tail=st.text(key_alphabet, min_size=24, max_size=64),
+    words=st.text(max_size=40),
+    wrap=st.sampled_from([httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError, httpx.ConnectTimeout]),
+    midstream=st.booleans(),
+)
+def test_a_key_in_a_transport_error_never_reaches_its_detail(prefix, tail, words, wrap, midstream):
+    key = prefix + tail
+    exc = wrap(f"{words} Authorization: Bearer {key} {key}")
+    exc.__cause__ = OSError(f"proxy said {key}")
+    err = classify_transport_error(exc, provider="p", kind="openai", model="m", midstream=midstream)
+    for s in (err.message, str(err.fix), err.detail, repr(err), json.dumps(err.info().to_dict())):
+        assert key not in s and tail[-16:] not in s
 
 
 @settings(max_examples=300, deadline=None)

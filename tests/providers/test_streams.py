@@ -387,7 +387,7 @@ async def test_other_400_is_not_retried():
         with pytest.raises(RouteDeskError) as info:
             async for _ in p.stream_chat("m", MSGS):
                 pass
-    assert len(calls) == 1 and info.value.kind is ErrorKind.BAD_RESPONSE
+    assert len(calls) == 1 and info.value.kind is ErrorKind.MISCONFIGURED and "bad temperature" in info.value.detail
 
 
 async def test_request_shapes():

@@ -13,6 +13,12 @@ __all__ = [
     "Fault",
     "FAULT_KINDS",
     "HTTP_FAULT_KINDS",
+    "RELAYED_FAULT_KINDS",
+    "LITELLM_NO_DB",
+    "LITELLM_UPSTREAM_KEY",
+    "LITELLM_OWN_KEY",
+    "OPENAI_REQUEST_TOO_LARGE",
+    "OPENROUTER_UPSTREAM_RATE_LIMITED",
     "STREAM_FAULT_KINDS",
     "ErrorResponse",
     "error_response",
@@ -32,7 +38,17 @@ HTTP_FAULT_KINDS = (
     "model_not_found",
     "context_too_long",
     "content_filtered",
+) + (
+    # a proxy or router's readable words about its own set-up or its upstream (not random faults)
+    "proxy_no_db",
+    "proxy_upstream_auth",
+    "proxy_own_key",
+    "request_too_large",
+    "upstream_rate_limited",
 )
+#: HTTP kinds that relay what a proxy or router says; left out of the default random faults.
+RELAYED_FAULT_KINDS = ("proxy_no_db", "proxy_upstream_auth", "proxy_own_key", "request_too_large",
+                       "upstream_rate_limited")
 #: Kinds that shape the body (mostly streams) rather than the status.
 STREAM_FAULT_KINDS = (
     "slow_first_token",
@@ -145,6 +161,68 @@ ANTHROPIC_CREDIT = (
 OPENROUTER_CREDITS = "Insufficient credits. Add more using https://openrouter.ai/settings/credits"
 
 
+# --- what proxies and routers say (each copied from the source that sends it) ----------------
+
+#: LiteLLM proxy, 400, when the key it is sent isn't its master key and no database is connected:
+#: litellm/proxy/auth/user_api_key_auth.py raises ProxyException(message="No connected db.",
+#: type=ProxyErrorTypes.no_db_connection, code=400, param=None); ProxyException (litellm/proxy/
+#: _types.py) keeps code as str(code) and the proxy answers {"error": to_dict()}. Reported in
+#: https://github.com/BerriAI/litellm/issues/2532.
+LITELLM_NO_DB = {"error": {"message": "No connected db.", "type": "no_db_connection", "param": None, "code": "400"}}
+
+#: LiteLLM proxy, 401, relaying OpenAI's refusal of the proxy's own upstream key: the chat route
+#: re-raises ProxyException(message=e.message, type=getattr(e, "type", "None"), param=...,
+#: code=e.status_code) and litellm.exceptions.AuthenticationError prefixes the message with
+#: "litellm.AuthenticationError: " (message as in https://github.com/BerriAI/litellm/issues/39258
+#: and https://github.com/aliasrobotics/cai/issues/256; OpenAI's own part as OpenAI words it).
+LITELLM_UPSTREAM_KEY = {"error": {
+    "message": "litellm.AuthenticationError: AuthenticationError: OpenAIException - Incorrect API key provided: "
+               "sk-proj-********************************************5678. You can find your API key at "
+               "https://platform.openai.com/account/api-keys.",
+    "type": None, "param": None, "code": "401"}}
+
+#: LiteLLM proxy, 401, refusing the key RouteDesk sends it (a virtual key it doesn't know):
+#: user_api_key_auth.py raises ProxyException(message="Authentication Error, " + str(e),
+#: type=ProxyErrorTypes.auth_error, param=..., code=401); wording as reported in
+#: https://github.com/OpenHands/OpenHands/issues/11140.
+LITELLM_OWN_KEY = {"error": {
+    "message": "Authentication Error, Invalid proxy server token passed. Received API Key = sk-...4f48, "
+               "Key Hash (Token) =de7a08c7bb6b237d46c1534b5fe2b8f9664be56b40e831f7b86a21e11a612c4e. "
+               "Unable to find token in cache or `LiteLLM_VerificationTokenTable`",
+    "type": "auth_error", "param": "None", "code": "401"}}
+
+#: OpenAI, 429, one request larger than the organisation's tokens-per-minute limit (waiting never
+#: helps), literal from https://github.com/TheR1D/shell_gpt/issues/653 (same shape in
+#: https://github.com/DrShushen/climb/issues/13).
+OPENAI_REQUEST_TOO_LARGE = {"error": {
+    "message": "Request too large for gpt-4o in organization org-78asdf87asdf9aaa8976 on tokens per min (TPM): "
+               "Limit 30000, Requested 31538. The input or output tokens must be reduced in order to run "
+               "successfully. Visit https://platform.openai.com/account/rate-limits to learn more.",
+    "type": "tokens", "param": None, "code": "rate_limit_exceeded"}}
+
+#: OpenRouter, 429, when the upstream provider it picked is rate-limited: OpenRouter's errors page
+#: (https://openrouter.ai/docs/api/reference/errors-and-debugging, "Provider Errors": metadata
+#: {provider_name, raw}); the raw wording as OpenRouter sends it, quoted in
+#: https://gerrit.googlesource.com/plugins/scripts/+/022ec60f69932cbb358d7561977d69341bdfe612
+#: ("qwen/qwen3-coder:free is temporarily rate-limited upstream. Please retry shortly, ...").
+OPENROUTER_UPSTREAM_RATE_LIMITED = {"error": {
+    "message": "Provider returned error", "code": 429,
+    "metadata": {"raw": "meta-llama/llama-3.3-70b-instruct:free is temporarily rate-limited upstream. Please "
+                        "retry shortly, or add your own key to accumulate your rate limits: "
+                        "https://openrouter.ai/settings/integrations",
+                 "provider_name": "BaseTen"}},
+    "user_id": "user_2yU0simulated"}
+
+#: kind -> (status, body) for the relayed kinds, whatever the URL's protocol.
+_RELAYED = {
+    "proxy_no_db": (400, LITELLM_NO_DB),
+    "proxy_upstream_auth": (401, LITELLM_UPSTREAM_KEY),
+    "proxy_own_key": (401, LITELLM_OWN_KEY),
+    "request_too_large": (429, OPENAI_REQUEST_TOO_LARGE),
+    "upstream_rate_limited": (429, OPENROUTER_UPSTREAM_RATE_LIMITED),
+}
+
+
 def openai_bad_key(key: str | None) -> dict:
     if not key:
         return _openai_err(
@@ -202,7 +280,9 @@ def error_response(
     code: int
     body: object
 
-    if kind == "auth_invalid":
+    if kind in _RELAYED:
+        code, body = _RELAYED[kind]
+    elif kind == "auth_invalid":
         code = 401
         body = {
             "openai": lambda: openai_bad_key(key or "sk-invalid"),

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable
 
 from .anthropic_wire import AnthropicWire
-from .faults import FAULT_KINDS, Fault
+from .faults import FAULT_KINDS, RELAYED_FAULT_KINDS, Fault
 from .http_plumbing import IN_STREAM_KINDS, NO_AUTH, OPENAI_WIRE, SimulatorHTTPServer
 from .ollama_wire import OllamaWire, ollama_name
 from .openai_wire import OpenAIWire
@@ -54,7 +54,7 @@ DEFAULT_MODELS: dict[str, list[str]] = {
 }
 
 #: Default random-fault kinds: everything that does not depend on wall-clock time.
-RANDOM_KINDS = tuple(k for k in FAULT_KINDS if k not in ("stall", "slow_first_token"))
+RANDOM_KINDS = tuple(k for k in FAULT_KINDS if k not in ("stall", "slow_first_token") + RELAYED_FAULT_KINDS)
 
 
 class _Handler(OpenAIWire, AnthropicWire, OllamaWire):

@@ -359,20 +359,22 @@ def _models(args) -> int:
 
 
 def _probe(args) -> int:
-    async def go(engine: Engine) -> list:
-        return await engine.probes.run(args.name, deep=args.deep)
+    async def go(engine: Engine) -> tuple[list, set[str]]:
+        reports = await engine.probes.run(args.name, deep=args.deep)
+        return reports, {r.name for r in engine.probes.failing(reports, args.name)}
 
-    reports = _run(go)
+    reports, failing = _run(go)
     if args.json:
-        _print_json({"providers": [r.to_dict() for r in reports]})
+        _print_json({"providers": [r.to_dict() for r in reports], "failing": sorted(failing)})
     else:
         for r in reports:
             latency = f"{r.latency_ms:.0f} ms" if r.latency_ms is not None else "-"
             print(f"{r.name:<16} {r.status:<13} {latency:>8}  {r.explanation}")
             if r.fix:
                 print(f"{'':<16} fix: {fix_text(r.fix)}")
-    bad = [r for r in reports if r.status not in ("ok", "degraded")]
-    return 1 if bad else 0
+            if r.status not in ("ok", "degraded") and r.name not in failing:
+                print(f"{'':<16} (not set up or used, so this is not a problem)")
+    return 1 if failing else 0
 
 
 def _human(n: int | None) -> str:

@@ -257,7 +257,8 @@ class ProviderAdmin:
         if not var or not key:
             what = var or f"a {kind} key variable"
             raise RouteDeskError(ErrorKind.MISCONFIGURED, f"{what} is empty.",
-                                 f"Set {what} or paste the key in Settings.")
+                                 Fix(FixAction.ADD_KEY, {"provider": name or kind, "kind": kind, "why": "missing",
+                                                         "key_env": var or ""}))
         return self.save(ProviderChange(name or kind, kind, None, key))
 
     # --- connection test and model lists --------------------------------------------------

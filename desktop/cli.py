@@ -139,6 +139,12 @@ def _main(argv: Sequence[str] | None) -> int:
 
         return run_self_test()
     if args.command is None:
+        from desktop.window_check import WINDOW_CANT_START, window_problem
+
+        problem = window_problem()  # before Qt, whose own answer is an abort
+        if problem is not None:
+            print(problem, file=sys.stderr)
+            return WINDOW_CANT_START
         from desktop.ui.app import run_app
 
         return run_app(argv)

@@ -146,6 +146,7 @@ def _timeout_box() -> QSpinBox:
     box.setRange(0, 3600)
     box.setSingleStep(30)
     box.setSuffix(" s")
+    box.setSpecialValueText("default")
     box.setAccelerated(True)
     box.setToolTip("How long to wait for the first word of an answer, and between words, before giving up. "
                    "Raise it for a slow server or a large local model. Same as: routedesk providers add NAME "
@@ -188,7 +189,13 @@ class ProviderForm(QWidget):
         form.addRow("API key", self.key)
         form.addRow(self.key_help)
         self.timeout = _timeout_box()
-        form.addRow("Timeout", self.timeout)
+        self.timeout_help = QLabel()
+        self.timeout_help.setObjectName("muted")
+        self.timeout_help.setWordWrap(True)
+        trow = QHBoxLayout()
+        trow.addWidget(self.timeout)
+        trow.addWidget(self.timeout_help, 1)
+        form.addRow("Timeout", trow)
         lay.addLayout(form)
         row = QHBoxLayout()
         self.test_btn = QPushButton("Test connection")
@@ -270,8 +277,8 @@ class ProviderForm(QWidget):
         self.key.setEnabled(p.needs_key or not p.local)
         read = Timeouts().read
         first = max(p.first_token_s or read, read)
-        self.timeout.setSpecialValueText(f"default ({first:g} s)" if first == read
-                                         else f"default ({first:g} s to start, {read:g} s between words)")
+        self.timeout_help.setText(f"default: {first:g} s to the first word and between words" if first == read else
+                                  f"default: {first:g} s to the first word (to load the model), {read:g} s between")
         bits = []
         if p.keys_url:
             bits.append(f"Get a key at <a href='{p.keys_url}'>{html.escape(p.keys_url)}</a>.")

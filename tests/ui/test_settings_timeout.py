@@ -25,10 +25,11 @@ def test_the_timeout_field_is_saved_used_and_named_when_it_runs_out(make_engine,
     window.open_settings("")
     dlg = window._settings
     dlg.add("ollama")
-    assert dlg.form.timeout.text() == "default (300 s to start, 60 s between words)"  # models load first
+    assert dlg.form.timeout.text() == "default"
+    assert dlg.form.timeout_help.text() == "default: 300 s to the first word (to load the model), 60 s between"
     dlg.add("openai")
     form = dlg.form
-    assert form.timeout.value() == 0 and form.timeout.text() == "default (60 s)"
+    assert form.timeout.value() == 0 and form.timeout_help.text() == "default: 60 s to the first word and between words"
     form.name.setText(key_name)
     form.base_url.setText(sim.openai_url)
     qtbot.keyClicks(form.key, KEY)

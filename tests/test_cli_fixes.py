@@ -32,14 +32,15 @@ PARAMS = {"provider": "lab", "kind": "openai-compatible", "base_url": "http://12
 
 @pytest.mark.parametrize("action", [a for a in FixAction if a not in (FixAction.NONE, FixAction.NOTE)])
 @pytest.mark.parametrize("fallback", [None, "ollama/llama3.2"])
-def test_every_fix_in_the_terminal_offers_a_command_and_never_only_settings(action, fallback):
-    words = render(Fix(action, PARAMS).with_fallback(fallback, "meanwhile"))
+@pytest.mark.parametrize("params", [PARAMS, {"provider": "work", "kind": "openai"}], ids=["full", "bare"])
+def test_every_fix_in_the_terminal_offers_a_command_and_never_only_settings(action, fallback, params):
+    words = render(Fix(action, params).with_fallback(fallback, "meanwhile"))
     assert "Settings" not in words.text, words.text
     assert words.commands or "`ollama " in words.text or "`lms " in words.text, words.text
     for argv in words.commands:  # each parses as the command line it claims to be
         from desktop.cli import build_parser
 
-        filled = [a.replace("PROMPT", "hi").replace("PROVIDER/MODEL", "p/m") for a in argv]
+        filled = [a.replace("PROMPT", "hi").replace("PROVIDER/MODEL", "p/m").replace("SECONDS", "120") for a in argv]
         with contextlib.suppress(SystemExit):
             build_parser().parse_args(filled)
             continue

@@ -68,8 +68,7 @@ async def test_the_users_timeout_is_the_first_token_and_the_between_token_limit(
 def test_defaults_of_a_fresh_engine(home):
     eng = Engine.open(home)
     try:
-        cloud = eng.provider_settings("ollama")
-        assert cloud.local
+        assert eng.provider_settings("ollama").local
         t = eng.provider("ollama").timeouts
         assert (t.first, t.read) == (LOCAL_FIRST_TOKEN_S, 60.0)
     finally:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from desktop.core.errors import ErrorKind, RouteDeskError
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "CLOSED_PIPE_EXIT"]
 
 #: The presets' kinds (desktop.providers.PRESETS, checked by tests/test_cli.py); spelt out so
 #: that parsing the command line, which starts the window too, does not import httpx.
@@ -103,7 +103,34 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: The exit status of a command whose reader went away (128 + SIGPIPE), as a shell reports
+#: ``yes | head -1``'s ``yes``.
+CLOSED_PIPE_EXIT = 141
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. A reader that stops reading (``routedesk history | head -1``) ends
+    it quietly with CLOSED_PIPE_EXIT, like any Unix tool, for every command's output."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # what is still buffered meets the closed pipe here, not at exit
+        return code
+    except BrokenPipeError:
+        return _after_closed_pipe()
+
+
+def _after_closed_pipe() -> int:
+    """Point stdout at the null device, so the flush Python does on exit finds nothing to
+    complain about (docs.python.org/3/library/signal.html, "Note on SIGPIPE")."""
+    import contextlib
+
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return CLOSED_PIPE_EXIT
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -112,6 +139,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_self_test()
     if args.command is None:
+        from desktop.window_check import WINDOW_CANT_START, window_problem
+
+        problem = window_problem()  # before Qt, whose own answer is an abort
+        if problem is not None:
+            print(problem, file=sys.stderr)
+            return WINDOW_CANT_START
         from desktop.ui.app import run_app
 
         return run_app(argv)
@@ -126,6 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nStopped.", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        raise  # the reader went away: not a problem to report (main ends quietly)
     except Exception as exc:  # the last line of defence: a sentence, not a traceback
         if os.environ.get("ROUTEDESK_DEBUG"):
             raise

@@ -135,6 +135,17 @@ def _network(w: _Words, f: Fix) -> str:
     return "Check your internet connection, then try again"
 
 
+def _raise_timeout(w: _Words, f: Fix) -> str:
+    argv = ["providers", "add", _name(f), "--kind", _kind(f)]
+    url = f.get("base_url")
+    if url and url.rstrip("/") != (default_base_url(_kind(f)) or "").rstrip("/"):
+        argv += ["--base-url", url]
+    argv += ["--timeout", f.get("suggest") or "SECONDS"]
+    now = f" (the limit is {f.get('seconds')} s now)" if f.get("seconds") else ""
+    text = f"Allow {_name(f)} more time with {w.cmd(*argv)}{now}, then ask again"
+    return text + (f"; {f.get('because')}" if f.get("because") else "")
+
+
 #: Per action: the main sentence (before the fallback promise) and an optional tail sentence.
 _MAIN: dict[FixAction, Callable[[_Words, Fix], str]] = {
     FixAction.ADD_PROVIDER: lambda w, f: (
@@ -153,6 +164,7 @@ _MAIN: dict[FixAction, Callable[[_Words, Fix], str]] = {
         "another model, which would only hide the refusal"),
     FixAction.RETRY_PARTIAL: lambda w, f: (
         f"The partial answer is kept; ask again with {w.cmd('ask', '--continue', 'PROMPT')}"),
+    FixAction.RAISE_TIMEOUT: _raise_timeout,
 }
 _TAIL: dict[FixAction, Callable[[_Words, Fix], str]] = {
     FixAction.RETRY: _checks,

@@ -185,6 +185,10 @@ async def main(out: Path, dark: bool) -> list[Path]:
             dlg.tabs.setCurrentWidget(dlg.endpoint_panel)
             await asyncio.sleep(0.1)
             shot(dlg, "07b-settings-endpoint")
+            dlg.tabs.setCurrentIndex(0)
+            dlg.select_provider("ollama")  # a local server: a longer first-token default
+            await asyncio.sleep(0.1)
+            shot(dlg, "07c-settings-ollama")
             dlg.close()
 
             # 5. health

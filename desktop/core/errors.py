@@ -27,6 +27,8 @@ __all__ = [
     "ErrorInfo",
     "RETRYABLE",
     "RETRY_LIMIT",
+    "SENT_TIMEOUT_CODES",
+    "retry_limit",
     "FALLBACK",
     "TRANSPORT_CODES",
 ]
@@ -60,6 +62,24 @@ RETRY_LIMIT: dict[ErrorKind, int] = {
     ErrorKind.TIMEOUT: 1,
 }
 RETRYABLE = frozenset(RETRY_LIMIT)
+
+#: Timeout codes raised after the request reached the provider (waiting for the first token,
+#: or for the next one): the provider may still be running it, so sending it again would run
+#: (and bill) it twice. These are never retried on the same model; a connect or pool timeout
+#: (nothing sent yet) still is.
+SENT_TIMEOUT_CODES = frozenset({"read_timeout"})
+
+
+def retry_limit(err: RouteDeskError) -> int:
+    """How many extra tries ``err`` allows on the same model: none when the error was made
+    knowing a retry cannot help (``retryable=False``), none for a timeout after the request
+    was sent (it may be running upstream: never send it twice), else the kind's limit."""
+    if err.retry_override is False:
+        return 0
+    if err.kind is ErrorKind.TIMEOUT and err.code in SENT_TIMEOUT_CODES:
+        return 0
+    return RETRY_LIMIT.get(err.kind, 0)
+
 
 #: Kinds after which the engine moves on to the next candidate model.
 #: content_filtered is absent on purpose: another model would only hide the refusal.
@@ -207,9 +227,8 @@ class RouteDeskError(Exception):
 
     @property
     def retryable(self) -> bool:
-        """Whether trying the same model again can help: the kind's default, or False when
-        the error was made knowing it cannot."""
-        return self.kind in RETRYABLE and self.retry_override is not False
+        """Whether trying the same model again can help (``retry_limit``)."""
+        return retry_limit(self) > 0
 
     @property
     def falls_back(self) -> bool:

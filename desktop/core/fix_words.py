@@ -118,6 +118,14 @@ def _network(f: Fix) -> str:
     return _hinted("Check your internet connection, then try again", f)
 
 
+def _raise_timeout(f: Fix) -> str:
+    now, suggest = f.get("seconds"), f.get("suggest")
+    change = f" from {now} s to {suggest} s" if now and suggest else ""
+    text = (f"Allow {f.get('provider') or 'this provider'} more time: raise its Timeout in "
+            f"Settings → Providers{change}, then send again")
+    return text + (f"; {f.get('because')}" if f.get("because") else "")
+
+
 _WORDS: dict[FixAction, Callable[[Fix], str]] = {
     FixAction.NONE: lambda f: "",
     FixAction.NOTE: lambda f: f.get("text"),
@@ -138,6 +146,7 @@ _WORDS: dict[FixAction, Callable[[Fix], str]] = {
                                    "which would only hide the refusal"),
     FixAction.CHECK_NETWORK: _network,
     FixAction.RETRY_PARTIAL: lambda f: "The partial answer is kept; press Retry to ask again",
+    FixAction.RAISE_TIMEOUT: _raise_timeout,
 }
 
 

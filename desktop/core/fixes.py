@@ -49,6 +49,7 @@ class FixAction(StrEnum):
     REPHRASE = "rephrase"
     CHECK_NETWORK = "check_network"  # provider, host
     RETRY_PARTIAL = "retry_partial"  # the partial answer is kept
+    RAISE_TIMEOUT = "raise_timeout"  # provider, kind, base_url, seconds (the limit now), suggest, because
 
 
 def bare_url(url: str | None) -> str:

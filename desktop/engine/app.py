@@ -15,7 +15,6 @@ present what they return (docs/ARCHITECTURE.md).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -46,7 +45,7 @@ from desktop.engine.price_admin import PriceAdmin
 from desktop.engine.pricing import PriceBook
 from desktop.engine.probes import ProbeService
 from desktop.engine.provider_admin import ProviderAdmin
-from desktop.engine.provider_settings import IMPLICIT, ProviderSettings, timeout_of
+from desktop.engine.provider_settings import IMPLICIT, ProviderSettings, timeout_of, timeouts_for
 from desktop.engine.pulls import PullService
 from desktop.engine.routing import Pair, RoutingSettings, placeholder_decision, plan_route
 from desktop.engine.routing_admin import RoutingAdmin
@@ -161,10 +160,7 @@ class Engine:
                                             "keys_url": cfg.preset.keys_url or ""}),
                     provider=name,
                 )
-        timeouts = self._timeouts
-        if cfg.timeout_s is not None:
-            timeouts = dataclasses.replace(timeouts, read=cfg.timeout_s, first_token=None)
-        provider = make_provider(cfg.kind, name, cfg.base_url, key, self.client, timeouts)
+        provider = make_provider(cfg.kind, name, cfg.base_url, key, self.client, timeouts_for(self._timeouts, cfg))
         self._providers[name] = provider
         return provider
 

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from desktop.core.errors import ErrorKind, RouteDeskError
+from desktop.core.fixes import Fix, FixAction
 from desktop.core.types import ModelInfo
 
 _T = TypeVar("_T")
@@ -64,7 +65,7 @@ class Discovered:
     error: RouteDeskError | None = None
     latency_ms: float | None = None
     note: str | None = None
-    note_fix: str | None = None
+    note_fix: Fix | str | None = None
     tried: list[str] = field(default_factory=list)
 
     @property
@@ -83,7 +84,7 @@ class Discovered:
             "error": None if self.error is None else self.error.info().to_dict(),
             "latency_ms": self.latency_ms,
             "note": self.note,
-            "note_fix": self.note_fix,
+            "note_fix": self.note_fix.to_json() if isinstance(self.note_fix, Fix) else self.note_fix,
         }
 
 
@@ -305,22 +306,25 @@ async def discover_one(
                 pass
         result.models = models
         if url != base_provider.base_url:
-            result.note, result.note_fix = _moved_note(kind, base_provider.base_url, url)
+            result.note, result.note_fix = _moved_note(kind, base_provider.base_url, url, name)
         return result
     result.error = first_error
     return result
 
 
-def _moved_note(kind: str, configured: str, found: str) -> tuple[str, str]:
-    """(what happened, what to do) when a server answers only under another loopback name."""
+def _moved_note(kind: str, configured: str, found: str, name: str) -> tuple[str, Fix | str]:
+    """(what happened, what to do) when a server answers only under another loopback name:
+    for Ollama an environment variable, for others a new base URL (a value, so the command
+    line prints the command that sets it and the window its button)."""
     from desktop.providers import display_name
 
     hostport = _hostport(found)
+    fix: Fix | str
     if kind == "ollama":
         fix = (f"Set OLLAMA_HOST={hostport} before starting RouteDesk (or start Ollama on "
                f"{_hostport(configured)}) so that chats reach it.")
     else:
-        fix = f"Set its base URL to {found} in Settings → Providers so that chats reach it."
+        fix = Fix(FixAction.SET_BASE_URL, {"provider": name, "kind": kind, "base_url": found})
     return (f"{display_name(kind)} answers at {hostport}, not at {_hostport(configured)} where RouteDesk "
             "sends chats.", fix)
 

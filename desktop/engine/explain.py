@@ -182,8 +182,8 @@ def _unreachable(c: _Ctx) -> tuple[str, Fix]:
 
 
 def _timeout(c: _Ctx) -> tuple[str, Fix]:
-    m = re.search(r"(?:for|within) (\d+(?:\.\d+)?s)\b", c.err.message or "")
-    secs = m.group(1) if m else None
+    m = re.search(r"(?:for|within) (\d+(?:\.\d+)?)s\b", c.err.message or "")
+    secs = f"{m.group(1)}s" if m else None
     if c.err.code == "connect_timeout":
         msg = f"{c.name} at {c.host} didn't accept a connection in time, so {c.model} couldn't answer."
     elif c.err.code == "pool_timeout":
@@ -194,12 +194,27 @@ def _timeout(c: _Ctx) -> tuple[str, Fix]:
         msg = f"{c.model} at {c.name} stopped sending its answer" + (f": nothing arrived for {secs}." if secs else ".")
     else:
         msg = f"{c.model} at {c.name} took too long to answer" + (f" (waited {secs})." if secs else ".")
+    because = ("a large model may still be loading, or this computer may be busy" if c.local
+               else f"{c.name} may be slow right now")
+    if c.err.code == "read_timeout":  # the request was sent: the fix is more time, not a resend
+        return msg, Fix(FixAction.RAISE_TIMEOUT, _at(c, because=because, **_more_time(c, m.group(1) if m else None)))
     if c.local:
-        because = "a large model may still be loading, or this computer may be busy"
         return msg, Fix(FixAction.RETRY, _at(c, because=because))
     if c.err.code == "connect_timeout":
         return msg, Fix(FixAction.CHECK_NETWORK, _at(c, host=c.host))
-    return msg, Fix(FixAction.RETRY, _at(c, because=f"{c.name} may be slow right now"))
+    return msg, Fix(FixAction.RETRY, _at(c, because=because))
+
+
+def _more_time(c: _Ctx, limit: str | None) -> dict[str, str | None]:
+    """The limit that ran out and a figure to raise it to: twice as long, at least a local
+    server's first-token allowance (one timeout sets both), at most an hour."""
+    if limit is None:
+        return {}
+    now = float(limit)
+    preset = PRESETS.get(c.kind)
+    floor = (preset.first_token_s if preset else None) or 0.0
+    suggest = min(3600.0, max(now * 2, floor, 1.0))
+    return {"seconds": f"{now:g}", "suggest": f"{suggest:.0f}"}
 
 
 def _interrupted(c: _Ctx) -> tuple[str, Fix]:

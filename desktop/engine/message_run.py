@@ -11,7 +11,7 @@ import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from desktop.core.errors import RETRY_LIMIT, ErrorInfo, ErrorKind, RouteDeskError
+from desktop.core.errors import ErrorInfo, ErrorKind, RouteDeskError, retry_limit
 from desktop.core.fixes import Fix, FixAction
 from desktop.core.types import ChatMessage, ModelRef, StreamEnd, TextDelta, Usage, UsageReport
 from desktop.engine.events import (
@@ -188,7 +188,7 @@ class MessageRun:
                     base_url=kind_of[1],
                     fallback=None if next_ref is None else str(next_ref),
                 )
-                limit = RETRY_LIMIT.get(err.kind, 0) if err.retryable else 0
+                limit = retry_limit(err)  # never a timeout after the request was sent
                 will_retry = not self.text_parts and retries < limit
                 self.emit(AttemptFailed(self.msg_id, ref, err.info(), will_retry=will_retry))
                 if will_retry:

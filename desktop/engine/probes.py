@@ -9,6 +9,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from desktop.engine.health import HealthMonitor, HealthReport, probe_all
+from desktop.engine.health_probe import _absent
 
 if TYPE_CHECKING:
     from desktop.engine.app import Engine
@@ -60,3 +61,16 @@ class ProbeService:
             if r.model_names:
                 self._e.providers_admin.cache_models(r.name, sorted(r.model_names))
         return reports
+
+    def failing(self, reports: list[HealthReport], only: str | None = None) -> list[HealthReport]:
+        """The reports that make ``routedesk probe`` fail: an unusable provider the user set
+        up, uses (the strong/weak pair) or asked for by name. A local server RouteDesk only
+        looks for (Ollama, LM Studio at their usual address) that isn't there, because it
+        was never installed or isn't running, is reported but is nobody's problem."""
+        configured = self._e.providers_admin.names()
+        pair = self._e.pair()
+        relied_on = configured | {ref.provider for ref in (pair.strong, pair.weak) if ref is not None}
+        if only:
+            relied_on.add(only)
+        return [r for r in reports
+                if r.status not in ("ok", "degraded") and (r.name in relied_on or not _absent(r))]

@@ -51,7 +51,8 @@ class ProviderInfo:
 @dataclass(frozen=True)
 class ProviderChange:
     """Add or update ``name``. ``key`` None keeps the stored key; ``clear_key`` deletes it.
-    ``timeout_s`` None keeps the stored timeout. ``rename_from`` renames that provider
+    ``timeout_s`` (the seconds allowed to the first token and between tokens) None keeps the
+    stored timeout; ``clear_timeout`` goes back to the default. ``rename_from`` renames that provider
     to ``name`` first (its key, pair, price overrides and cooldowns follow)."""
 
     name: str
@@ -60,6 +61,7 @@ class ProviderChange:
     key: str | None = None
     clear_key: bool = False
     timeout_s: float | None = None
+    clear_timeout: bool = False
     rename_from: str | None = None
 
 
@@ -177,6 +179,8 @@ class ProviderAdmin:
         options = dict(existing.options) if existing is not None else {}
         if timeout is not None:
             options[TIMEOUT_OPTION] = timeout
+        elif change.clear_timeout:
+            options.pop(TIMEOUT_OPTION, None)
         if existing is None:
             store.add_provider(name, change.kind, base_url, options=options)
         else:
@@ -253,7 +257,8 @@ class ProviderAdmin:
         if not var or not key:
             what = var or f"a {kind} key variable"
             raise RouteDeskError(ErrorKind.MISCONFIGURED, f"{what} is empty.",
-                                 f"Set {what} or paste the key in Settings.")
+                                 Fix(FixAction.ADD_KEY, {"provider": name or kind, "kind": kind, "why": "missing",
+                                                         "key_env": var or ""}))
         return self.save(ProviderChange(name or kind, kind, None, key))
 
     # --- connection test and model lists --------------------------------------------------

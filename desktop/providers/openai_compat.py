@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 from httpx_sse import aconnect_sse
@@ -43,6 +44,20 @@ def _int(x: Any) -> int | None:
         return x
     if isinstance(x, float) and x >= 0 and x == x and x != float("inf"):
         return int(x)
+    return None
+
+
+def _context_of(item: dict[str, Any]) -> int | None:
+    """A model's context window as a model list writes it: ``context_length`` (OpenRouter,
+    LM Studio), ``context_window`` (Groq), ``max_context_length``, or ``max_input_tokens``,
+    top-level or under ``model_info`` (LiteLLM's model info)."""
+    info = item.get("model_info")
+    nested = info if isinstance(info, dict) else {}
+    for where in (item, nested):
+        for key in ("context_length", "context_window", "max_context_length", "max_input_tokens"):
+            value = _int(where.get(key))
+            if value:
+                return value
     return None
 
 
@@ -237,11 +252,29 @@ class OpenAICompatProvider(Provider):
             mid = item.get("id") if isinstance(item, dict) else item if isinstance(item, str) else None
             if not isinstance(mid, str) or not mid:
                 continue
-            ctx = None
-            if isinstance(item, dict):
-                ctx = _int(item.get("context_length") or item.get("context_window")
-                           or item.get("max_context_length"))
+            ctx = _context_of(item) if isinstance(item, dict) else None
             out.append(ModelInfo(ModelRef(self.name, mid), local=self.local, context_length=ctx))
+        if self.kind == "openai-compatible" and out and all(m.context_length is None for m in out):
+            windows = await self._proxy_model_info()
+            out = [replace(m, context_length=windows.get(m.ref.model)) for m in out]
+        return out
+
+    async def _proxy_model_info(self) -> dict[str, int]:
+        """Model -> input window from a LiteLLM proxy's ``GET /v1/model/info``, whose
+        ``/v1/models`` lists names only: ``{"data": [{"model_name", "model_info":
+        {"max_input_tokens", ...}}]}`` (docs.litellm.ai/docs/proxy/model_management). Any
+        other server answers 404 or something else; then nothing is known, as before."""
+        try:
+            data = await self._request_json("GET", "model/info")
+        except RouteDeskError:
+            return {}
+        items = data.get("data") if isinstance(data, dict) else None
+        out: dict[str, int] = {}
+        for item in items if isinstance(items, list) else []:
+            name = item.get("model_name") if isinstance(item, dict) else None
+            ctx = _context_of(item) if isinstance(name, str) else None
+            if isinstance(name, str) and ctx is not None:
+                out.setdefault(name, ctx)
         return out
 
     async def check(self) -> str | None:

@@ -11,7 +11,8 @@ from urllib.parse import urlsplit, urlunsplit
 from desktop.core.errors import ErrorKind, RouteDeskError
 from desktop.core.paths import OLLAMA_DEFAULT_URL, ollama_base_url
 
-__all__ = ["Preset", "PRESETS", "preset_for", "normalize_base_url", "display_name", "OPENAI_COMPATIBLE_PROTOCOL"]
+__all__ = ["Preset", "PRESETS", "preset_for", "normalize_base_url", "display_name", "OPENAI_COMPATIBLE_PROTOCOL",
+           "LOCAL_FIRST_TOKEN_S"]
 
 #: Wire protocols; every preset speaks exactly one of them.
 OPENAI_COMPATIBLE_PROTOCOL = "openai"
@@ -34,6 +35,9 @@ class Preset:
     models_url: str | None = None   # where the exact model names are listed
     limits_url: str | None = None   # where the account's rate limits are listed
     supports_usage_in_stream: bool = True
+    #: Seconds allowed to the first token when the user set no timeout (None: the app's
+    #: default, 60 s). A local server loads the model on first use, which can take minutes.
+    first_token_s: float | None = None
 
     @property
     def base_url_required(self) -> bool:
@@ -42,6 +46,14 @@ class Preset:
 
 def _p(**kw: Any) -> Preset:
     return Preset(**kw)
+
+
+#: A local server's first token can wait for the model to load from disk into memory: five
+#: minutes, the time Ollama itself lets a load stall before giving up (OLLAMA_LOAD_TIMEOUT,
+#: default "5m", ollama/ollama envconfig/config.go and `ollama serve --help`), so RouteDesk
+#: never gives up on a load that Ollama is still doing. LM Studio loads models the same way
+#: (its just-in-time loading), so it gets the same allowance.
+LOCAL_FIRST_TOKEN_S = 300.0
 
 
 PRESETS: dict[str, Preset] = {
@@ -65,10 +77,10 @@ PRESETS: dict[str, Preset] = {
            billing_url="https://openrouter.ai/settings/credits",
            status_url="https://status.openrouter.ai", models_url="https://openrouter.ai/models"),
         _p(kind="ollama", display_name="Ollama", protocol=OLLAMA_PROTOCOL,
-           base_url=OLLAMA_DEFAULT_URL, needs_key=False, local=True),
+           base_url=OLLAMA_DEFAULT_URL, needs_key=False, local=True, first_token_s=LOCAL_FIRST_TOKEN_S),
         _p(kind="lmstudio", display_name="LM Studio", protocol=OPENAI_COMPATIBLE_PROTOCOL,
            base_url="http://127.0.0.1:1234/v1", needs_key=False, local=True,
-           supports_usage_in_stream=True),
+           supports_usage_in_stream=True, first_token_s=LOCAL_FIRST_TOKEN_S),
         _p(kind="openai-compatible", display_name="OpenAI-compatible server",
            protocol=OPENAI_COMPATIBLE_PROTOCOL, base_url=None, needs_key=False, local=False,
            supports_usage_in_stream=False),

@@ -71,12 +71,14 @@ class AdminActions:
         return saved.info.name
 
     def save_provider(self, name: str, kind: str, base_url: str | None, key: str | None, *,
-                      original: str | None = None) -> None:
+                      original: str | None = None, timeout_s: float | None = None) -> None:
         """Add or update a provider (``key`` None keeps the stored key); with ``original``
-        a rename, whose key, pair and prices follow. Raises RouteDeskError."""
+        a rename, whose key, pair and prices follow; ``timeout_s`` None means the default
+        time limits. Raises RouteDeskError."""
         from desktop.engine.provider_admin import ProviderChange
 
-        self.engine.providers_admin.save(ProviderChange(name, kind, base_url, key, rename_from=original))
+        self.engine.providers_admin.save(ProviderChange(name, kind, base_url, key, rename_from=original,
+                                                        timeout_s=timeout_s, clear_timeout=timeout_s is None))
         if original and original != name:
             self.load_routing()
         self.providers_changed.emit()

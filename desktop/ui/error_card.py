@@ -44,7 +44,7 @@ OPEN_SETTINGS = "Open settings"
 _IN_SETTINGS = frozenset({
     FixAction.ADD_PROVIDER, FixAction.ADD_KEY, FixAction.OPEN_PROVIDER_SETTINGS, FixAction.SET_BASE_URL,
     FixAction.ADD_CREDIT, FixAction.PULL_MODEL, FixAction.CHOOSE_MODELS, FixAction.LOAD_LOCAL_MODEL,
-    FixAction.SHORTEN_CONVERSATION,
+    FixAction.SHORTEN_CONVERSATION, FixAction.RAISE_TIMEOUT,
 })
 #: Fixes the user does outside RouteDesk, after which checking again shows whether it worked.
 _CHECK_AGAIN = frozenset({FixAction.START_OLLAMA, FixAction.START_LOCAL_SERVER, FixAction.CHECK_NETWORK})

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QPushButton,
+    QSpinBox,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -35,7 +36,7 @@ from PySide6.QtWidgets import (
 
 from desktop.core.errors import RouteDeskError
 from desktop.core.types import ModelRef
-from desktop.providers import PRESETS
+from desktop.providers import PRESETS, Timeouts
 from desktop.ui.theme import icon
 
 __all__ = ["SettingsDialog", "ProviderForm", "PriceTable", "PAIR_NONE", "MAIN_KINDS"]
@@ -137,6 +138,22 @@ def _fmt_price(v: Decimal) -> str:
     return s
 
 
+def _timeout_box() -> QSpinBox:
+    """Seconds allowed to the first word of an answer and between words (0: the default),
+    the same setting as ``routedesk providers add NAME --timeout SECONDS``."""
+    box = QSpinBox()
+    box.setObjectName("timeoutField")
+    box.setRange(0, 3600)
+    box.setSingleStep(30)
+    box.setSuffix(" s")
+    box.setSpecialValueText("default")
+    box.setAccelerated(True)
+    box.setToolTip("How long to wait for the first word of an answer, and between words, before giving up. "
+                   "Raise it for a slow server or a large local model. Same as: routedesk providers add NAME "
+                   "--timeout SECONDS")
+    return box
+
+
 class ProviderForm(QWidget):
     saved = Signal(str)
 
@@ -171,6 +188,14 @@ class ProviderForm(QWidget):
         form.addRow("Base URL", self.base_url)
         form.addRow("API key", self.key)
         form.addRow(self.key_help)
+        self.timeout = _timeout_box()
+        self.timeout_help = QLabel()
+        self.timeout_help.setObjectName("muted")
+        self.timeout_help.setWordWrap(True)
+        trow = QHBoxLayout()
+        trow.addWidget(self.timeout)
+        trow.addWidget(self.timeout_help, 1)
+        form.addRow("Timeout", trow)
         lay.addLayout(form)
         row = QHBoxLayout()
         self.test_btn = QPushButton("Test connection")
@@ -219,6 +244,7 @@ class ProviderForm(QWidget):
             self.kind.setCurrentIndex(max(0, self.kind.findData(rec.kind)))
             self.name.setText(rec.name)
             self.base_url.setText(rec.base_url or "")
+            self.timeout.setValue(round(rec.timeout_s or 0))
             try:
                 has_key = self.controller.stored_key(rec.name) is not None
                 self.key.setPlaceholderText("•••••••• saved in the keyring (type to replace)" if has_key
@@ -236,6 +262,7 @@ class ProviderForm(QWidget):
                 n, i = f"{base}{i}", i + 1
             self.name.setText(n)
             self.base_url.clear()
+            self.timeout.setValue(0)
             self.key.setPlaceholderText("paste your key")
         self.models = list(self.controller.cached_models(self.name.text()))
         self._kind_changed()
@@ -248,6 +275,10 @@ class ProviderForm(QWidget):
             return
         self.base_url.setPlaceholderText(p.base_url or "http://127.0.0.1:8000/v1 (required)")
         self.key.setEnabled(p.needs_key or not p.local)
+        read = Timeouts().read
+        first = max(p.first_token_s or read, read)
+        self.timeout_help.setText(f"default: {first:g} s to the first word and between words" if first == read else
+                                  f"default: {first:g} s to the first word (to load the model), {read:g} s between")
         bits = []
         if p.keys_url:
             bits.append(f"Get a key at <a href='{p.keys_url}'>{html.escape(p.keys_url)}</a>.")
@@ -303,7 +334,8 @@ class ProviderForm(QWidget):
             return False
         try:
             self.controller.save_provider(name, self.kind.currentData(), self.base_url.text().strip() or None,
-                                          self.key.text().strip() or None, original=self.original)
+                                          self.key.text().strip() or None, original=self.original,
+                                          timeout_s=float(self.timeout.value()) or None)
         except RouteDeskError as err:
             self.result.setText(f"✘ {err.message} {err.fix}")
             return False

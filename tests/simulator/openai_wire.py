@@ -17,10 +17,28 @@ __all__ = ["OpenAIWire"]
 
 
 class OpenAIWire(HandlerBase):
+    def _litellm_model_info(self) -> dict:
+        """LiteLLM's ``GET /v1/model/info`` body, field for field as its docs show it
+        (docs.litellm.ai/docs/proxy/model_management, "Expected Response"), one entry per
+        model in ``sim.litellm_model_info`` (name -> fields that override the defaults)."""
+        data = []
+        for name, fields in (self.sim.litellm_model_info or {}).items():
+            info = {"id": uuid.uuid5(uuid.NAMESPACE_DNS, name).hex * 2, "db_model": False, "key": name,
+                    "max_tokens": 4096, "max_input_tokens": 8192, "max_output_tokens": 4096,
+                    "input_cost_per_token": 3e-05, "input_cost_per_character": None,
+                    "input_cost_per_token_above_128k_tokens": None, "output_cost_per_token": 6e-05,
+                    "output_cost_per_character": None, "output_cost_per_token_above_128k_tokens": None,
+                    "output_cost_per_character_above_128k_tokens": None, "output_vector_size": None,
+                    "litellm_provider": "openai", "mode": "chat", **fields}
+            data.append({"model_name": name, "litellm_params": {"model": name}, "model_info": info})
+        return {"data": data}
+
     def _openai(self, protocol: str, path: str, body: Any) -> None:
         auth = self.headers.get("Authorization", "")
         key = auth[7:].strip() if auth.lower().startswith("bearer ") else None
         endpoint = "chat" if path == "/v1/chat/completions" else "models" if path.startswith("/v1/models") else "other"
+        if path == "/v1/model/info" and self.sim.litellm_model_info is not None:
+            endpoint = "model_info"  # a LiteLLM proxy's; any other server answers 404 below
         if endpoint == "other":
             return self._not_found_path(protocol)
         if protocol not in NO_AUTH and key not in self.sim.valid_keys:
@@ -29,6 +47,8 @@ class OpenAIWire(HandlerBase):
                 return self._json(401, {"error": {"message": message, "code": 401}})
             return self._json(401, openai_bad_key(key))
         model = (body or {}).get("model", "") if isinstance(body, dict) else ""
+        if endpoint == "model_info":
+            return self._json(200, self._litellm_model_info())
         f = self._take_fault(protocol, model, endpoint)
         if f is not None and self._send_http_fault(f, protocol, model, key, endpoint == "chat"):
             return

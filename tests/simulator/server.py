@@ -81,6 +81,9 @@ class Simulator:
         #: None: any name can be pulled; else only these names (others fail like a missing manifest).
         self.ollama_registry: set[str] | None = None
         self.ollama_version = "0.12.6"
+        #: model -> LiteLLM model_info fields: when set, GET /v1/model/info answers as a LiteLLM
+        #: proxy does (openai_wire._litellm_model_info); None: 404, as every other server.
+        self.litellm_model_info: dict[str, dict] | None = None
         #: progress lines with "completed" a pull sends (plus manifest/verify/write/success lines).
         self.pull_steps = 4
         self.usage_log: list[UsageRecord] = []
@@ -339,3 +342,4 @@ class Simulator:
             self.reply = default_reply
             self.chunk_delay = 0.0
             self.ollama_registry = None
+            self.litellm_model_info = None

@@ -362,7 +362,13 @@ def midstream_error_payload(protocol: str) -> dict:
     if protocol == "ollama":
         return {"error": "an error was encountered while running the model: unexpected EOF"}
     if protocol == "openrouter":
-        return {"error": {"code": 502, "message": "Provider returned error"}, "choices": []}
+        # OpenRouter's "unified" mid-stream error, as its streaming docs show it
+        # (https://openrouter.ai/docs/api/reference/streaming#handling-errors-during-streaming):
+        # the error at the top level of a chunk, beside a choice with finish_reason "error".
+        return {"id": "cmpl-abc123", "object": "chat.completion.chunk", "created": 1234567890,
+                "model": "gpt-3.5-turbo", "provider": "openai",
+                "error": {"code": "server_error", "message": "Provider disconnected unexpectedly"},
+                "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "error"}]}
     return _openai_err(
         "The server had an error while processing your request. Sorry about that!",
         "server_error",

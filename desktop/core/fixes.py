@@ -49,6 +49,7 @@ class FixAction(StrEnum):
     REPHRASE = "rephrase"
     CHECK_NETWORK = "check_network"  # provider, host
     RETRY_PARTIAL = "retry_partial"  # the partial answer is kept
+    CONTINUE_ANSWER = "continue_answer"  # provider, model: the answer was cut at its length limit
 
 
 def bare_url(url: str | None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Any
 
 from httpx_sse import aconnect_sse
@@ -68,8 +69,8 @@ class OpenAIStreamParser:
         self.done = False
         self.text_seen = False
         self.model_named: str | None = None
-        self.cost = None  # Decimal | None: the provider's own figure
-        self.header_cost = None  # Decimal | None: from a proxy's response header
+        self.cost: Decimal | None = None  # the provider's own figure (usage.cost)
+        self.header_cost: Decimal | None = None  # from a proxy's response header
         self.fallbacks = 0  # a proxy's count of fallbacks it tried (LiteLLM)
 
     def headers(self, headers: Any) -> None:

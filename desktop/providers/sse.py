@@ -50,7 +50,8 @@ def _lines(buffer: str) -> tuple[list[str], str]:
 async def iter_sse(response: httpx.Response, on_comment: Callable[[str], None] | None = None) -> AsyncIterator[SSE]:
     """The events of ``response``'s body; an event still open when the body ends is
     dropped, as the spec says (a stream cut mid-event has no such event)."""
-    event, data, has_data = "", [], False
+    event, has_data = "", False
+    data: list[str] = []
     rest = ""
     async for text in response.aiter_text():
         lines, rest = _lines(rest + text)

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 
 __all__ = [
     "Fault",
     "FAULT_KINDS",
     "HTTP_FAULT_KINDS",
     "STREAM_FAULT_KINDS",
+    "ENDING_KINDS",
     "ErrorResponse",
     "error_response",
     "mask_key",
     "midstream_error_payload",
+    "openrouter_cost",
 ]
 
 #: Kinds answered with an HTTP error status before any byte of a normal response.
@@ -41,7 +44,18 @@ STREAM_FAULT_KINDS = (
     "malformed_sse",
     "error_in_200",
     "midstream_error",
+    "length",
+    "content_filter",
+    "keepalive",
 )
+#: Stream kinds that end a stream normally, with another end reason: after `after_chunks`
+#: words, `length` ends as a reply cut at its limit (OpenAI/Ollama finish "length",
+#: Anthropic stop_reason "max_tokens"), `content_filter` as a filtered one (OpenAI
+#: "content_filter", Anthropic "refusal", Ollama - which has no filter - "stop"); both send
+#: the usage of what was written. `keepalive` is not an ending: after `after_chunks` words
+#: the stream sends only SSE comments (`: OPENROUTER PROCESSING`) for `delay` seconds, then
+#: goes on.
+ENDING_KINDS = ("length", "content_filter")
 FAULT_KINDS = HTTP_FAULT_KINDS + STREAM_FAULT_KINDS
 
 #: Fault.endpoint values: which requests a fault may hit.
@@ -353,6 +367,11 @@ def error_in_200_body(protocol: str) -> bytes:
             None,
         )
     )
+
+
+def openrouter_cost(input_tokens: int, output_tokens: int) -> Decimal:
+    """What the simulated OpenRouter charges (its /models pricing), exactly."""
+    return Decimal("0.00000015") * input_tokens + Decimal("0.0000006") * output_tokens
 
 
 def midstream_error_payload(protocol: str) -> dict:

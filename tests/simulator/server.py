@@ -54,7 +54,7 @@ DEFAULT_MODELS: dict[str, list[str]] = {
 }
 
 #: Default random-fault kinds: everything that does not depend on wall-clock time.
-RANDOM_KINDS = tuple(k for k in FAULT_KINDS if k not in ("stall", "slow_first_token"))
+RANDOM_KINDS = tuple(k for k in FAULT_KINDS if k not in ("stall", "slow_first_token", "keepalive"))
 
 
 class _Handler(OpenAIWire, AnthropicWire, OllamaWire):
@@ -83,6 +83,11 @@ class Simulator:
         self.ollama_version = "0.12.6"
         #: progress lines with "completed" a pull sends (plus manifest/verify/write/success lines).
         self.pull_steps = 4
+        #: model asked for -> model that answers (a proxy's fallback): the name the chunks,
+        #: the body and Anthropic's message_start give. Usage is still logged under the asked name.
+        self.served_models: dict[str, str] = {}
+        #: extra headers on every 200 chat answer (LiteLLM's x-litellm-response-cost, ...).
+        self.chat_headers: dict[str, str] = {}
         self.usage_log: list[UsageRecord] = []
         self.requests: list[RequestRecord] = []
         self.fault_log: list[FaultRecord] = []
@@ -339,3 +344,5 @@ class Simulator:
             self.reply = default_reply
             self.chunk_delay = 0.0
             self.ollama_registry = None
+            self.served_models = {}
+            self.chat_headers = {}

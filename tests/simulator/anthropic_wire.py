@@ -71,7 +71,7 @@ class AnthropicWire(HandlerBase):
         inp, out = count_input_tokens(messages), count_output_tokens(text)
         mid = "msg_" + uuid.uuid4().hex[:24]
         log = lambda: self.sim._log_usage(UsageRecord(protocol, model, inp, out))  # noqa: E731
-        if not body.get("stream"):
+        if not body.get("stream") or self.sim.ignore_stream:
             obj = {"id": mid, "type": "message", "role": "assistant", "model": answered,
                    "content": [{"type": "text", "text": text}], "stop_reason": stop_reason,
                    "stop_sequence": None, "usage": {"input_tokens": inp, "output_tokens": out}}

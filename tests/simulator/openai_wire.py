@@ -78,7 +78,7 @@ class OpenAIWire(HandlerBase):
         cid = "chatcmpl-" + uuid.uuid4().hex[:24]
         created = int(time.time())
         log = lambda: self.sim._log_usage(UsageRecord(protocol, model, inp, out))  # noqa: E731
-        if not body.get("stream"):
+        if not body.get("stream") or self.sim.ignore_stream:
             obj = {
                 "id": cid, "object": "chat.completion", "created": created, "model": answered,
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "refusal": None},

@@ -88,6 +88,9 @@ class Simulator:
         self.served_models: dict[str, str] = {}
         #: extra headers on every 200 chat answer (LiteLLM's x-litellm-response-cost, ...).
         self.chat_headers: dict[str, str] = {}
+        #: answer every chat request with a plain JSON body, as a server or proxy that
+        #: ignores ``stream: true`` does.
+        self.ignore_stream = False
         self.usage_log: list[UsageRecord] = []
         self.requests: list[RequestRecord] = []
         self.fault_log: list[FaultRecord] = []
@@ -346,3 +349,4 @@ class Simulator:
             self.ollama_registry = None
             self.served_models = {}
             self.chat_headers = {}
+            self.ignore_stream = False

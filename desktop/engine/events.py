@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from desktop.core.errors import ErrorInfo
-from desktop.core.fixes import Fix
+from desktop.core.fixes import Fix, FixAction
 from desktop.core.types import ModelRef, RouteDecision, Usage
 
 __all__ = [
@@ -57,6 +57,16 @@ class Notice:
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "message": self.message, "fix": self.fix.to_json()}
+
+    @classmethod
+    def truncated(cls, ref: ModelRef, who: str | None = None, reason: str | None = None) -> Notice:
+        """An answer that reached its length limit: kept, and how to get the rest. ``who``
+        (the provider's display name) and ``reason`` (``length``, ``max_tokens``) when known;
+        an answer read back from the store has neither."""
+        at = f" at {who}" if who else ""
+        why = f" ({reason})" if reason else ""
+        return cls("truncated", f"The answer from {ref.model}{at} was cut off: it reached its length limit{why}.",
+                   Fix(FixAction.CONTINUE_ANSWER, {"provider": ref.provider, "model": ref.model}))
 
 
 @dataclass

@@ -196,7 +196,7 @@ class MessageRun:
                 reason = None if self.end is None else self.end.finish_reason
                 if reason in TRUNCATED_REASONS:
                     return self._result("truncated", model=ref, usage=usage, cost=cost, price_source=source,
-                                        notice=_cut(ref, provider.display_name, reason))
+                                        notice=Notice.truncated(ref, provider.display_name, reason))
                 return self._result("complete", model=ref, usage=usage, cost=cost, price_source=source)
             except RouteDeskError as raw:
                 kind_of = _kind_of(e, ref)
@@ -321,15 +321,6 @@ class MessageRun:
 
 #: Failures that say nothing about the provider's health: no cooldown, no health mark.
 _NOT_THE_PROVIDERS_FAULT = frozenset({ErrorKind.INTERRUPTED, ErrorKind.CONTENT_FILTERED, ErrorKind.CONTEXT_TOO_LONG})
-
-
-def _cut(ref: ModelRef, who: str, reason: str | None) -> Notice:
-    """The notice of an answer that reached its length limit: kept, and how to get the rest."""
-    return Notice(
-        "truncated",
-        f"The answer from {ref.model} at {who} was cut off: it reached its length limit ({reason}).",
-        Fix(FixAction.CONTINUE_ANSWER, {"provider": ref.provider, "model": ref.model}),
-    )
 
 
 def _kind_of(engine: Engine, ref: ModelRef) -> tuple[str | None, str | None]:

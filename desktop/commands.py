@@ -218,6 +218,7 @@ def _message_dict(m: Any) -> dict:
             "error": None if m.error is None else m.error.to_dict(),
             "ttft_ms": m.ttft_ms,
             "fallback_used": m.fallback_used,
+            "served_model": m.served_model,
             "attempts": [{"model": str(a.ref), "ok": a.ok, **({"error": a.error.to_dict()} if a.error else {})}
                          for a in m.attempts],
         })

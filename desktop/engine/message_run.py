@@ -174,6 +174,10 @@ class MessageRun:
                 return self._result("interrupted", model=ref, error=err.info(), usage=usage, cost=cost,
                                     price_source=source)
             if not err.falls_back:
+                if self.billed is not None:  # it answered and charged, then a filter withheld it all
+                    usage, cost, source = self.billed
+                    return self._result("error", model=ref, error=err.info(), usage=usage, cost=cost,
+                                        price_source=source)
                 return self._result("error", error=err.info())
         return self._result("error", error=_all_failed(first_error, self.attempts))
 
@@ -184,6 +188,7 @@ class MessageRun:
         while True:
             self.current = ref
             self.usage = None  # what this try reports; a failure before the stream reports nothing
+            self.billed = None
             self.emit(AttemptStarted(self.msg_id, ref))
             try:
                 provider = e.provider(ref.provider)

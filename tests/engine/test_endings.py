@@ -84,6 +84,10 @@ async def test_a_filter_before_any_text_is_an_error_without_fallback(engine, sim
     assert result.status == "error" and result.text == "" and result.error.kind == "content_filtered"
     assert "content filter stopped the answer" in result.error.message
     assert not any(r.path == "/api/chat" for r in sim.requests)  # the weak model was not asked
+    # the prompt was paid for: the answer shows what the ledger booked
+    [entry] = engine.store.ledger()
+    assert result.usage == entry.usage and result.cost_usd == entry.cost_usd is not None
+    assert engine.store.messages(result.conversation_id)[-1].cost_usd == entry.cost_usd
 
 
 @pytest.mark.parametrize("protocol", ["openrouter", "anthropic"])

@@ -120,9 +120,9 @@ class OllamaWire(HandlerBase):
         if f is not None and f.kind in ENDING_KINDS:
             # done_reason "length" when num_predict cut the reply (Ollama's API docs,
             # https://github.com/ollama/ollama/blob/main/docs/api.md "Generate a chat completion");
-            # Ollama has no content filter: that kind ends it as a plain "stop".
-            text = truncate(text, f.after_chunks or 0)[0]
-            truncated = f.kind == "length"
+            # Ollama has no content filter: that kind leaves the reply as it is.
+            if f.kind == "length":
+                text, truncated = truncate(text, f.after_chunks or 0)[0], True
             f = None
         inp, out = count_input_tokens(messages), count_output_tokens(text)
         log = lambda: self.sim._log_usage(UsageRecord(protocol, raw_model, inp, out))  # noqa: E731

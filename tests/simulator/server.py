@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable
 
 from .anthropic_wire import AnthropicWire
-from .faults import FAULT_KINDS, Fault
+from .faults import ENDING_KINDS, FAULT_KINDS, Fault
 from .http_plumbing import IN_STREAM_KINDS, NO_AUTH, OPENAI_WIRE, SimulatorHTTPServer
 from .ollama_wire import OllamaWire, ollama_name
 from .openai_wire import OpenAIWire
@@ -249,6 +249,8 @@ class Simulator:
                 if hit < rate:
                     kind = kinds[ki]
                     f = Fault(kind, after_chunks=after if kind in IN_STREAM_KINDS else None)
+                    if kind in ENDING_KINDS:
+                        f.after_chunks = 2 if after is None else after
                     if kind in ("stall", "cut", "malformed_sse", "midstream_error") and f.after_chunks is None:
                         f.after_chunks = 0 if kind != "cut" else None
                     if kind == "stall":

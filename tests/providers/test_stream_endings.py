@@ -121,6 +121,25 @@ def test_the_named_model_and_reported_cost_reach_stream_end(named, cost):
     assert end.reported_cost == (None if cost is None else Decimal(str(cost)))
 
 
+@pytest.mark.parametrize(("fallbacks", "named", "served"), [
+    ("0", "m-2024-08-06", None),  # a dated snapshot of the model asked for: the same model
+    ("1", "m-2024-08-06", "m-2024-08-06"),  # LiteLLM says it fell back: the name is the news
+    ("0", "other", "other"),
+])
+async def test_litellm_headers_name_the_fallback_and_price_the_call(fallbacks, named, served):
+    wire = openai_wire(["a"], (2, 3), model=named)
+
+    def handler(request):
+        return httpx.Response(200, content=wire.encode(), headers={
+            "content-type": "text/event-stream", "x-litellm-attempted-fallbacks": fallbacks,
+            "x-litellm-response-cost": "0.00012"})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as c:
+        p = make_provider("openai-compatible", "proxy", "http://h/v1", None, c, Timeouts(connect=1, read=5))
+        events = [e async for e in p.stream_chat("m", MSGS)]
+    assert events[-1] == StreamEnd("stop", served_model=served, reported_cost=Decimal("0.00012"))
+
+
 async def test_anthropic_plain_messages_body_is_read_as_the_answer():
     body = {"id": "msg_1", "type": "message", "role": "assistant", "model": "m",
             "content": [{"type": "text", "text": "Half of "}, {"type": "text", "text": "it"}],

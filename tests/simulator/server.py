@@ -86,7 +86,9 @@ class Simulator:
         #: model asked for -> model that answers (a proxy's fallback): the name the chunks,
         #: the body and Anthropic's message_start give. Usage is still logged under the asked name.
         self.served_models: dict[str, str] = {}
-        #: extra headers on every 200 chat answer (LiteLLM's x-litellm-response-cost, ...).
+        #: extra headers on every 200 chat answer: LiteLLM's proxy sends x-litellm-response-cost
+        #: (the call's cost, USD) and x-litellm-attempted-fallbacks (how many fallbacks it tried),
+        #: per https://docs.litellm.ai/docs/proxy/response_headers.
         self.chat_headers: dict[str, str] = {}
         #: answer every chat request with a plain JSON body, as a server or proxy that
         #: ignores ``stream: true`` does.

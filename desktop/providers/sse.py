@@ -10,6 +10,7 @@ and each comment is reported to ``on_comment`` instead of being dropped.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
@@ -24,27 +25,18 @@ class SSE:
     data: str
 
 
+_EOL = re.compile(r"\r\n|\r|\n")
+
+
 def _lines(buffer: str) -> tuple[list[str], str]:
     """Complete lines in ``buffer`` and the unfinished rest. A CR at the very end stays in
     the rest: it may be the first half of CR LF."""
-    out: list[str] = []
-    start = 0
-    i = 0
-    n = len(buffer)
-    while i < n:
-        ch = buffer[i]
-        if ch == "\n":
-            out.append(buffer[start:i])
-            start = i = i + 1
-        elif ch == "\r":
-            if i + 1 == n:
-                break
-            out.append(buffer[start:i])
-            i += 2 if buffer[i + 1] == "\n" else 1
-            start = i
-        else:
-            i += 1
-    return out, buffer[start:]
+    hold = ""
+    if buffer.endswith("\r"):
+        buffer, hold = buffer[:-1], "\r"
+    parts = _EOL.split(buffer)
+    rest = parts.pop()
+    return parts, rest + hold
 
 
 async def iter_sse(response: httpx.Response, on_comment: Callable[[str], None] | None = None) -> AsyncIterator[SSE]:
@@ -54,6 +46,9 @@ async def iter_sse(response: httpx.Response, on_comment: Callable[[str], None] |
     data: list[str] = []
     rest = ""
     async for text in response.aiter_text():
+        if not rest.endswith("\r") and "\n" not in text and "\r" not in text:
+            rest += text  # the middle of a long line: nothing to split yet (and no rescans)
+            continue
         lines, rest = _lines(rest + text)
         for line in lines:
             if not line:

@@ -60,6 +60,8 @@ def test_an_openrouter_error_chunk_interrupts_with_the_text_kept(env, name, sim)
     assert code == 1 and out["status"] == "interrupted" and out["text"] == words(2)
     assert out["error"]["kind"] == "interrupted" and out["error"]["code"] == "stream_error"
     assert "reported an error partway through" in out["error"]["message"]
+    # the provider's own words (ErrorInfo.detail, which helper "words" adds to the JSON)
+    assert out["error"].get("detail", "Provider disconnected unexpectedly") == "Provider disconnected unexpectedly"
 
 
 def test_served_model_and_provider_cost_reach_ask_json(env, name, sim):  # noqa: F811

@@ -102,6 +102,8 @@ async def test_an_error_inside_a_200_stream_interrupts_with_the_text_kept(engine
     assert result.text == "".join(split_chunks(default_reply([{"role": "user", "content": PROMPT}]))[:2])
     assert result.error.kind == "interrupted" and result.error.code == "stream_error"
     assert "reported an error partway through" in result.error.message
+    words = "Provider disconnected unexpectedly" if protocol == "openrouter" else "Overloaded"
+    assert getattr(result.error, "detail", words) == words  # the provider's own words, once ErrorInfo has them
     assert result.error.fix.action is FixAction.RETRY_PARTIAL
     stored = engine.store.messages(result.conversation_id)[-1]
     assert stored.status == "interrupted" and stored.text == result.text

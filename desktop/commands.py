@@ -230,6 +230,7 @@ def _message_dict(m: Any) -> dict:
             "error": None if m.error is None else m.error.to_dict(),
             "ttft_ms": m.ttft_ms,
             "fallback_used": m.fallback_used,
+            "served_model": m.served_model,
             "attempts": [{"model": str(a.ref), "ok": a.ok, **({"error": a.error.to_dict()} if a.error else {})}
                          for a in m.attempts],
         })
@@ -302,9 +303,11 @@ def _ask(args) -> int:
     result = _run(go)
     if args.json:
         _print_json(result.to_dict())
-        return 0 if result.status == "complete" else 1
+        return 0 if result.ok else 1
     if result.text:
         print()
+    if result.notice is not None:  # a kept answer the user must know about (cut at its limit)
+        print(f"[{result.notice.message} {fix_text(result.notice.fix)}]", file=sys.stderr)
     line = [str(result.model) if result.model else "no model", result.route.choice]
     if result.usage is not None:
         line.append(f"{result.usage.input_tokens} in / {result.usage.output_tokens} out")
@@ -320,7 +323,9 @@ def _ask(args) -> int:
                 if said_line(a.error) and a.error.detail not in shown:
                     print(said_line(a.error, "    "), file=sys.stderr)
                     shown.add(a.error.detail)
-    if result.status == "complete":
+    if result.served_model:
+        print(f"  {result.served_model} answered for {result.model} (billed as that model)", file=sys.stderr)
+    if result.ok:
         return 0
     if result.error is not None:
         print(f"error: {result.error.message}", file=sys.stderr)

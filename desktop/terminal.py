@@ -165,6 +165,9 @@ _MAIN: dict[FixAction, Callable[[_Words, Fix], str]] = {
     FixAction.RETRY_PARTIAL: lambda w, f: (
         f"The partial answer is kept; ask again with {w.cmd('ask', '--continue', 'PROMPT')}"),
     FixAction.RAISE_TIMEOUT: _raise_timeout,
+    FixAction.CONTINUE_ANSWER: lambda w, f: (
+        f"Get the rest with {w.cmd('ask', '--continue', 'continue')}, or raise the answer length limit "
+        "of the model or proxy"),
 }
 _TAIL: dict[FixAction, Callable[[_Words, Fix], str]] = {
     FixAction.RETRY: _checks,

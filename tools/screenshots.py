@@ -4,7 +4,8 @@
 
 Screens: the first-run welcome (nothing configured; Ollama found through the provider
 simulator, a key in the environment), a conversation with code and a fallback card, an
-error card, settings with a provider's models and prices, and the spend chart. Everything
+error card, an answer cut at its length limit, settings with a provider's models and prices,
+and the spend chart. Everything
 runs against a temporary ROUTEDESK_HOME and tests/simulator, never the user's data or
 network.
 """
@@ -152,6 +153,20 @@ async def main(out: Path, dark: bool) -> list[Path]:
             w.chat.scroll_to_bottom()
             await asyncio.sleep(0.1)
             shot(w, "04-error-card")
+
+            # an answer cut at its length limit: kept, tagged "Cut off", a Continue button
+            c.new_conversation()
+            c.set_mode("strong")
+            sim.reply = lambda messages: CODE_REPLY
+            sim.inject(Fault("length", protocol="openai", after_chunks=40))
+            c.send("Write a Python function that returns the most common words in a file")
+            await until(lambda: not c.busy)
+            c.set_mode("auto")
+            sim.reply = lambda messages: "Paris is the capital of France."
+            await asyncio.sleep(0.2)
+            w.chat.scroll_to_bottom()
+            await asyncio.sleep(0.1)
+            shot(w, "04b-cut-answer")
 
             # 3. chart with a few answers
             for i in range(6):

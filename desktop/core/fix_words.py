@@ -147,6 +147,8 @@ _WORDS: dict[FixAction, Callable[[Fix], str]] = {
     FixAction.CHECK_NETWORK: _network,
     FixAction.RETRY_PARTIAL: lambda f: "The partial answer is kept; press Retry to ask again",
     FixAction.RAISE_TIMEOUT: _raise_timeout,
+    FixAction.CONTINUE_ANSWER: lambda f: ("Ask it to continue (send “continue”) for the rest, or raise the "
+                                          "answer length limit of the model or proxy"),
 }
 
 

@@ -50,6 +50,7 @@ class FixAction(StrEnum):
     CHECK_NETWORK = "check_network"  # provider, host
     RETRY_PARTIAL = "retry_partial"  # the partial answer is kept
     RAISE_TIMEOUT = "raise_timeout"  # provider, kind, base_url, seconds (the limit now), suggest, because
+    CONTINUE_ANSWER = "continue_answer"  # provider, model: the answer was cut at its length limit
 
 
 def bare_url(url: str | None) -> str:

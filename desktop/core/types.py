@@ -6,7 +6,9 @@ providers, storage, engine, UI) can share them without importing each other.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
+from decimal import Decimal
 from typing import Any, Literal
 
 __all__ = [
@@ -19,6 +21,9 @@ __all__ = [
     "UsageReport",
     "StreamEnd",
     "StreamEvent",
+    "TRUNCATED_REASONS",
+    "FILTERED_REASONS",
+    "same_model",
 ]
 
 Role = Literal["system", "user", "assistant"]
@@ -121,6 +126,38 @@ class StreamEnd:
     """
 
     finish_reason: str | None = None
+    #: The model the provider says answered, when it names another than the one asked
+    #: for (a proxy's fallback: chunks that say ``"model": "gpt-4o-mini"`` for gpt-4o).
+    served_model: str | None = None
+    #: What the provider says the call cost in USD (OpenRouter's ``usage.cost``,
+    #: LiteLLM's ``x-litellm-response-cost``); None when it says nothing.
+    reported_cost: Decimal | None = None
+
+
+#: End reasons that mean the answer was cut at its length limit (OpenAI and Ollama
+#: ``length``, Anthropic ``max_tokens`` and ``model_context_window_exceeded``).
+TRUNCATED_REASONS = frozenset({"length", "max_tokens", "model_context_window_exceeded"})
+#: End reasons that mean a filter or the model itself withheld the rest (OpenAI
+#: ``content_filter``, Anthropic ``refusal``).
+FILTERED_REASONS = frozenset({"content_filter", "refusal"})
+
+_DATED = re.compile(r"(?:-\d{4}-\d{2}-\d{2}|-\d{8}|-\d{4}|-latest|:latest)$")
+
+
+def same_model(asked: str, named: str) -> bool:
+    """Whether a model name a provider reports is the one asked for: a dated snapshot of it
+    (gpt-4o -> gpt-4o-2024-08-06, claude-3-5-haiku-latest -> claude-3-5-haiku-20241022), or
+    the same name with or without a vendor prefix (openai/gpt-4o) counts as the same."""
+    def base(name: str) -> str:
+        name = name.strip().lower()
+        while True:
+            cut = _DATED.sub("", name)
+            if cut == name:
+                return name
+            name = cut
+
+    a, n = base(asked), base(named)
+    return a == n or a.rsplit("/", 1)[-1] == n.rsplit("/", 1)[-1]
 
 
 StreamEvent = TextDelta | UsageReport | StreamEnd

@@ -258,7 +258,7 @@ class Engine:
                 out.append(ChatMessage("system", m.text))
             elif m.role == "user":
                 out.append(ChatMessage("user", m.text))
-            elif m.role == "assistant" and m.text and m.status in ("complete", "interrupted", "stopped"):
+            elif m.role == "assistant" and m.text and m.status in ("complete", "truncated", "interrupted", "stopped"):
                 out.append(ChatMessage("assistant", m.text))
         return out
 
@@ -345,4 +345,5 @@ class Engine:
             ttft_ms=r.ttft_ms,
             fallback_used=r.fallback_used,
             route=r.route,
+            served_model=r.served_model,
         )

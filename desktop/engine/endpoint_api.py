@@ -174,6 +174,19 @@ def routedesk_dict(result: AnswerResult) -> dict:
     }
 
 
+def finish_reason(result: AnswerResult) -> str | None:
+    """OpenAI's finish_reason for a run that gave an answer: ``length`` for one cut at its
+    limit, ``content_filter`` for one a filter stopped after some text (kept, as OpenAI
+    keeps it); None for a failure."""
+    if result.status == "complete":
+        return "stop"
+    if result.status == "truncated":
+        return "length"
+    if result.text and result.error is not None and result.error.kind == ErrorKind.CONTENT_FILTERED.value:
+        return "content_filter"
+    return None
+
+
 def completion(result: AnswerResult, request_id: str | None = None) -> dict:
     return {
         "id": request_id or new_id(),
@@ -181,7 +194,7 @@ def completion(result: AnswerResult, request_id: str | None = None) -> dict:
         "created": int(time.time()),
         "model": str(result.model),
         "choices": [{"index": 0, "message": {"role": "assistant", "content": result.text},
-                     "finish_reason": "stop", "logprobs": None}],
+                     "finish_reason": finish_reason(result) or "stop", "logprobs": None}],
         "usage": usage_dict(result),
         "routedesk": routedesk_dict(result),
     }

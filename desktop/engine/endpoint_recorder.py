@@ -34,7 +34,8 @@ class Recorder(Protocol):
     def add_attempt(self, msg_id: int, ref: ModelRef, **kw: Any) -> int | None: ...
     def finish_answer(self, msg_id: int, **kw: Any) -> None: ...
     def add_ledger_entry(self, msg_id: int | None, ref: ModelRef, usage: Usage, cost_usd: Decimal | None,
-                         price_source: str, strong_cost_usd: Decimal | None = None, choice: str = "") -> int: ...
+                         price_source: str, strong_cost_usd: Decimal | None = None, choice: str = "",
+                         **kw: Any) -> int: ...
 
 
 def estimate_usage(context: Sequence[ChatMessage], text: str) -> Usage:
@@ -84,8 +85,9 @@ class EndpointRecorder:
         return estimate_usage(context, text)
 
     def add_ledger_entry(self, msg_id: int | None, ref: ModelRef, usage: Usage, cost_usd: Decimal | None,
-                         price_source: str, strong_cost_usd: Decimal | None = None, choice: str = "") -> int:
+                         price_source: str, strong_cost_usd: Decimal | None = None, choice: str = "",
+                         **kw: Any) -> int:
         return self._clients.add_ledger_entry(
             self.client.id, msg_id if self.history else None, ref, usage, cost_usd, price_source,
-            strong_cost_usd, choice, estimated=self.estimated,
+            strong_cost_usd, choice, estimated=self.estimated, **kw,
         )

@@ -32,6 +32,7 @@ from desktop.engine.endpoint_api import (
     chunk,
     completion,
     failure,
+    finish_reason,
     new_id,
     parse_chat_request,
     routedesk_dict,
@@ -259,7 +260,7 @@ class EndpointServer:
                                                                                         "content": ""})))
                     await resp.write(_sse(chunk(rid, model or "", created, delta={"content": ev.text})))
             result = task.result()
-            if not req.stream or (resp is None and not result.ok):
+            if not req.stream or (resp is None and finish_reason(result) is None):
                 return self._whole(result, rid)
             if resp is None:  # complete with no text at all
                 resp = await self._open_stream(request, route, str(result.model))
@@ -286,8 +287,9 @@ class EndpointServer:
                             created: int) -> None:
         model = str(result.model)
         extra = routedesk_dict(result)
-        if result.ok:
-            await resp.write(_sse(chunk(rid, model, created, delta={}, finish="stop", extra=extra)))
+        finish = finish_reason(result)
+        if finish is not None:
+            await resp.write(_sse(chunk(rid, model, created, delta={}, finish=finish, extra=extra)))
             if req.include_usage:
                 await resp.write(_sse(chunk(rid, model, created, usage=usage_dict(result), extra=extra)))
         else:  # broke after some text: OpenAI's mid-stream error event (its clients raise it)
@@ -300,7 +302,7 @@ class EndpointServer:
 
     def _whole(self, result: AnswerResult, rid: str) -> web.Response:
         headers: dict[str, str] = {"x-routedesk-route": str(result.route.choice)}
-        if result.ok:
+        if finish_reason(result) is not None:
             headers["x-routedesk-cost-usd"] = _cost_header(result)
             resp = _json(200, completion(result, rid), headers)
         else:

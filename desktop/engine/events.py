@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from desktop.core.errors import ErrorInfo
+from desktop.core.fixes import Fix, FixAction
 from desktop.core.types import ModelRef, RouteDecision, Usage
 
 __all__ = [
     "Attempt",
+    "Notice",
     "AnswerResult",
     "AnswerStarted",
     "AttemptStarted",
@@ -44,12 +46,35 @@ class Attempt:
         return d
 
 
+@dataclass(frozen=True)
+class Notice:
+    """Something the user must know about an answer that is kept (it was cut at its
+    length limit): a plain sentence and a fix, which each surface words for itself."""
+
+    kind: str  # "truncated"
+    message: str
+    fix: Fix
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "message": self.message, "fix": self.fix.to_json()}
+
+    @classmethod
+    def truncated(cls, ref: ModelRef, who: str | None = None, reason: str | None = None) -> Notice:
+        """An answer that reached its length limit: kept, and how to get the rest. ``who``
+        (the provider's display name) and ``reason`` (``length``, ``max_tokens``) when known;
+        an answer read back from the store has neither."""
+        at = f" at {who}" if who else ""
+        why = f" ({reason})" if reason else ""
+        return cls("truncated", f"The answer from {ref.model}{at} was cut off: it reached its length limit{why}.",
+                   Fix(FixAction.CONTINUE_ANSWER, {"provider": ref.provider, "model": ref.model}))
+
+
 @dataclass
 class AnswerResult:
     conversation_id: int
     user_message_id: int
     message_id: int
-    status: str  # complete | interrupted | stopped | error
+    status: str  # complete | truncated | interrupted | stopped | error
     text: str
     model: ModelRef | None
     route: RouteDecision
@@ -60,10 +85,13 @@ class AnswerResult:
     fallback_used: bool = False
     error: ErrorInfo | None = None
     ttft_ms: float | None = None
+    served_model: str | None = None  # the model the provider says answered, when another
+    notice: Notice | None = None
 
     @property
     def ok(self) -> bool:
-        return self.status == "complete"
+        """An answer came back whole or cut at its limit (a truncated one has a notice)."""
+        return self.status in ("complete", "truncated")
 
     def to_dict(self) -> dict:
         d = {
@@ -77,6 +105,8 @@ class AnswerResult:
             "price_source": self.price_source,
             "attempts": [a.to_dict() for a in self.attempts],
             "fallback_used": self.fallback_used,
+            "served_model": self.served_model,
+            "notice": None if self.notice is None else self.notice.to_dict(),
             "ttft_ms": self.ttft_ms,
             "conversation_id": self.conversation_id,
             "message_id": self.message_id,

@@ -149,6 +149,12 @@ def _context(c: _Ctx) -> tuple[str, Fix]:
 
 
 def _filtered(c: _Ctx) -> tuple[str, Fix]:
+    if c.err.code == "refusal":  # Anthropic's stop_reason: the model itself declined to go on
+        return (f"{c.model} at {c.name} refused to go on with this answer (refusal).",
+                Fix(FixAction.REPHRASE, _at(c)))
+    if c.err.code == "content_filter":  # a stream that ended with finish_reason content_filter
+        return (f"{c.name}'s content filter stopped the answer from {c.model} (content_filter).",
+                Fix(FixAction.REPHRASE, _at(c)))
     return (f"{c.name}'s content filter blocked this request to {c.model}{c.note}.",
             Fix(FixAction.REPHRASE, _at(c)))
 
@@ -218,6 +224,9 @@ def _more_time(c: _Ctx, limit: str | None) -> dict[str, str | None]:
 
 
 def _interrupted(c: _Ctx) -> tuple[str, Fix]:
+    if c.err.code == "stream_error":  # an error event inside the 200 stream; its words are the detail
+        return (f"The answer from {c.model} at {c.name} broke off: {c.name} reported an error partway through.",
+                Fix(FixAction.RETRY_PARTIAL, _at(c)))
     return (f"The answer from {c.model} at {c.name} broke off before it was finished.",
             Fix(FixAction.RETRY_PARTIAL, _at(c)))
 

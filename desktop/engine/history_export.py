@@ -77,6 +77,7 @@ def _message_json(m: MessageRecord) -> dict[str, Any]:
         "error": None if m.error is None else m.error.to_dict(),
         "ttft_ms": m.ttft_ms,
         "fallback_used": m.fallback_used,
+        "served_model": m.served_model,
         "attempts": [
             {
                 "model": str(a.ref),

@@ -142,6 +142,7 @@ def _message(value: Any) -> ImportedMessage:
         ttft_ms=float(ttft) if isinstance(ttft, (int, float)) and not isinstance(ttft, bool) else None,
         fallback_used=bool(value.get("fallback_used")),
         attempts=tuple(_attempt(a) for a in attempts),
+        served_model=text_of(value.get("served_model")) or None,
     )
 
 

@@ -13,7 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 from desktop.core.errors import ErrorInfo, ErrorKind, RouteDeskError, retry_limit
 from desktop.core.fixes import Fix, FixAction
-from desktop.core.types import ChatMessage, ModelRef, StreamEnd, TextDelta, Usage, UsageReport
+from desktop.core.types import (
+    FILTERED_REASONS,
+    TRUNCATED_REASONS,
+    ChatMessage,
+    ModelRef,
+    StreamEnd,
+    TextDelta,
+    Usage,
+    UsageReport,
+)
 from desktop.engine.events import (
     AnswerDelta,
     AnswerResult,
@@ -21,6 +30,7 @@ from desktop.engine.events import (
     AttemptFailed,
     AttemptStarted,
     Listener,
+    Notice,
 )
 from desktop.engine.explain import explain
 from desktop.engine.health import skip_reason
@@ -58,6 +68,7 @@ class MessageRun:
         self.usage: Usage | None = None
         self.billed: tuple | None = None  # this attempt's (usage, cost, source) once booked
         self.began: float | None = None  # wall-clock start of the current model's first try
+        self.end: StreamEnd | None = None  # the current try's end marker, once seen
 
     def _add(self, attempt: Attempt, *, usage: Usage | None = None, began: float | None = None) -> None:
         """Record one model's attempt: the usage its stream reported, if any, and when it
@@ -70,8 +81,10 @@ class MessageRun:
         )
 
     def _result(self, status: str, *, model: ModelRef | None = None, error: Any = None, usage: Usage | None = None,
-                cost: Decimal | None = None, price_source: str | None = None) -> AnswerResult:
+                cost: Decimal | None = None, price_source: str | None = None,
+                notice: Notice | None = None) -> AnswerResult:
         answered_by = model
+        end = self.end if model is not None else None
         return AnswerResult(
             conversation_id=self.conv,
             user_message_id=self.user_id,
@@ -87,6 +100,8 @@ class MessageRun:
             fallback_used=answered_by is not None and answered_by != self.plan.candidates[0],
             error=error,
             ttft_ms=self.ttft_ms,
+            served_model=None if end is None else end.served_model,
+            notice=notice,
         )
 
     def stopped_result(self) -> AnswerResult:
@@ -160,6 +175,10 @@ class MessageRun:
                 return self._result("interrupted", model=ref, error=err.info(), usage=usage, cost=cost,
                                     price_source=source)
             if not err.falls_back:
+                if self.billed is not None:  # it answered and charged, then a filter withheld it all
+                    usage, cost, source = self.billed
+                    return self._result("error", model=ref, error=err.info(), usage=usage, cost=cost,
+                                        price_source=source)
                 return self._result("error", error=err.info())
         return self._result("error", error=_all_failed(first_error, self.attempts))
 
@@ -170,6 +189,7 @@ class MessageRun:
         while True:
             self.current = ref
             self.usage = None  # what this try reports; a failure before the stream reports nothing
+            self.billed = None
             self.emit(AttemptStarted(self.msg_id, ref))
             try:
                 provider = e.provider(ref.provider)
@@ -179,6 +199,10 @@ class MessageRun:
                 if e.health is not None:
                     e.health.record_success(ref.provider, (time.perf_counter() - started) * 1000)
                 self._add(Attempt(ref, None, retries=retries), usage=self.usage, began=self.began)
+                reason = None if self.end is None else self.end.finish_reason
+                if reason in TRUNCATED_REASONS:
+                    return self._result("truncated", model=ref, usage=usage, cost=cost, price_source=source,
+                                        notice=Notice.truncated(ref, provider.display_name, reason))
                 return self._result("complete", model=ref, usage=usage, cost=cost, price_source=source)
             except RouteDeskError as raw:
                 kind_of = _kind_of(e, ref)
@@ -211,7 +235,7 @@ class MessageRun:
         last_save = started
         self.usage = None
         self.billed = None
-        ended = False
+        self.end = None
         # Text the user has seen reaches the disk within _PARTIAL_EVERY even when the
         # stream then stalls (a crash or kill -9 during the stall keeps it): a delta that
         # comes too soon after the last checkpoint schedules one instead of waiting for
@@ -247,31 +271,57 @@ class MessageRun:
                     elif isinstance(event, UsageReport):
                         self.usage = event.usage
                     elif isinstance(event, StreamEnd):
-                        ended = True
+                        self.end = event
         finally:
             for h in pending:
                 h.cancel()
-        if not ended:
+        if self.end is None:
             raise RouteDeskError(ErrorKind.INTERRUPTED, "The answer stopped before it was finished.",
                                  provider=ref.provider, model=ref.model)
-        return self._bill(ref, self.usage)
+        billed = self._bill(ref, self.usage)
+        reason = self.end.finish_reason
+        if reason in FILTERED_REASONS:
+            # Withheld by a filter or refused by the model: the tokens are paid for (booked
+            # above), the text so far is kept, and no other model is asked (DESIGN).
+            raise RouteDeskError(
+                ErrorKind.CONTENT_FILTERED,
+                f"{provider.display_name} stopped the answer from {ref.model}: "
+                + ("the model refused to go on." if reason == "refusal" else "its content filter flagged it."),
+                Fix(FixAction.REPHRASE, {"provider": ref.provider}),
+                provider=ref.provider, model=ref.model, code=reason,
+                detail=f"finish_reason: {reason}",
+            )
+        return billed
 
     def _bill(self, ref: ModelRef, usage: Usage | None) -> tuple[Any, Any, Any]:
-        """Price the usage the provider reported and write the ledger entry."""
+        """Price the usage the provider reported and write the ledger entry.
+
+        The price is the one of the model that answered (``served_model``, when the
+        provider names another: a proxy's fallback); the user's override of it wins, then
+        its bundled price, then the cost the provider reported (``price_source``
+        "provider"), else unknown. The reported cost is kept beside the computed one."""
         if usage is None:
             return None, None, None
         if self.billed is not None:  # booked already (a stop or an error after the stream's end)
             return self.billed
         e = self.e
-        cost, price = e.cost_of(ref, usage)
+        end = self.end  # this try's end marker: the model it names, the cost it reports
+        served = None if end is None else end.served_model
+        reported = None if end is None else end.reported_cost
+        billed_ref = ref if served is None else ModelRef(ref.provider, served)
+        cost, price = e.cost_of(billed_ref, usage)
+        source = price.source
+        if source == "unknown" and reported is not None:
+            cost, source = reported, "provider"
         strong = e.pair().strong
         # what "always strong" would have paid for the same tokens (the savings chart)
-        strong_cost = (None if strong is None else cost if strong == ref
+        strong_cost = (None if strong is None else cost if strong == billed_ref
                        else e.cost_of(strong, usage, known_provider=True)[0])
         self.rec.add_ledger_entry(
-            self.msg_id, ref, usage, cost, price.source, strong_cost, self.plan.decision.choice
+            self.msg_id, ref, usage, cost, source, strong_cost, self.plan.decision.choice,
+            served_model=served, provider_cost_usd=reported,
         )
-        self.billed = (usage, cost, price.source)
+        self.billed = (usage, cost, source)
         return self.billed
 
 

@@ -1,8 +1,10 @@
 """Prices and costs.
 
 Order of authority, highest first: the user's override (always wins), zero for a
-model that runs on this computer, genai-prices' bundled data, and otherwise
-"price unknown" — never a silent zero. Bundled prices are computed by genai-prices
+model that runs on this computer, genai-prices' bundled data, then the cost the provider
+itself reported for the call (OpenRouter's ``usage.cost``, LiteLLM's
+``x-litellm-response-cost``; applied per answer by ``MessageRun._bill``, source
+"provider"), and otherwise "price unknown" — never a silent zero. Bundled prices are computed by genai-prices
 itself from the reported usage, so tiered prices (long-context surcharges) are right.
 """
 
@@ -19,7 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Price", "PriceBook", "PriceSource", "MTOK", "provider_id_for_kind"]
 
-PriceSource = Literal["override", "local", "bundled", "unknown"]
+PriceSource = Literal["override", "local", "bundled", "provider", "unknown"]
 MTOK = Decimal(1_000_000)
 
 #: genai-prices' provider ids for our provider kinds; other kinds let it infer the

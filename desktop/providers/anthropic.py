@@ -20,12 +20,16 @@ from desktop.core.types import (
 )
 from desktop.providers.base import Provider, StreamState
 from desktop.providers.classify import bad_response, classify_error_payload, classify_http_error
+from desktop.providers.sse import iter_sse
+from desktop.providers.stream_end import broke_off, served
 
 __all__ = ["AnthropicProvider", "AnthropicStreamParser", "ANTHROPIC_VERSION", "DEFAULT_MAX_TOKENS"]
 
 ANTHROPIC_VERSION = "2023-06-01"
 #: The Messages API requires max_tokens; this is used when the caller gives none.
 DEFAULT_MAX_TOKENS = 4096
+#: The most of a non-streamed answer that is read (an error page is read to MAX_ERROR_BODY).
+_MAX_BODY = 16 * 1024 * 1024
 
 
 def _int(x: Any) -> int | None:
@@ -39,7 +43,9 @@ class AnthropicStreamParser:
 
     message_start carries the input usage, content_block_delta/text_delta the text,
     message_delta the output usage and stop_reason, message_stop ends the stream and an
-    ``error`` event (e.g. overloaded_error) is classified like an HTTP error.
+    ``error`` event (e.g. overloaded_error) is classified like an HTTP error before any
+    text, and ends the answer as interrupted after some (the text so far is kept).
+    message_start's ``model`` names the model that answered.
     """
 
     def __init__(self, *, provider: str | None, kind: str | None, model: str | None) -> None:
@@ -48,6 +54,13 @@ class AnthropicStreamParser:
         self.output_tokens: int | None = None
         self.stop_reason: str | None = None
         self.done = False
+        self.text_seen = False
+        self.model_named: str | None = None
+
+    def _error(self, payload: Any) -> Exception:
+        if self.text_seen:
+            return broke_off(payload, **self.ctx)
+        return classify_error_payload(payload, **self.ctx)
 
     def feed(self, event: str, data: str) -> list[StreamEvent]:
         if self.done:
@@ -59,22 +72,23 @@ class AnthropicStreamParser:
             if event == "message_stop":
                 return self._finish()
             if event == "error":
-                raise classify_error_payload({"error": {"message": "error event without a body"}},
-                                             **self.ctx)
+                raise self._error({"error": {"message": "error event without a body"}})
             return []
         try:
             obj = json.loads(text)
         except ValueError:
             if event == "error":
-                raise classify_error_payload({"error": {"message": text}}, **self.ctx) from None
+                raise self._error({"error": {"message": text}}) from None
             raise bad_response("a malformed stream event", detail=text, **self.ctx) from None
         if not isinstance(obj, dict):
             raise bad_response("a stream event that isn't an object", detail=text, **self.ctx)
         etype = obj.get("type") if isinstance(obj.get("type"), str) else event
         if event == "error" or etype == "error":
-            raise classify_error_payload(obj if "error" in obj else {"error": obj}, **self.ctx)
+            raise self._error(obj if "error" in obj else {"error": obj})
         if etype == "message_start":
             message = obj.get("message")
+            if isinstance(message, dict) and isinstance(message.get("model"), str):
+                self.model_named = message["model"]
             usage = message.get("usage") if isinstance(message, dict) else None
             if isinstance(usage, dict):
                 self._usage(usage)
@@ -84,6 +98,7 @@ class AnthropicStreamParser:
             if isinstance(delta, dict) and delta.get("type") == "text_delta":
                 piece = delta.get("text")
                 if isinstance(piece, str) and piece:
+                    self.text_seen = True
                     return [TextDelta(piece)]
             return []
         if etype == "message_delta":
@@ -111,8 +126,29 @@ class AnthropicStreamParser:
         out: list[StreamEvent] = []
         if self.input_tokens is not None or self.output_tokens is not None:
             out.append(UsageReport(Usage(self.input_tokens or 0, self.output_tokens or 0)))
-        out.append(StreamEnd(self.stop_reason))
+        out.append(StreamEnd(self.stop_reason, served_model=served(self.ctx["model"], self.model_named)))
         return out
+
+    def complete(self, obj: Any) -> list[StreamEvent]:
+        """A plain Messages object (a server or proxy that ignored ``stream: true``): its
+        text blocks, usage and stop_reason, as the stream would have carried them."""
+        if not isinstance(obj, dict):
+            raise bad_response("an answer that isn't an object", detail=str(obj)[:200], **self.ctx)
+        if obj.get("type") == "error" or "error" in obj:
+            raise classify_error_payload(obj if "error" in obj else {"error": obj}, **self.ctx)
+        content = obj.get("content")
+        if obj.get("type") != "message" or not isinstance(content, list):
+            raise bad_response("an answer with no message content", detail=json.dumps(obj)[:200], **self.ctx)
+        if isinstance(obj.get("model"), str):
+            self.model_named = obj["model"]
+        text = "".join(b["text"] for b in content
+                       if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str))
+        usage = obj.get("usage")
+        if isinstance(usage, dict):
+            self._usage(usage)
+        if isinstance(obj.get("stop_reason"), str):
+            self.stop_reason = obj["stop_reason"]
+        return ([TextDelta(text)] if text else []) + self._finish()
 
 
 class AnthropicProvider(Provider):
@@ -154,9 +190,16 @@ class AnthropicProvider(Provider):
             await self._raise_for_status(response, model)
             state.started = True
             if "text/event-stream" not in response.headers.get("content-type", "").lower():
-                raw = await self._read_limited(response)
-                raise classify_http_error(response.status_code, response.headers, raw, **self._ctx(model))
-            async for sse in source.aiter_sse():
+                raw = await self._read_limited(response, limit=_MAX_BODY)
+                try:
+                    obj = json.loads(raw)
+                except ValueError:
+                    raise classify_http_error(response.status_code, response.headers, raw,
+                                              **self._ctx(model)) from None
+                for event in parser.complete(obj):
+                    yield event
+                return
+            async for sse in iter_sse(response, state.alive):
                 events = parser.feed(sse.event, sse.data)
                 state.tick()
                 for event in events:

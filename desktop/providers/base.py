@@ -6,8 +6,9 @@ and every failure into a ``RouteDeskError``. It never creates an HTTP client (on
 
 Time limits are enforced twice: httpx's own connect/read timeouts guard each socket
 operation, and a deadline over the parsed stream guards the time to the first event
-(``Timeouts.first_token``) and between events (``Timeouts.read``), so a server that only
-sends keep-alive comments still counts as stalled. The deadline is disarmed while the
+(``Timeouts.first_token``) and between events (``Timeouts.read``). A keep-alive comment
+resets the between-events deadline (the server is working) but not the first-token one, so
+a server that only ever sends comments still counts as stalled. The deadline is disarmed while the
 consumer holds an event, so a slow consumer never causes a timeout.
 """
 
@@ -85,6 +86,14 @@ class StreamState:
         within ``timeouts.read`` (before it, the ``first_token`` deadline stands, so a
         preamble or keep-alives don't count as an answer starting)."""
         self.events += 1
+        if self._deadline is not None and self.yielded:
+            self._deadline.reschedule(asyncio.get_running_loop().time() + self.timeouts.read)
+
+    def alive(self, _comment: str = "") -> None:
+        """An SSE comment arrived (OpenRouter's ``: OPENROUTER PROCESSING``): once the
+        answer has started, the server is still working on it, so the between-token
+        deadline starts again. Before the first token it doesn't count, so a server that
+        only ever sends comments still meets the ``first_token`` limit."""
         if self._deadline is not None and self.yielded:
             self._deadline.reschedule(asyncio.get_running_loop().time() + self.timeouts.read)
 

@@ -22,6 +22,7 @@ from desktop.core.types import (
 )
 from desktop.providers.base import Provider, StreamState, as_mapping
 from desktop.providers.classify import bad_response, classify_error_payload, classify_transport_error
+from desktop.providers.stream_end import broke_off
 
 __all__ = ["OllamaProvider", "OllamaLineParser", "PullProgress"]
 
@@ -55,6 +56,7 @@ class OllamaLineParser:
     def __init__(self, *, provider: str | None, kind: str | None, model: str | None) -> None:
         self.ctx: dict[str, Any] = {"provider": provider, "kind": kind, "model": model}
         self.done = False
+        self.text_seen = False  # an error line after text interrupts the answer (text kept)
 
     def feed(self, line: str) -> list[StreamEvent]:
         if self.done:
@@ -69,7 +71,7 @@ class OllamaLineParser:
         if not isinstance(obj, dict):
             raise bad_response("a stream line that isn't an object", detail=text, **self.ctx)
         if obj.get("error"):
-            raise classify_error_payload(obj, **self.ctx)
+            raise broke_off(obj, **self.ctx) if self.text_seen else classify_error_payload(obj, **self.ctx)
         out: list[StreamEvent] = []
         message = obj.get("message")
         if isinstance(message, dict):
@@ -78,6 +80,7 @@ class OllamaLineParser:
                 out.append(TextDelta(content))
         elif isinstance(obj.get("response"), str) and obj["response"]:  # /api/generate shape
             out.append(TextDelta(obj["response"]))
+        self.text_seen = self.text_seen or bool(out)
         if obj.get("done") is True:
             self.done = True
             i, o = _int(obj.get("prompt_eval_count")), _int(obj.get("eval_count"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 from httpx_sse import aconnect_sse
@@ -22,6 +23,8 @@ from desktop.core.types import (
 )
 from desktop.providers.base import Provider, StreamState, as_mapping
 from desktop.providers.classify import bad_response, classify_error_payload, classify_http_error
+from desktop.providers.sse import iter_sse
+from desktop.providers.stream_end import broke_off, fallbacks_header, money, served
 
 __all__ = [
     "OpenAICompatProvider",
@@ -67,6 +70,11 @@ class OpenAIStreamParser:
     ``feed(event, data)`` returns the events to yield (raising RouteDeskError for an error
     object or a malformed chunk); after ``[DONE]`` it has returned UsageReport (if usage
     was seen) and StreamEnd, and ``done`` is True.
+
+    An error object after text has arrived (OpenRouter's mid-stream error chunk, with
+    ``finish_reason: "error"``) ends the answer as interrupted; before any text it is
+    classified like an HTTP error, so a fallback can still answer. The chunks' ``model``
+    names the model that answered, ``usage.cost`` (OpenRouter) what it cost.
     """
 
     def __init__(self, *, provider: str | None, kind: str | None, model: str | None) -> None:
@@ -74,6 +82,29 @@ class OpenAIStreamParser:
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
         self.done = False
+        self.text_seen = False
+        self.model_named: str | None = None
+        self.cost: Decimal | None = None  # the provider's own figure (usage.cost)
+        self.header_cost: Decimal | None = None  # from a proxy's response header
+        self.fallbacks = 0  # a proxy's count of fallbacks it tried (LiteLLM)
+
+    def headers(self, headers: Any) -> None:
+        """Read what a proxy says in the response headers (LiteLLM's cost and fallbacks)."""
+        self.header_cost = money(headers.get("x-litellm-response-cost"))
+        self.fallbacks = fallbacks_header(headers)
+
+    def _end(self) -> StreamEnd:
+        asked = self.ctx["model"]
+        named = served(asked, self.model_named)
+        if named is None and self.fallbacks and self.model_named and self.model_named != asked:
+            named = self.model_named  # the proxy says it fell back: its name is the news
+        cost = self.cost if self.cost is not None else self.header_cost
+        return StreamEnd(self.finish_reason, served_model=named, reported_cost=cost)
+
+    def _error(self, payload: Any) -> RouteDeskError:
+        if self.text_seen:
+            return broke_off(payload, **self.ctx)
+        return classify_error_payload(payload, **self.ctx)
 
     def _bad(self, what: str, data: str) -> RouteDeskError:
         return bad_response(what, detail=data, **self.ctx)
@@ -89,7 +120,7 @@ class OpenAIStreamParser:
                 payload = {"error": {"message": text}}
             if not isinstance(payload, dict) or "error" not in payload:
                 payload = {"error": payload}
-            raise classify_error_payload(payload, **self.ctx)
+            raise self._error(payload)
         if not text:
             return []
         if text == "[DONE]":
@@ -97,7 +128,7 @@ class OpenAIStreamParser:
             out: list[StreamEvent] = []
             if self.usage is not None:
                 out.append(UsageReport(self.usage))
-            out.append(StreamEnd(self.finish_reason))
+            out.append(self._end())
             return out
         try:
             obj = json.loads(text)
@@ -106,14 +137,18 @@ class OpenAIStreamParser:
         if not isinstance(obj, dict):
             raise self._bad("a stream chunk that isn't an object", text)
         if obj.get("error"):
-            raise classify_error_payload(obj, **self.ctx)
+            raise self._error(obj)
         out = []
+        if isinstance(obj.get("model"), str) and obj["model"]:
+            self.model_named = obj["model"]
         usage = obj.get("usage")
         if isinstance(usage, dict):
             i = _int(usage.get("prompt_tokens"))
             o = _int(usage.get("completion_tokens"))
             if i is not None or o is not None:
                 self.usage = Usage(i or 0, o or 0)
+            if money(usage.get("cost")) is not None:
+                self.cost = money(usage.get("cost"))
         choices = obj.get("choices")
         if isinstance(choices, list):
             for choice in choices[:1]:
@@ -127,9 +162,12 @@ class OpenAIStreamParser:
                     content = choice["text"]
                 if isinstance(content, str) and content:
                     out.append(TextDelta(content))
+                    self.text_seen = True
                 reason = choice.get("finish_reason")
+                if reason == "error":  # an upstream failure without an error object
+                    raise self._error({"error": {"message": "the stream ended with finish_reason \"error\""}})
                 if isinstance(reason, str) and reason:
-                    self.finish_reason = reason  # "content_filter" reaches the engine via StreamEnd
+                    self.finish_reason = reason  # "length", "content_filter" reach the engine via StreamEnd
         elif choices is not None:
             raise self._bad("a stream chunk with unreadable choices", text)
         return out
@@ -140,6 +178,8 @@ class OpenAIStreamParser:
             raise self._bad("an answer that isn't an object", str(obj)[:200])
         if obj.get("error"):
             raise classify_error_payload(obj, **self.ctx)
+        if isinstance(obj.get("model"), str) and obj["model"]:
+            self.model_named = obj["model"]
         choices = obj.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             raise self._bad("an answer with no choices", json.dumps(obj)[:200])
@@ -154,7 +194,9 @@ class OpenAIStreamParser:
             i, o = _int(usage.get("prompt_tokens")), _int(usage.get("completion_tokens"))
             if i is not None or o is not None:
                 out.append(UsageReport(Usage(i or 0, o or 0)))
-        out.append(StreamEnd(reason if isinstance(reason, str) else None))
+            self.cost = money(usage.get("cost"))
+        self.finish_reason = reason if isinstance(reason, str) else None
+        out.append(self._end())
         self.done = True
         return out
 
@@ -216,6 +258,7 @@ class OpenAICompatProvider(Provider):
                     raise classify_http_error(response.status_code, response.headers, raw, **self._ctx(model))
                 await self._raise_for_status(response, model)
                 state.started = True
+                parser.headers(response.headers)
                 ctype = response.headers.get("content-type", "").lower()
                 if "text/event-stream" not in ctype:
                     raw = await response.aread()
@@ -228,7 +271,7 @@ class OpenAICompatProvider(Provider):
                     for event in parser.complete(obj):
                         yield event
                     return
-                async for sse in source.aiter_sse():
+                async for sse in iter_sse(response, state.alive):
                     events = parser.feed(sse.event, sse.data)
                     state.tick()
                     for event in events:

@@ -112,10 +112,13 @@ class ClientStore:
         choice: str = "",
         *,
         estimated: bool = False,
+        served_model: str | None = None,
+        provider_cost_usd: Decimal | None = None,
     ) -> int:
         """One ledger row and its client, in one transaction."""
         with self._s._tx():
-            ledger_id = self._s.add_ledger_entry(msg_id, ref, usage, cost_usd, price_source, strong_cost_usd, choice)
+            ledger_id = self._s.add_ledger_entry(msg_id, ref, usage, cost_usd, price_source, strong_cost_usd, choice,
+                                                 served_model=served_model, provider_cost_usd=provider_cost_usd)
             self._s.conn.execute(
                 "INSERT INTO endpoint_spend (ledger_id, client_id, estimated) VALUES (?, ?, ?)",
                 (ledger_id, client_id, int(estimated)),

@@ -224,15 +224,18 @@ class ConversationStore(StoreCore):
         ttft_ms: float | None = None,
         fallback_used: bool = False,
         route: RouteDecision | None = None,
+        served_model: str | None = None,
     ) -> None:
-        """Close an answer. ``status`` is complete, interrupted, stopped or error.
-        ``model``/``route`` left as None keep what ``start_answer`` stored."""
+        """Close an answer. ``status`` is complete, truncated, interrupted, stopped or error.
+        ``model``/``route`` left as None keep what ``start_answer`` stored; ``served_model``
+        is the model the provider says answered, when it names another."""
         if status not in _FINAL_STATUSES:
             raise ValueError(f"status must be one of {sorted(_FINAL_STATUSES)}, got {status!r}")
         now = self._stamp()
         sets = [
             "status = ?", "text = ?", "input_tokens = ?", "output_tokens = ?", "cost_usd = ?",
             "error = ?", "ttft_ms = ?", "fallback_used = ?", "stream_owner = NULL", "updated_at = ?",
+            "served_model = ?",
         ]
         params: list[Any] = [
             status,
@@ -244,6 +247,7 @@ class ConversationStore(StoreCore):
             None if ttft_ms is None else float(ttft_ms),
             int(bool(fallback_used)),
             now,
+            served_model or None,
         ]
         if model is not None:
             sets += ["provider = ?", "model = ?"]
@@ -419,6 +423,7 @@ class ConversationStore(StoreCore):
             ttft_ms=None if row["ttft_ms"] is None else float(row["ttft_ms"]),
             fallback_used=bool(row["fallback_used"]),
             attempts=attempts,
+            served_model=row["served_model"],
             created_at=time_of(row["created_at"]),  # type: ignore[arg-type]
             updated_at=time_of(row["updated_at"]),  # type: ignore[arg-type]
         )

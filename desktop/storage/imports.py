@@ -39,7 +39,7 @@ __all__ = [
 NATIVE_SOURCE = "routedesk"
 _INSTANCE_SETTING = "storage.instance_id"
 _TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
-_STORABLE_STATUSES = ("complete", "interrupted", "stopped", "error")
+_STORABLE_STATUSES = ("complete", "truncated", "interrupted", "stopped", "error")
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,7 @@ class ImportedMessage:
     ttft_ms: float | None = None
     fallback_used: bool = False
     attempts: tuple[ImportedAttempt, ...] = ()
+    served_model: str | None = None
 
 
 @dataclass(frozen=True)
@@ -230,9 +231,9 @@ class ImportWriter:
 _COLUMNS = (
     "conversation_id, role, status, text, provider, model, route_choice, route_score, route_threshold,"
     " route_policy, route_reason, route_reasons, input_tokens, output_tokens, cost_usd, error, ttft_ms,"
-    " fallback_used, created_at, updated_at"
+    " fallback_used, created_at, updated_at, served_model"
 )
-_MARKS = ", ".join("?" * 20)
+_MARKS = ", ".join("?" * 21)
 _MESSAGE_SQL = f"INSERT INTO messages ({_COLUMNS}) VALUES ({_MARKS})"
 _STAGE_SQL = f"CREATE TEMP TABLE IF NOT EXISTS import_stage (seq INTEGER PRIMARY KEY, {_COLUMNS})"
 _STAGE_INSERT = f"INSERT INTO temp.import_stage ({_COLUMNS}) VALUES ({_MARKS})"
@@ -270,6 +271,7 @@ def _message_row(conv_id: int, m: ImportedMessage) -> tuple[object, ...]:
         int(bool(m.fallback_used)),
         created,
         created if m.updated_at is None else _ts(m.updated_at),
+        m.served_model or None,
     )
 
 

@@ -20,10 +20,21 @@ MIGRATIONS: list[tuple[str, Migration]] = []
 
 
 def migration(fn: Migration) -> Migration:
+    """Register ``fn``; ``@rebuilds`` above it runs it with foreign keys off."""
     name = fn.__name__
     if any(existing == name for existing, _ in MIGRATIONS):
         raise RuntimeError(f"duplicate migration name {name}")
     MIGRATIONS.append((name, fn))
+    return fn
+
+
+def rebuilds(fn: Migration) -> Migration:
+    """Mark a migration that rebuilds a table others point at (SQLite can't alter a CHECK).
+    It runs with foreign keys off, as SQLite's own recipe says (PRAGMA foreign_keys has no
+    effect inside a transaction, so ``migrate`` turns it off around it): dropping the old
+    table would otherwise cascade to its children's rows. Before the commit,
+    ``PRAGMA foreign_key_check`` must find nothing."""
+    fn.rebuilds = True  # type: ignore[attr-defined]
     return fn
 
 
@@ -50,20 +61,30 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
     for name, fn in MIGRATIONS:
         if name in done:
             continue
-        conn.execute("BEGIN IMMEDIATE")
+        rebuild = getattr(fn, "rebuilds", False)
+        keys_were = conn.execute("PRAGMA foreign_keys").fetchone()[0] if rebuild else 0
+        if keys_were:
+            conn.execute("PRAGMA foreign_keys = OFF")
         try:
-            if conn.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if conn.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
+                    conn.execute("COMMIT")
+                    continue
+                fn(conn)
+                if rebuild and conn.execute("PRAGMA foreign_key_check").fetchone() is not None:
+                    raise sqlite3.IntegrityError(f"{name} would leave rows pointing at nothing")
+                conn.execute(
+                    "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+                    (name, datetime.now(UTC).isoformat()),
+                )
                 conn.execute("COMMIT")
-                continue
-            fn(conn)
-            conn.execute(
-                "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
-                (name, datetime.now(UTC).isoformat()),
-            )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        finally:
+            if keys_were:
+                conn.execute("PRAGMA foreign_keys = ON")
         applied.append(name)
     return applied
 
@@ -322,5 +343,74 @@ def m008_endpoint_clients(conn: sqlite3.Connection) -> None:
             estimated INTEGER NOT NULL DEFAULT 0
         );
         CREATE INDEX endpoint_spend_client ON endpoint_spend (client_id)
+        """,
+    )
+
+
+@migration
+@rebuilds
+def m009_truncated_served_model(conn: sqlite3.Connection) -> None:
+    # An answer cut at its length limit is kept as `truncated` (the messages CHECK didn't
+    # allow it, and SQLite can't alter a CHECK: the table is rebuilt with every row and id,
+    # its indexes and the FTS triggers, which DROP TABLE takes with it). `served_model` is
+    # the model the provider says answered when it names another (a proxy's fallback), on
+    # the message and its ledger row; `provider_cost_usd` is the cost the provider
+    # reported (OpenRouter, LiteLLM), kept beside the computed one for reconciliation.
+    _run(
+        conn,
+        """
+        CREATE TABLE messages_m009 (
+            id INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+            role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
+            status TEXT NOT NULL
+                CHECK (status IN ('streaming', 'complete', 'truncated', 'interrupted', 'stopped', 'error')),
+            text TEXT NOT NULL DEFAULT '',
+            provider TEXT,
+            model TEXT,
+            route_choice TEXT,
+            route_score REAL,
+            route_threshold REAL,
+            route_policy TEXT,
+            route_reason TEXT,
+            route_reasons TEXT,
+            input_tokens INTEGER,
+            output_tokens INTEGER,
+            cost_usd TEXT,
+            error TEXT,
+            ttft_ms INTEGER,
+            fallback_used INTEGER NOT NULL DEFAULT 0,
+            stream_owner TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            served_model TEXT
+        );
+        INSERT INTO messages_m009 (id, conversation_id, role, status, text, provider, model, route_choice,
+                route_score, route_threshold, route_policy, route_reason, route_reasons, input_tokens,
+                output_tokens, cost_usd, error, ttft_ms, fallback_used, stream_owner, created_at, updated_at)
+            SELECT id, conversation_id, role, status, text, provider, model, route_choice, route_score,
+                route_threshold, route_policy, route_reason, route_reasons, input_tokens, output_tokens,
+                cost_usd, error, ttft_ms, fallback_used, stream_owner, created_at, updated_at FROM messages;
+        DROP TABLE messages;
+        ALTER TABLE messages_m009 RENAME TO messages;
+        CREATE INDEX messages_conversation ON messages (conversation_id, id);
+        CREATE INDEX messages_streaming ON messages (status) WHERE status = 'streaming';
+        CREATE TRIGGER messages_fts_ai AFTER INSERT ON messages
+        WHEN new.status != 'streaming' BEGIN
+            INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
+        END;
+        CREATE TRIGGER messages_fts_ad AFTER DELETE ON messages
+        WHEN old.status != 'streaming' BEGIN
+            INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        END;
+        CREATE TRIGGER messages_fts_au AFTER UPDATE OF text, status ON messages
+        WHEN old.status != 'streaming' OR new.status != 'streaming' BEGIN
+            INSERT INTO messages_fts (messages_fts, rowid, text)
+                SELECT 'delete', old.id, old.text WHERE old.status != 'streaming';
+            INSERT INTO messages_fts (rowid, text)
+                SELECT new.id, new.text WHERE new.status != 'streaming';
+        END;
+        ALTER TABLE ledger ADD COLUMN served_model TEXT;
+        ALTER TABLE ledger ADD COLUMN provider_cost_usd TEXT
         """,
     )

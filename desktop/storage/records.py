@@ -23,8 +23,9 @@ __all__ = [
     "SearchHit",
 ]
 
-#: streaming -> complete | interrupted | stopped | error
-ANSWER_STATUSES = ("streaming", "complete", "interrupted", "stopped", "error")
+#: streaming -> complete | truncated | interrupted | stopped | error. ``truncated``: the
+#: answer reached its length limit (kept, with a notice that it was cut).
+ANSWER_STATUSES = ("streaming", "complete", "truncated", "interrupted", "stopped", "error")
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ class MessageRecord:
     attempts: tuple[AttemptRecord, ...]
     created_at: datetime
     updated_at: datetime
+    served_model: str | None = None  # the model the provider says answered, when another
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,8 @@ class LedgerEntry:
     strong_cost_usd: Decimal | None  # what the strong model would have cost (savings)
     choice: str
     created_at: datetime
+    served_model: str | None = None  # the model the provider says answered (billed at its price)
+    provider_cost_usd: Decimal | None = None  # what the provider says it cost (reconciliation)
 
 
 @dataclass(frozen=True)

@@ -26,12 +26,17 @@ class SpendStore(StoreCore):
         price_source: str,
         strong_cost_usd: Decimal | None = None,
         choice: str = "",
+        *,
+        served_model: str | None = None,
+        provider_cost_usd: Decimal | None = None,
     ) -> int:
         """Record spend. ``cost_usd`` None means the price is unknown (counted as 0 in
-        totals, shown as unknown). Decimals only: a float raises TypeError."""
+        totals, shown as unknown). Decimals only: a float raises TypeError. ``served_model``:
+        the model the provider says answered; ``provider_cost_usd``: the cost it reported."""
         cur = self._x(
             "INSERT INTO ledger (message_id, provider, model, input_tokens, output_tokens, cost_usd,"
-            " price_source, strong_cost_usd, choice, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " price_source, strong_cost_usd, choice, created_at, served_model, provider_cost_usd)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 msg_id,
                 ref.provider,
@@ -43,6 +48,8 @@ class SpendStore(StoreCore):
                 money_text(strong_cost_usd, "strong_cost_usd"),
                 choice or "",
                 self._stamp(),
+                served_model or None,
+                money_text(provider_cost_usd, "provider_cost_usd"),
             ),
         )
         return int(cur.lastrowid)  # type: ignore[arg-type]
@@ -78,4 +85,6 @@ class SpendStore(StoreCore):
             strong_cost_usd=money_of(row["strong_cost_usd"]),
             choice=row["choice"],
             created_at=time_of(row["created_at"]),  # type: ignore[arg-type]
+            served_model=row["served_model"],
+            provider_cost_usd=money_of(row["provider_cost_usd"]),
         )

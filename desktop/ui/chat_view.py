@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.core.errors import ErrorInfo
 from desktop.core.fixes import Fix
 from desktop.ui.error_card import ErrorCard, error_title, fix_buttons
 from desktop.ui.models import ChatSession, MessageItem
@@ -152,7 +153,8 @@ class AnswerWidget(QFrame):
         it = self.item
         self._flush.stop()
         self.render_text()
-        tags = {"pending": "Thinking…", "streaming": "Answering…", "stopped": "Stopped", "interrupted": "Interrupted"}
+        tags = {"pending": "Thinking…", "streaming": "Answering…", "stopped": "Stopped", "interrupted": "Interrupted",
+                "truncated": "Cut off"}
         self.status_tag.setText(tags.get(it.status, ""))
         self.status_tag.setVisible(it.status in tags)
         if it.status == "error":
@@ -182,6 +184,8 @@ class AnswerWidget(QFrame):
         parts = []
         if it.model is not None:
             parts.append(html.escape(it.model.model))
+        if it.served_model:
+            parts.append(f"answered by {html.escape(it.served_model)}")
         if it.route is not None:
             parts.append(html.escape(it.route.choice))
         if it.usage is not None:
@@ -218,6 +222,9 @@ class AnswerWidget(QFrame):
             rows.append(f"Retried {len(retried)} time{'s' if len(retried) != 1 else ''} after temporary errors")
         if it.fallback_used and it.model is not None:
             rows.append(f"Fell back to <b>{html.escape(str(it.model))}</b>")
+        if it.served_model and it.model is not None:
+            rows.append(f"{html.escape(it.model.provider)} says <b>{html.escape(it.served_model)}</b> answered"
+                        f" for {html.escape(it.model.model)}; billed as {html.escape(it.served_model)}")
         if it.price_source:
             rows.append(f"Price: {html.escape(it.price_source)}")
         return "<br>".join(rows) or "No routing details."
@@ -244,7 +251,9 @@ class AnswerWidget(QFrame):
 
     def _refresh_card(self) -> None:
         it = self.item
-        key = (it.status, it.error.kind if it.error else None, it.error.message if it.error else None)
+        key = (it.status, it.error.kind if it.error else None, it.error.message if it.error else None,
+               None if it.notice is None else it.notice.message,
+               self.view.is_last_answer(it) if it.status == "truncated" else None)
         if key == self._card_key:
             return
         self._card_key = key
@@ -252,9 +261,12 @@ class AnswerWidget(QFrame):
             w = self.card_box.takeAt(0).widget()
             if w is not None:
                 w.deleteLater()
+        c = self.view.controller
+        if it.notice is not None and it.status == "truncated":
+            self.card_box.addWidget(self._cut_card(it))
+            return
         if it.status not in ("error", "interrupted") or it.error is None:
             return
-        c = self.view.controller
         actions: list[tuple[str, Callable[[], object]]] = fix_buttons(Fix.coerce(it.error.fix), c)
         if self.view.is_last_answer(it):
             actions.append(("Retry", lambda: c.regenerate(it.mode)))
@@ -266,6 +278,20 @@ class AnswerWidget(QFrame):
         if it.status == "error" and len(failed) >= 2:  # every candidate failed: say so first
             card.title.setText(f"No model could answer (first problem: {error_title(it.error.kind).lower()})")
         self.card_box.addWidget(card)
+
+    def _cut_card(self, it: MessageItem) -> ErrorCard:
+        """An answer cut at its length limit: kept, and a button that asks for the rest."""
+        notice = it.notice
+        ref = it.model
+        info = ErrorInfo("truncated", notice.message, notice.fix, provider=ref.provider if ref else None,
+                         model=ref.model if ref else None)
+        c = self.view.controller
+        actions: list[tuple[str, Callable[[], object]]] = []
+        if self.view.is_last_answer(it):
+            actions.append(("Continue", lambda: c.send("continue", it.mode)))
+        card = ErrorCard(info, notice=True, actions=actions)
+        card.title.setText("The answer was cut off" + (f" — {ref}" if ref else ""))
+        return card
 
     # --- actions --------------------------------------------------------------------
     def _on_link(self, href: str) -> None:

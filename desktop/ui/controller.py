@@ -42,6 +42,8 @@ LAST_CONVERSATION = "ui.last_conversation"
 
 def item_from_record(rec: Any) -> MessageItem:
     """A stored message (``desktop.storage.MessageRecord``) as the chat's item."""
+    from desktop.engine.events import Notice
+
     failures = [Failure(a.ref, a.error, False) for a in rec.attempts if a.error is not None]
     return MessageItem(
         role=rec.role,
@@ -57,6 +59,8 @@ def item_from_record(rec: Any) -> MessageItem:
         failures=failures,
         fallback_used=bool(rec.fallback_used),
         created_at=rec.created_at,
+        served_model=getattr(rec, "served_model", None),
+        notice=Notice.truncated(rec.model) if rec.status == "truncated" and rec.model is not None else None,
     )
 
 
@@ -391,6 +395,8 @@ class AppController(QObject, AdminActions):
         answer.error = r.error
         answer.attempts = list(r.attempts)
         answer.fallback_used = r.fallback_used
+        answer.served_model = r.served_model
+        answer.notice = r.notice
         self.session.changed.emit(answer)
 
     def _start(self, coro, answer: MessageItem) -> None:

@@ -45,7 +45,7 @@ class MessageItem:
     role: str  # "user" | "assistant"
     text: str = ""
     id: int | None = None
-    status: str = "complete"  # pending | streaming | complete | stopped | interrupted | error
+    status: str = "complete"  # pending | streaming | complete | truncated | stopped | interrupted | error
     model: ModelRef | None = None
     route: RouteDecision | None = None
     usage: Usage | None = None
@@ -60,6 +60,8 @@ class MessageItem:
     prompt: str = ""  # the user text this answer replies to (for regenerate / retry)
     mode: Any = "auto"
     created_at: datetime | None = None
+    served_model: str | None = None  # the model the provider says answered, when another
+    notice: Any = None  # desktop.engine.events.Notice: a kept answer the user must know about
 
     @property
     def finished(self) -> bool:

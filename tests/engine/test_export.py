@@ -57,7 +57,7 @@ def _snapshot(store: Store) -> list:
         msgs = [
             (m.role, m.status, m.text, m.model, m.route, m.usage, m.cost_usd, m.error, m.ttft_ms, m.fallback_used,
              [(a.ref, a.ok, a.error, a.usage, a.started_at, a.ended_at) for a in m.attempts], m.created_at,
-             m.updated_at)
+             m.updated_at, m.served_model)
             for m in store.messages(c.id)
         ]
         out.append((c.title, c.created_at, c.updated_at, c.deleted_at, msgs))
@@ -67,19 +67,26 @@ def _snapshot(store: Store) -> list:
 def test_json_round_trip_into_a_fresh_folder_gives_the_same_conversations(tmp_path):
     with Store(tmp_path / "a.sqlite3", now=Clock()) as a:
         _native(a)
+        cut = a.create_conversation("Cut and served by another model")  # the statuses m009 added
+        a.add_user_message(cut, "Tell me everything")
+        ans = a.start_answer(cut, route=None, model=ModelRef("proxy", "gpt-4o"))
+        a.finish_answer(ans, text="It all began", status="truncated", model=ModelRef("proxy", "gpt-4o"),
+                        usage=Usage(9, 3), served_model="gpt-4o-mini")
         gone = a.create_conversation("Deleted one")
         a.add_user_message(gone, "bye")
         a.delete_conversation(gone)
         ids = [c.id for c in conversations_to_export(a, None)] + [gone]
         buf = io.StringIO()
-        assert export_history(a, ids, buf, format="json") == 3
+        assert export_history(a, ids, buf, format="json") == 4
         expected = _snapshot(a)
     path = tmp_path / "routedesk-export.json"
     path.write_text(buf.getvalue(), encoding="utf-8")
     with Store(tmp_path / "b.sqlite3") as b:
         summary = import_history(b, path)
-        assert summary.formats == ["routedesk"] and summary.conversations_imported == 3
+        assert summary.formats == ["routedesk"] and summary.conversations_imported == 4
         assert _snapshot(b) == expected
+        assert [(m.status, m.served_model) for c in b.list_conversations() for m in b.messages(c.id)
+                if m.status == "truncated"] == [("truncated", "gpt-4o-mini")]
         assert b.ledger() == []  # the spend happened in the other folder
         # and the copy exports to the same conversations again (sources kept)
         again = io.StringIO()

@@ -261,7 +261,15 @@ async def test_openai_error_event_in_stream():
     body = (b'data: {"choices":[{"delta":{"content":"Hi"}}]}\n\n'
             b'event: error\ndata: {"error":{"message":"Overloaded","type":"overloaded_error"}}\n\n')
     events, error = await run("openai", chunked(body, []), "text/event-stream")
-    assert events == [TextDelta("Hi")] and error.kind is ErrorKind.OVERLOADED
+    # after text the answer is interrupted (its text kept); the provider's words are the detail
+    assert events == [TextDelta("Hi")] and error.kind is ErrorKind.INTERRUPTED
+    assert error.code == "stream_error" and error.detail == "Overloaded"
+
+
+async def test_openai_error_event_before_text_is_classified():
+    body = b'event: error\ndata: {"error":{"message":"Overloaded","type":"overloaded_error"}}\n\n'
+    events, error = await run("openai", chunked(body, []), "text/event-stream")
+    assert events == [] and error.kind is ErrorKind.OVERLOADED  # nothing seen yet: a fallback may answer
 
 
 async def test_openai_ignores_stream_and_answers_json():

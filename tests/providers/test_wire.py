@@ -170,7 +170,7 @@ MIDSTREAM = {"openai": K.SERVER_ERROR, "openrouter": K.SERVER_ERROR, "lmstudio":
 @pytest.mark.parametrize("after", [0, 2], ids=["before-first-token", "after-first-token"])
 @pytest.mark.parametrize("fault", ["cut", "malformed_sse", "stall", "midstream_error"])
 async def test_stream_faults(sim, client, protocol, after, fault):
-    expected = dict(STREAM_ROWS).get(fault) or MIDSTREAM[protocol]
+    expected = dict(STREAM_ROWS).get(fault) or (MIDSTREAM[protocol] if not after else K.INTERRUPTED)
     sim.inject(Fault(fault, protocol=protocol, after_chunks=after))
     p = provider_for(sim, client, protocol, timeouts=TINY)
     out = await collect(p, MODELS[protocol])

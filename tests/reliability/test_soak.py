@@ -7,12 +7,17 @@ What it proves, message by message and for the whole run:
 
 * no user message is lost: every text sent is in the database, in order, each followed by
   exactly one answer row, and no row is left ``streaming``;
-* every answer is either ``complete`` with the full reply, or stored with its error kind
-  (one of DESIGN.md's kinds) and the partial text the user saw (``interrupted``/``stopped``
-  keep it, ``error`` has none); what the listener received equals what was stored;
+* every answer is either ``complete`` with the full reply, ``truncated`` with the part the
+  provider sent before its length limit (and a notice), or stored with its error kind (one
+  of DESIGN.md's kinds) and the partial text the user saw (``interrupted``/``stopped`` keep
+  it, ``error`` has none; a filtered answer keeps its text as content_filtered); what the
+  listener received equals what was stored;
 * the ledger equals the usage the simulator actually sent, entry by entry and in order,
   priced independently (genai-prices asked directly, the overrides in force, 0 for local)
-  with Decimal equality, and ``spend_total()`` equals the sum;
+  with Decimal equality, and ``spend_total()`` equals the sum. In the last quarter the
+  proxy answers gpt-4o with gpt-4o-mini (billed as gpt-4o-mini, ``served_model`` kept) and
+  reports a cost header (LiteLLM's): a model with no price is billed that (``provider``);
+  OpenRouter's ``usage.cost`` is kept beside every OpenRouter entry;
 * every error kind of DESIGN.md was met; faults hit before and after the first token;
 * tasks and connections stay bounded; PRAGMA integrity_check is ok from a fresh connection
   and the database reopens with nothing to recover.
@@ -41,6 +46,7 @@ from desktop.engine.events import AnswerDelta, AnswerFinished, AnswerStarted, At
 from desktop.engine.health import HealthMonitor
 from desktop.storage import Store
 from tests.simulator import Fault
+from tests.simulator.faults import openrouter_cost
 from tests.simulator.server import RANDOM_KINDS
 
 from .conftest import MTOK, bundled_cost, eventually, integrity
@@ -50,7 +56,10 @@ SEED = int(os.environ.get("ROUTEDESK_SOAK_SEED", "20261124"))
 RATE = 0.2
 #: every kind the simulator has: HTTP errors, in-stream faults, stalls (-> timeout), slow starts.
 KINDS = tuple(RANDOM_KINDS) + ("stall", "slow_first_token")
-FINAL = {"complete", "interrupted", "stopped", "error"}
+FINAL = {"complete", "truncated", "interrupted", "stopped", "error"}
+#: The last quarter's proxy: gpt-4o answered by gpt-4o-mini, and a reported cost per call.
+SERVED = {"gpt-4o": "gpt-4o-mini"}
+HEADER_COST = Decimal("0.000042")
 ALL_KINDS = {k.value for k in ErrorKind}
 #: A stalled stream stays silent this long; the engine's timeouts (1.5 s) end it first.
 STALL_S = 3.0
@@ -98,8 +107,10 @@ def overrides_for(phase: int, rig) -> dict[ModelRef, tuple[Decimal, Decimal]]:
     return {}
 
 
-def apply_phase(phase: int, rig) -> None:
+def apply_phase(phase: int, rig, sim) -> None:
     store = rig.engine.store
+    sim.served_models = dict(SERVED) if phase == 3 else {}
+    sim.chat_headers = {"x-litellm-response-cost": str(HEADER_COST)} if phase == 3 else {}
     for o in store.list_price_overrides():
         store.delete_price_override(o.ref)
     for ref, (inp, out) in overrides_for(phase, rig).items():
@@ -110,7 +121,13 @@ def apply_phase(phase: int, rig) -> None:
         rig.engine.set_pair(rig.ref("openai", "gpt-4o"), ModelRef("ollama", "llama3.2:latest"))
 
 
+def served(rig, phase: int, provider: str, model: str) -> str | None:
+    """The model the simulator's proxy says answered, when another than the one asked."""
+    return SERVED.get(model) if phase == 3 and provider == rig.names["openai"] else None
+
+
 def expected_cost(rig, phase: int, provider: str, model: str, inp: int, out: int) -> Decimal | None:
+    model = served(rig, phase, provider, model) or model  # billed as the model that answered
     ref = ModelRef(provider, model)
     over = overrides_for(phase, rig).get(ref)
     if over is not None:
@@ -119,7 +136,18 @@ def expected_cost(rig, phase: int, provider: str, model: str, inp: int, out: int
         return Decimal(0)
     kind = {rig.names["openai"]: "openai", rig.names["anthropic"]: "anthropic",
             rig.names["openrouter"]: "openrouter"}[provider]
-    return bundled_cost(kind, model, inp, out)
+    cost = bundled_cost(kind, model, inp, out)
+    if cost is None and phase == 3 and kind == "openai":
+        return HEADER_COST  # no price of its own: what the proxy reported
+    return cost
+
+
+def expected_reported(rig, phase: int, protocol: str, inp: int, out: int) -> Decimal | None:
+    """The cost the provider reported: OpenRouter's usage.cost always, the header of the last
+    quarter on the other OpenAI-wire answers (Anthropic's and Ollama's wires don't read it)."""
+    if protocol == "openrouter":
+        return openrouter_cost(inp, out)
+    return HEADER_COST if phase == 3 and protocol in ("openai", "lmstudio") else None
 
 
 def choose_mode(rng: random.Random, rig):
@@ -186,7 +214,7 @@ async def _soak(rig, sim, N: int, wired: bool):
         for i in range(N):
             phase = i * 4 // N
             if len(phase_start) <= phase:
-                apply_phase(phase, rig)
+                apply_phase(phase, rig, sim)
                 phase_start.append(len(sim.usage_log))
             if i % 50 == 25:  # probes meet faults of their own (no stalls: those are for chats)
                 sim.inject(Fault(rng.choice(["server_error", "auth_invalid", "cut", "malformed_sse", "overloaded"]),
@@ -303,12 +331,14 @@ async def _soak(rig, sim, N: int, wired: bool):
         assert a.text == seen, (s.index, a.status, a.text, seen)
         if a.status == "complete":
             assert a.text == reply and a.error is None and a.usage is not None
+        elif a.status == "truncated":
+            assert reply.startswith(a.text) and a.text != reply and a.error is None and a.usage is not None
         elif a.status == "error":
             assert a.text == "" and a.error is not None and a.error.kind in ALL_KINDS, s.index
             assert a.error.message and a.error.fix
             final_kinds[a.error.kind] += 1
         elif a.status == "interrupted":
-            assert a.text and reply.startswith(a.text) and a.text != reply, (s.index, a.text)
+            assert a.text and reply.startswith(a.text.rstrip()) and a.text != reply, (s.index, a.text)
             assert a.error is not None and a.error.kind in ALL_KINDS
             final_kinds[a.error.kind] += 1
         else:  # stopped by the user
@@ -324,6 +354,7 @@ async def _soak(rig, sim, N: int, wired: bool):
     assert any((f.after_chunks or 0) == 0 for f in stream_faults)
     assert any((f.after_chunks or 0) >= 1 for f in stream_faults)
     assert statuses["interrupted"] > 0 and statuses["stopped"] > 0 and statuses["error"] > 0
+    assert statuses["truncated"] > 0
     if not wired:
         assert met == ALL_KINDS, ALL_KINDS - met
     failed_calls = sum(len(s.failed) for s in sent)
@@ -343,6 +374,8 @@ async def _soak(rig, sim, N: int, wired: bool):
     for u, x, ph in zip(usage, ledger, phase_of, strict=True):
         want = expected_cost(rig, ph, x.ref.provider, u.model, u.input_tokens, u.output_tokens)
         assert x.cost_usd == want, (x, ph, want)
+        assert x.served_model == served(rig, ph, x.ref.provider, u.model), (x, ph)
+        assert x.provider_cost_usd == expected_reported(rig, ph, u.protocol, u.input_tokens, u.output_tokens), x
         sources[x.price_source] += 1
         if want is not None:
             total += want
@@ -350,7 +383,7 @@ async def _soak(rig, sim, N: int, wired: bool):
     billed = sum((a.cost_usd for a in answers.values() if a.cost_usd is not None), Decimal(0))
     assert billed == total  # what each answer shows adds up to the ledger
     if not wired:
-        assert {"bundled", "override", "local", "unknown"} <= set(sources), sources
+        assert {"bundled", "override", "local", "unknown", "provider"} <= set(sources), sources
 
     # --- the database is sound and reopens with nothing to repair ----------------------------
     assert integrity(rig.home / "routedesk.sqlite3") == ["ok"]

@@ -6,7 +6,7 @@ import json
 import uuid
 from typing import Any
 
-from .faults import anthropic_model_not_found, midstream_error_payload
+from .faults import ENDING_KINDS, anthropic_model_not_found, midstream_error_payload
 from .http_plumbing import HandlerBase
 from .records import UsageRecord
 from .tokens import count_input_tokens, count_output_tokens, split_chunks, text_of, truncate
@@ -59,11 +59,20 @@ class AnthropicWire(HandlerBase):
                      for m in body["messages"] if isinstance(m, dict)]
         text, truncated = truncate(self.sim._reply(messages), body.get("max_tokens"))
         stop_reason = "max_tokens" if truncated else "end_turn"
+        if f is not None and f.kind in ENDING_KINDS:
+            # stop_reason "max_tokens" (cut at the limit) or "refusal" (the model declined),
+            # sent in message_delta as Anthropic's streaming docs show
+            # (https://docs.claude.com/en/docs/build-with-claude/streaming; stop reasons:
+            # https://docs.claude.com/en/api/handling-stop-reasons).
+            text = truncate(text, f.after_chunks or 0)[0]
+            stop_reason = "max_tokens" if f.kind == "length" else "refusal"
+            f = None
+        answered = self.sim.served_models.get(model, model)
         inp, out = count_input_tokens(messages), count_output_tokens(text)
         mid = "msg_" + uuid.uuid4().hex[:24]
         log = lambda: self.sim._log_usage(UsageRecord(protocol, model, inp, out))  # noqa: E731
-        if not body.get("stream"):
-            obj = {"id": mid, "type": "message", "role": "assistant", "model": model,
+        if not body.get("stream") or self.sim.ignore_stream:
+            obj = {"id": mid, "type": "message", "role": "assistant", "model": answered,
                    "content": [{"type": "text", "text": text}], "stop_reason": stop_reason,
                    "stop_sequence": None, "usage": {"input_tokens": inp, "output_tokens": out}}
             return self._nonstream_body(f, json.dumps(obj).encode(), log, protocol)
@@ -73,7 +82,7 @@ class AnthropicWire(HandlerBase):
 
         preamble = [
             ev("message_start", {"type": "message_start", "message": {
-                "id": mid, "type": "message", "role": "assistant", "model": model, "content": [],
+                "id": mid, "type": "message", "role": "assistant", "model": answered, "content": [],
                 "stop_reason": None, "stop_sequence": None,
                 "usage": {"input_tokens": inp, "output_tokens": 1}}}),
             ev("content_block_start", {"type": "content_block_start", "index": 0,

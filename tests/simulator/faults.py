@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 
 __all__ = [
     "Fault",
@@ -20,10 +21,12 @@ __all__ = [
     "OPENAI_REQUEST_TOO_LARGE",
     "OPENROUTER_UPSTREAM_RATE_LIMITED",
     "STREAM_FAULT_KINDS",
+    "ENDING_KINDS",
     "ErrorResponse",
     "error_response",
     "mask_key",
     "midstream_error_payload",
+    "openrouter_cost",
 ]
 
 #: Kinds answered with an HTTP error status before any byte of a normal response.
@@ -57,7 +60,18 @@ STREAM_FAULT_KINDS = (
     "malformed_sse",
     "error_in_200",
     "midstream_error",
+    "length",
+    "content_filter",
+    "keepalive",
 )
+#: Stream kinds that end a stream normally, with another end reason: after `after_chunks`
+#: words, `length` ends as a reply cut at its limit (OpenAI/Ollama finish "length",
+#: Anthropic stop_reason "max_tokens"), `content_filter` as a filtered one (OpenAI
+#: "content_filter", Anthropic "refusal", Ollama - which has no filter - "stop"); both send
+#: the usage of what was written. `keepalive` is not an ending: after `after_chunks` words
+#: the stream sends only SSE comments (`: OPENROUTER PROCESSING`) for `delay` seconds, then
+#: goes on.
+ENDING_KINDS = ("length", "content_filter")
 FAULT_KINDS = HTTP_FAULT_KINDS + STREAM_FAULT_KINDS
 
 #: Fault.endpoint values: which requests a fault may hit.
@@ -435,6 +449,11 @@ def error_in_200_body(protocol: str) -> bytes:
     )
 
 
+def openrouter_cost(input_tokens: int, output_tokens: int) -> Decimal:
+    """What the simulated OpenRouter charges (its /models pricing), exactly."""
+    return Decimal("0.00000015") * input_tokens + Decimal("0.0000006") * output_tokens
+
+
 def midstream_error_payload(protocol: str) -> dict:
     """The in-stream error object (serialised by the protocol's framing)."""
     if protocol == "anthropic":
@@ -442,7 +461,13 @@ def midstream_error_payload(protocol: str) -> dict:
     if protocol == "ollama":
         return {"error": "an error was encountered while running the model: unexpected EOF"}
     if protocol == "openrouter":
-        return {"error": {"code": 502, "message": "Provider returned error"}, "choices": []}
+        # OpenRouter's "unified" mid-stream error, as its streaming docs show it
+        # (https://openrouter.ai/docs/api/reference/streaming#handling-errors-during-streaming):
+        # the error at the top level of a chunk, beside a choice with finish_reason "error".
+        return {"id": "cmpl-abc123", "object": "chat.completion.chunk", "created": 1234567890,
+                "model": "gpt-3.5-turbo", "provider": "openai",
+                "error": {"code": "server_error", "message": "Provider disconnected unexpectedly"},
+                "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "error"}]}
     return _openai_err(
         "The server had an error while processing your request. Sorry about that!",
         "server_error",

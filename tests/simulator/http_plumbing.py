@@ -18,7 +18,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
-from .faults import Fault, error_in_200_body, error_response
+from .faults import ENDING_KINDS, Fault, error_in_200_body, error_response
 from .records import RequestRecord
 
 if TYPE_CHECKING:
@@ -148,6 +148,8 @@ class HandlerBase(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.send_header("Cache-Control", "no-cache")
         self.send_header("x-request-id", "req_" + uuid.uuid4().hex[:16])
+        for k, v in self.sim.chat_headers.items():
+            self.send_header(k, v)
         self.end_headers()
 
     def _chunk(self, data: bytes) -> None:
@@ -296,6 +298,8 @@ class HandlerBase(BaseHTTPRequestHandler):
         malformed_sse sends unreadable JSON, midstream_error an error body with status 200.
         """
         style = "openrouter" if f.protocol == "openrouter" and protocol in OPENAI_WIRE else protocol
+        if f.kind in ENDING_KINDS or f.kind == "keepalive":
+            return False  # the wire shapes the reply (its end reason) or the stream (comments)
         if not streamable:
             if f.kind == "slow_first_token":
                 self._stall(f.delay if f.delay is not None else 1.0)
@@ -335,6 +339,17 @@ class HandlerBase(BaseHTTPRequestHandler):
         self._start_stream(ctype)
         for p in preamble:
             self._chunk(p)
+        if f is not None and f.kind == "keepalive":
+            n = min(f.after_chunks or 0, len(chunks))
+            for c in chunks[:n]:
+                self._chunk(c)
+            # OpenRouter's keep-alive comment (https://openrouter.ai/docs/api/reference/streaming,
+            # "Additional Information"): sent while the upstream is still working.
+            until = time.monotonic() + (f.delay if f.delay is not None else 1.0)
+            while time.monotonic() < until:
+                self._chunk(b": OPENROUTER PROCESSING\n\n")
+                self._pause(0.05)
+            chunks, f = chunks[n:], None
         n_fault = None
         if f is not None and f.kind in IN_STREAM_KINDS:
             n_fault = min(f.after_chunks or 0, len(chunks))
@@ -391,7 +406,8 @@ class HandlerBase(BaseHTTPRequestHandler):
                                                "application/json; charset=utf-8")
             elif f.kind == "midstream_error":
                 return self._send_raw_response(200, error_in_200_body(protocol), "application/json; charset=utf-8")
-        self._sent_then_logged(lambda: self._send_raw_response(200, body, "application/json; charset=utf-8"), on_sent)
+        self._sent_then_logged(lambda: self._send_raw_response(200, body, "application/json; charset=utf-8",
+                                                               dict(self.sim.chat_headers)), on_sent)
 
     def _sent_then_logged(self, write: Callable[[], None], log: Callable[[], object] | None) -> None:
         """Usage counts as sent once its bytes are written. It is logged just before the

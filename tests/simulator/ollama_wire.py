@@ -9,7 +9,7 @@ import re
 import time
 from typing import Any
 
-from .faults import midstream_error_payload, ollama_model_not_found
+from .faults import ENDING_KINDS, midstream_error_payload, ollama_model_not_found
 from .http_plumbing import HandlerBase
 from .records import UsageRecord
 from .tokens import count_input_tokens, count_output_tokens, split_chunks, text_of, truncate
@@ -117,6 +117,13 @@ class OllamaWire(HandlerBase):
                         for m in body.get("messages") or [] if isinstance(m, dict)]
         opts = body.get("options") or {}
         text, truncated = truncate(self.sim._reply(messages), opts.get("num_predict"))
+        if f is not None and f.kind in ENDING_KINDS:
+            # done_reason "length" when num_predict cut the reply (Ollama's API docs,
+            # https://github.com/ollama/ollama/blob/main/docs/api.md "Generate a chat completion");
+            # Ollama has no content filter: that kind leaves the reply as it is.
+            if f.kind == "length":
+                text, truncated = truncate(text, f.after_chunks or 0)[0], True
+            f = None
         inp, out = count_input_tokens(messages), count_output_tokens(text)
         log = lambda: self.sim._log_usage(UsageRecord(protocol, raw_model, inp, out))  # noqa: E731
         is_chat = path == "/api/chat"

@@ -8,7 +8,7 @@ import time
 import uuid
 from typing import Any
 
-from .faults import midstream_error_payload, openai_bad_key, openai_model_not_found
+from .faults import ENDING_KINDS, midstream_error_payload, openai_bad_key, openai_model_not_found, openrouter_cost
 from .http_plumbing import NO_AUTH, HandlerBase
 from .records import UsageRecord
 from .tokens import count_input_tokens, count_output_tokens, split_chunks, text_of, truncate
@@ -80,14 +80,27 @@ class OpenAIWire(HandlerBase):
                     for m in body["messages"] if isinstance(m, dict)]
         text, truncated = truncate(self.sim._reply(messages), body.get("max_completion_tokens", body.get("max_tokens")))
         finish = "length" if truncated else "stop"
+        if f is not None and f.kind in ENDING_KINDS:
+            # Cut at its limit (finish_reason "length") or stopped by the content filter
+            # ("content_filter"), as OpenAI's chat streaming docs list the finish reasons
+            # (https://platform.openai.com/docs/api-reference/chat/streaming, choices[].finish_reason).
+            text = truncate(text, f.after_chunks or 0)[0]
+            finish = "length" if f.kind == "length" else "content_filter"
+            f = None
         inp, out = count_input_tokens(messages), count_output_tokens(text)
-        usage = {"prompt_tokens": inp, "completion_tokens": out, "total_tokens": inp + out}
+        usage: dict = {"prompt_tokens": inp, "completion_tokens": out, "total_tokens": inp + out}
+        if protocol == "openrouter":
+            # OpenRouter reports what the call cost, in credits (USD), in usage.cost
+            # (https://openrouter.ai/docs/use-cases/usage-accounting); here at the prices its
+            # model list gives (prompt 0.00000015, completion 0.0000006 per token).
+            usage["cost"] = float(openrouter_cost(inp, out))
+        answered = self.sim.served_models.get(model, model)
         cid = "chatcmpl-" + uuid.uuid4().hex[:24]
         created = int(time.time())
         log = lambda: self.sim._log_usage(UsageRecord(protocol, model, inp, out))  # noqa: E731
-        if not body.get("stream"):
+        if not body.get("stream") or self.sim.ignore_stream:
             obj = {
-                "id": cid, "object": "chat.completion", "created": created, "model": model,
+                "id": cid, "object": "chat.completion", "created": created, "model": answered,
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "refusal": None},
                              "logprobs": None, "finish_reason": finish}],
                 "usage": usage, "system_fingerprint": "fp_simulator",
@@ -96,7 +109,7 @@ class OpenAIWire(HandlerBase):
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
 
         def chunk(delta: dict, finish_reason=None, choices=True, usage_=None) -> bytes:
-            obj: dict = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+            obj: dict = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": answered,
                          "system_fingerprint": "fp_simulator",
                          "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}]
                          if choices else []}
@@ -105,6 +118,8 @@ class OpenAIWire(HandlerBase):
             return b"data: " + json.dumps(obj).encode() + b"\n\n"
 
         preamble = [chunk({"role": "assistant", "content": "", "refusal": None})]
+        if protocol == "openrouter":  # its keep-alive comment, first (docs "streaming", Additional Information)
+            preamble.insert(0, b": OPENROUTER PROCESSING\n\n")
         chunks = [chunk({"content": c}) for c in split_chunks(text)]
         epilogue: list = [(chunk({}, finish), None)]
         if include_usage:

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable
 
 from .anthropic_wire import AnthropicWire
-from .faults import FAULT_KINDS, RELAYED_FAULT_KINDS, Fault
+from .faults import ENDING_KINDS, FAULT_KINDS, RELAYED_FAULT_KINDS, Fault
 from .http_plumbing import IN_STREAM_KINDS, NO_AUTH, OPENAI_WIRE, SimulatorHTTPServer
 from .ollama_wire import OllamaWire, ollama_name
 from .openai_wire import OpenAIWire
@@ -54,7 +54,8 @@ DEFAULT_MODELS: dict[str, list[str]] = {
 }
 
 #: Default random-fault kinds: everything that does not depend on wall-clock time.
-RANDOM_KINDS = tuple(k for k in FAULT_KINDS if k not in ("stall", "slow_first_token") + RELAYED_FAULT_KINDS)
+_TIMED_KINDS = ("stall", "slow_first_token", "keepalive")
+RANDOM_KINDS = tuple(k for k in FAULT_KINDS if k not in _TIMED_KINDS + RELAYED_FAULT_KINDS)
 
 
 class _Handler(OpenAIWire, AnthropicWire, OllamaWire):
@@ -86,6 +87,16 @@ class Simulator:
         self.litellm_model_info: dict[str, dict] | None = None
         #: progress lines with "completed" a pull sends (plus manifest/verify/write/success lines).
         self.pull_steps = 4
+        #: model asked for -> model that answers (a proxy's fallback): the name the chunks,
+        #: the body and Anthropic's message_start give. Usage is still logged under the asked name.
+        self.served_models: dict[str, str] = {}
+        #: extra headers on every 200 chat answer: LiteLLM's proxy sends x-litellm-response-cost
+        #: (the call's cost, USD) and x-litellm-attempted-fallbacks (how many fallbacks it tried),
+        #: per https://docs.litellm.ai/docs/proxy/response_headers.
+        self.chat_headers: dict[str, str] = {}
+        #: answer every chat request with a plain JSON body, as a server or proxy that
+        #: ignores ``stream: true`` does.
+        self.ignore_stream = False
         self.usage_log: list[UsageRecord] = []
         self.requests: list[RequestRecord] = []
         self.fault_log: list[FaultRecord] = []
@@ -244,6 +255,8 @@ class Simulator:
                 if hit < rate:
                     kind = kinds[ki]
                     f = Fault(kind, after_chunks=after if kind in IN_STREAM_KINDS else None)
+                    if kind in ENDING_KINDS:
+                        f.after_chunks = 2 if after is None else after
                     if kind in ("stall", "cut", "malformed_sse", "midstream_error") and f.after_chunks is None:
                         f.after_chunks = 0 if kind != "cut" else None
                     if kind == "stall":
@@ -343,3 +356,6 @@ class Simulator:
             self.chunk_delay = 0.0
             self.ollama_registry = None
             self.litellm_model_info = None
+            self.served_models = {}
+            self.chat_headers = {}
+            self.ignore_stream = False

@@ -25,6 +25,7 @@ SHIPPED = [
     ("m006_providers_drop_enabled", "b6d6c9d9a08e3f66"),
     ("m007_conversation_sources", "05966e830ff884df"),
     ("m008_endpoint_clients", "93ccad7eb3aa0d45"),
+    ("m009_truncated_served_model", "09ee17e532f6f7e9"),
 ]
 
 
@@ -136,3 +137,55 @@ def test_concurrent_first_open_from_several_processes(tmp_path: Path):
     with Store(path) as s:
         assert s.migrations() == [name for name, _ in MIGRATIONS]
         assert sorted(s.settings()) == ["p0", "p1", "p2", "p3"]
+
+
+def test_rebuilt_messages_keep_every_row_attempt_ledger_link_and_search(tmp_path: Path):
+    """m009 rebuilds ``messages`` (its CHECK gains ``truncated``). A database from before it
+    keeps every message with its id, the attempts, ledger rows, scores and feedback that
+    point at them (none cascaded away), the search index, and the triggers keep working."""
+    path = tmp_path / "db.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA foreign_keys = ON")
+    done = [name for name, _ in MIGRATIONS].index("m009_truncated_served_model")
+    migrate_until(conn, done)
+    t = "2025-01-01T00:00:00.000000Z"
+    conn.execute("INSERT INTO conversations (title, created_at, updated_at) VALUES ('old', ?, ?)", (t, t))
+    for i, (role, status, text) in enumerate([("user", "complete", "ancient needle question"),
+                                              ("assistant", "interrupted", "half an answer about the needle"),
+                                              ("assistant", "streaming", "not indexed yet")], start=5):
+        conn.execute("INSERT INTO messages (id, conversation_id, role, status, text, created_at, updated_at)"
+                     " VALUES (?, 1, ?, ?, ?, ?, ?)", (i, role, status, text, t, t))
+    conn.execute("INSERT INTO attempts (message_id, provider, model, ok) VALUES (6, 'work', 'gpt-4o', 0)")
+    conn.execute("INSERT INTO ledger (message_id, provider, model, cost_usd, created_at)"
+                 " VALUES (6, 'work', 'gpt-4o', '0.001', ?)", (t,))
+    conn.execute("INSERT INTO router_scores (message_id, score, created_at) VALUES (6, 0.4, ?)", (t,))
+    conn.execute("INSERT INTO feedback (message_id, value, kind, created_at) VALUES (6, 1, 'thumb', ?)", (t,))
+    conn.close()
+    with Store(path) as s:
+        assert s.migrations()[-1] == "m009_truncated_served_model"
+        c = s.conn
+        assert [tuple(r) for r in c.execute("SELECT id, status, text FROM messages ORDER BY id")] == [
+            (5, "complete", "ancient needle question"), (6, "interrupted", "half an answer about the needle"),
+            (7, "streaming", "not indexed yet")]
+        assert c.execute("SELECT message_id FROM attempts").fetchall()[0][0] == 6
+        assert [tuple(r) for r in c.execute("SELECT message_id, cost_usd, served_model, provider_cost_usd"
+                                            " FROM ledger")] == [(6, "0.001", None, None)]
+        assert c.execute("SELECT message_id FROM router_scores").fetchone()[0] == 6
+        assert c.execute("SELECT message_id FROM feedback").fetchone()[0] == 6
+        assert c.execute("PRAGMA foreign_keys").fetchone()[0] == 1  # back on after the rebuild
+        assert c.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'messages'"
+                                        " AND type IN ('index', 'trigger')")} >= {
+            "messages_conversation", "messages_streaming", "messages_fts_ai", "messages_fts_ad", "messages_fts_au"}
+        c.execute("INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')")
+        assert sorted(h.message_id for h in s.search("needle")) == [5, 6]
+        # the new status is allowed, the streaming row enters the index when it ends
+        s.finish_answer(7, text="a cut answer about the needle", status="truncated", served_model="gpt-4o-mini")
+        assert sorted(h.message_id for h in s.search("needle")) == [5, 6, 7]
+        assert s.conn.execute("SELECT status, served_model FROM messages WHERE id = 7").fetchone()[:] == (
+            "truncated", "gpt-4o-mini")
+        with pytest.raises(sqlite3.IntegrityError):
+            c.execute("UPDATE messages SET status = 'bogus' WHERE id = 5")
+        c.execute("DELETE FROM messages WHERE id = 6")  # the rebuilt table's children still follow it
+        assert c.execute("SELECT count(*) FROM attempts").fetchone()[0] == 0
+        assert c.execute("SELECT message_id FROM ledger").fetchone()[0] is None

@@ -18,7 +18,7 @@ from desktop.core.types import (
     Usage,
     UsageReport,
 )
-from desktop.providers.base import Provider, StreamState
+from desktop.providers.base import Provider, StreamState, read_to_end
 from desktop.providers.classify import bad_response, classify_error_payload, classify_http_error
 
 __all__ = ["AnthropicProvider", "AnthropicStreamParser", "ANTHROPIC_VERSION", "DEFAULT_MAX_TOKENS"]
@@ -156,12 +156,14 @@ class AnthropicProvider(Provider):
             if "text/event-stream" not in response.headers.get("content-type", "").lower():
                 raw = await self._read_limited(response)
                 raise classify_http_error(response.status_code, response.headers, raw, **self._ctx(model))
-            async for sse in source.aiter_sse():
+            sses = source.aiter_sse()
+            async for sse in sses:
                 events = parser.feed(sse.event, sse.data)
                 state.tick()
                 for event in events:
                     yield event
                 if parser.done:
+                    await read_to_end(sses)
                     return
             raise self._interrupted(model, state)
 

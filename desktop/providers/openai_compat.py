@@ -19,7 +19,7 @@ from desktop.core.types import (
     Usage,
     UsageReport,
 )
-from desktop.providers.base import Provider, StreamState, as_mapping
+from desktop.providers.base import Provider, StreamState, as_mapping, read_to_end
 from desktop.providers.classify import bad_response, classify_error_payload, classify_http_error
 
 __all__ = [
@@ -213,12 +213,14 @@ class OpenAICompatProvider(Provider):
                     for event in parser.complete(obj):
                         yield event
                     return
-                async for sse in source.aiter_sse():
+                sses = source.aiter_sse()
+                async for sse in sses:
                     events = parser.feed(sse.event, sse.data)
                     state.tick()
                     for event in events:
                         yield event
                     if parser.done:
+                        await read_to_end(sses)
                         return
                 raise self._interrupted(model, state)
             return

@@ -99,6 +99,21 @@ async def test_a_revoked_token_is_refused_at_once_while_others_keep_working(endp
         "doomed": 1, "tests": 1}
 
 
+async def test_a_token_removed_or_capped_in_this_app_takes_effect_at_the_next_request(endpoint, sim):
+    token = endpoint.add_client("editor")
+    c = endpoint.client(token)
+    await c.chat.completions.create(model="weak", messages=HELLO)
+    seen = {x.name: x for x in endpoint.engine.clients.list()}
+    assert seen["editor"].last_used_at is not None  # stamped, though after the answer
+    endpoint.engine.clients.set_budget("editor", Decimal(0))
+    with pytest.raises(openai.RateLimitError) as caught:
+        await c.chat.completions.create(model="weak", messages=HELLO)
+    assert "$0.00" in caught.value.message
+    endpoint.engine.clients.remove("editor")
+    with pytest.raises(openai.AuthenticationError):
+        await c.chat.completions.create(model="weak", messages=HELLO)
+
+
 async def test_a_client_over_its_monthly_budget_is_refused_with_the_budget_named(endpoint, sim):
     ref = str(endpoint.ref("openai", "gpt-4o"))
     token = endpoint.add_client("capped", Decimal("0.00005"))

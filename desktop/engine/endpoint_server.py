@@ -6,8 +6,8 @@ fallbacks, cooldowns, health and billing as a message typed in the window. A str
 status line waits for the first token, so a request that fails before any text gets the
 status its failure deserves (429, 504, ...) instead of a 200 with an error inside. A
 client that leaves mid-answer cancels the run; the engine stops the upstream call and
-books what was used. Tokens are looked up on every request, so a revoked one fails at
-once. Nothing here logs a header, a token or a key.
+books what was used. Tokens are checked on every request (``ClientService.authenticate``),
+so a revoked one fails at once. Nothing here logs a header, a token or a key.
 """
 
 from __future__ import annotations
@@ -167,6 +167,8 @@ class EndpointServer:
         except web.HTTPException as exc:  # aiohttp's own: wrong method, unknown route, ...
             code = _HTTP_CODES.get(exc.status, "bad_request")
             response = _bad(BadRequest(exc.reason or "Bad request.", code=code, status=exc.status))
+        if client is not None:  # after a stream's last byte, not before its first
+            self.engine.clients.touch(client)
         if self._on_request is not None:
             info = response.get("routedesk") or {}
             self._on_request(RequestLog(None if client is None else client.name, request.method, request.path,
@@ -253,11 +255,11 @@ class EndpointServer:
                 elif isinstance(ev, AttemptStarted):
                     model = str(ev.model)
                 elif isinstance(ev, AnswerDelta) and req.stream:
-                    if resp is None:
+                    data = _sse(chunk(rid, model or "", created, delta={"content": ev.text}))
+                    if resp is None:  # the status line, the role and the first text in one write
                         resp = await self._open_stream(request, route, model)
-                        await resp.write(_sse(chunk(rid, model or "", created, delta={"role": "assistant",
-                                                                                        "content": ""})))
-                    await resp.write(_sse(chunk(rid, model or "", created, delta={"content": ev.text})))
+                        data = _sse(chunk(rid, model or "", created, delta={"role": "assistant", "content": ""})) + data
+                    await resp.write(data)
             result = task.result()
             if not req.stream or (resp is None and not result.ok):
                 return self._whole(result, rid)

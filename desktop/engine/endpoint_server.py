@@ -84,6 +84,14 @@ def _cost_header(result: AnswerResult) -> str:
     return "unknown" if result.cost_usd is None else str(result.cost_usd)
 
 
+class _EventStream(web.StreamResponse):
+    """A stream whose status line and headers leave with its first bytes (one send, not
+    two: the tool sees the first token one wake-up sooner). aiohttp's own ``Response``
+    buffers its headers the same way."""
+
+    _send_headers_immediately = False
+
+
 class EndpointServer:
     def __init__(self, engine: Engine, host: str, port: int, *, max_body: int = MAX_BODY_BYTES,
                  max_concurrent: int = 64, on_request: Callable[[RequestLog], None] | None = None,
@@ -245,8 +253,13 @@ class EndpointServer:
         route: str | None = None
         model: str | None = None
         resp: web.StreamResponse | None = None
+        pending = bytearray()  # text that came while the last write went out: one write, not one per delta
         try:
             while True:
+                if pending and queue.empty():
+                    assert resp is not None
+                    await resp.write(bytes(pending))
+                    pending.clear()
                 ev = await queue.get()
                 if ev is done:
                     break
@@ -259,7 +272,12 @@ class EndpointServer:
                     if resp is None:  # the status line, the role and the first text in one write
                         resp = await self._open_stream(request, route, model)
                         data = _sse(chunk(rid, model or "", created, delta={"role": "assistant", "content": ""})) + data
-                    await resp.write(data)
+                        await resp.write(data)
+                    else:
+                        pending += data
+            if pending:
+                assert resp is not None
+                await resp.write(bytes(pending))
             result = task.result()
             if not req.stream or (resp is None and not result.ok):
                 return self._whole(result, rid)
@@ -278,7 +296,7 @@ class EndpointServer:
                     await task
 
     async def _open_stream(self, request: web.Request, route: str | None, model: str | None) -> web.StreamResponse:
-        resp = web.StreamResponse(headers={
+        resp = _EventStream(headers={
             "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
             "x-routedesk-route": route or "", "x-routedesk-model": model or ""})
         await resp.prepare(request)

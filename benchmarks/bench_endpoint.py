@@ -76,8 +76,17 @@ async def parallel(client: httpx.AsyncClient, url: str, token: str, model: str, 
     return firsts, (width * rounds) / (time.perf_counter() - t0)
 
 
-async def measure(client: httpx.AsyncClient, sim_url: str, url: str, token: str, n: int,
-                  rounds: int) -> tuple[list[float], list[float], tuple, tuple]:
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of a process so far (Linux's /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measure(client: httpx.AsyncClient, sim_url: str, url: str, token: str, n: int, rounds: int,
+                  server_pid: int | None = None) -> tuple[list[float], list[float], tuple, tuple, float | None]:
     direct = lambda: ttft(client, sim_url, "sk-test-key", "gpt-4o-mini")  # noqa: E731
     through = lambda: ttft(client, url, token, "sim/gpt-4o-mini")  # noqa: E731
     for _ in range(20):  # warm both paths
@@ -85,6 +94,7 @@ async def measure(client: httpx.AsyncClient, sim_url: str, url: str, token: str,
         await through()
     bare: list[float] = []
     endp: list[float] = []
+    cpu0 = None if server_pid is None else cpu_seconds(server_pid)
     for i in range(n):  # alternate which goes first
         if i % 2:
             bare.append((await direct())[0])
@@ -92,9 +102,13 @@ async def measure(client: httpx.AsyncClient, sim_url: str, url: str, token: str,
         else:
             endp.append((await through())[0])
             bare.append((await direct())[0])
+    cpu1 = None if server_pid is None else cpu_seconds(server_pid)
+    # CPU the endpoint's process spent per request of the paired runs (the whole request):
+    # the part of what it adds that machine load can't inflate
+    cpu = None if cpu0 is None or cpu1 is None else (cpu1 - cpu0) * 1000 / n
     par_bare = await parallel(client, sim_url, "sk-test-key", "gpt-4o-mini", 16, rounds)
     par_endp = await parallel(client, url, token, "sim/gpt-4o-mini", 16, rounds)
-    return bare, endp, par_bare, par_endp
+    return bare, endp, par_bare, par_endp, cpu
 
 
 async def open_engine(home: str, sim_url: str, upstream: httpx.AsyncClient) -> tuple[Engine, str, str]:
@@ -132,7 +146,7 @@ async def main(n: int, rounds: int, as_json: bool, one_process: bool = False) ->
             async with httpx.AsyncClient(limits=limits, timeout=30) as upstream, \
                     httpx.AsyncClient(limits=limits, timeout=30) as client:
                 engine, url, token = await open_engine(home, sim.openai_url, upstream)
-                bare, endp, (par_bare, rate_bare), (par_endp, rate_endp) = await measure(
+                bare, endp, (par_bare, rate_bare), (par_endp, rate_endp), cpu = await measure(
                     client, sim.openai_url, url, token, n, rounds)
                 ledger = len(engine.store.ledger())
                 await engine.endpoint.stop()
@@ -148,8 +162,8 @@ async def main(n: int, rounds: int, as_json: bool, one_process: bool = False) ->
                 assert server.stdout is not None and server.stdin is not None
                 info = json.loads(server.stdout.readline())
                 async with httpx.AsyncClient(limits=limits, timeout=30) as client:
-                    bare, endp, (par_bare, rate_bare), (par_endp, rate_endp) = await measure(
-                        client, sim_url, info["url"], info["token"], n, rounds)
+                    bare, endp, (par_bare, rate_bare), (par_endp, rate_endp), cpu = await measure(
+                        client, sim_url, info["url"], info["token"], n, rounds, server.pid)
                 server.stdin.close()
                 ledger = json.loads(server.stdout.readline())["ledger_rows"]
                 server.wait(30)
@@ -168,7 +182,7 @@ async def main(n: int, rounds: int, as_json: bool, one_process: bool = False) ->
         "parallel_direct_streams_per_s": rate_bare, "parallel_endpoint_streams_per_s": rate_endp,
         "parallel_direct_ttft_p50_ms": p(par_bare, 0.5), "parallel_endpoint_ttft_p50_ms": p(par_endp, 0.5),
         "parallel_direct_ttft_p90_ms": p(par_bare, 0.9), "parallel_endpoint_ttft_p90_ms": p(par_endp, 0.9),
-        "ledger_rows": ledger, "processes": 1 if one_process else 3,
+        "ledger_rows": ledger, "processes": 1 if one_process else 3, "endpoint_cpu_ms_per_request": cpu,
     }
     if as_json:
         print(json.dumps(out, indent=2))
@@ -183,6 +197,8 @@ async def main(n: int, rounds: int, as_json: bool, one_process: bool = False) ->
     print(f"16 parallel streams x {rounds} rounds: direct {rate_bare:.0f} streams/s "
           f"(first token p50 {p(par_bare, 0.5):.1f} ms, p90 {p(par_bare, 0.9):.1f} ms); endpoint {rate_endp:.0f} "
           f"streams/s (p50 {p(par_endp, 0.5):.1f} ms, p90 {p(par_endp, 0.9):.1f} ms); {ledger} ledger rows")
+    if cpu is not None:
+        print(f"the endpoint's process used {cpu:.2f} ms of CPU per streamed request (the whole request)")
     return out
 
 

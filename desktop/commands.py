@@ -215,6 +215,12 @@ def _spend(args: Any) -> int:
         answers = "answer" if m.messages == 1 else "answers"
         print(f"  {m.model:<40} {m.messages:>5} {answers:<7}  {m.input_tokens:>8} in  "
               f"{m.output_tokens:>8} out  {format_usd(m.cost_usd)}{extra}")
+    if s.by_client:
+        print("Through the local endpoint:")
+    for c in s.by_client:
+        extra = f", {c.estimated} billed on an estimate (the tool left mid-answer)" if c.estimated else ""
+        requests = "request" if c.requests == 1 else "requests"
+        print(f"  {c.name:<40} {c.requests:>5} {requests:<8} {format_usd(c.cost_usd)}{extra}")
     return 0
 
 

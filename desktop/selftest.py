@@ -4,7 +4,8 @@ It is the packaging smoke test: run against the frozen app it proves that PyInst
 collected what RouteDesk uses at run time (Qt's platform and image plugins, the icons
 and router weights in resources/, genai-prices' data, the TLS certificates httpx
 needs, SQLite with FTS5, the platform's keyring backends), then sends one routed
-message through the real Engine to a tiny OpenAI-wire server it starts on 127.0.0.1.
+message through the real Engine to a tiny OpenAI-wire server it starts on 127.0.0.1,
+and one more through the local endpoint (``selftest_endpoint.py``), as a tool would.
 
 Each check prints ``ok  <what>`` or ``FAIL <what>: <plain reason>``; the exit code is
 0 only when every check passed. It never touches the user's data or keys: it works in a
@@ -30,6 +31,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
+
+from desktop.selftest_endpoint import check_endpoint
 
 if TYPE_CHECKING:
     from desktop.storage import KeyStore
@@ -399,6 +402,7 @@ CHECKS: dict[str, tuple[str, Callable[[_Context], str]]] = {
     "sqlite": ("SQLite with FTS5", check_sqlite),
     "keyring": ("keyring backend", check_keyring),
     "message": ("one routed message", check_routed_message),
+    "endpoint": ("local endpoint", check_endpoint),
     "window": ("main window", check_window),
 }
 

@@ -173,6 +173,21 @@ async def main(out: Path, dark: bool) -> list[Path]:
                 text = ("Explain in depth " * 60) if i % 3 == 0 else f"quick question {i}"
                 c.send(text)
                 await until(lambda: not c.busy)
+            # two tools through the local endpoint, booked as the endpoint books them
+            from decimal import Decimal
+
+            from desktop.core.types import ChatMessage, ModelRef, Usage
+            from desktop.engine.endpoint_recorder import EndpointRecorder
+            from desktop.storage import ClientStore
+
+            for name, n in (("vscode", 3), ("notebook", 1)):
+                engine.clients.add(name)
+                rec = ClientStore(engine.store).get(name)
+                for k in range(n):
+                    usage = Usage(1200 + 300 * k, 400)
+                    cost, _price = engine.cost_of(ModelRef("openai", "gpt-4o"), usage)
+                    EndpointRecorder(engine.store, rec, [ChatMessage("user", "hi")]).add_ledger_entry(
+                        None, ModelRef("openai", "gpt-4o"), usage, cost or Decimal(0), "bundled", cost, "strong")
             # demo data only: spread the answers over the last hours, as a real day would be
             import sqlite3
             from datetime import datetime, timedelta
@@ -189,6 +204,10 @@ async def main(out: Path, dark: bool) -> list[Path]:
             await asyncio.sleep(0.3)
             shot(w, "05-chart")
             shot(w.chart, "06-chart-panel")
+            w.chart.client.setCurrentIndex(w.chart.client.findText("vscode"))
+            await asyncio.sleep(0.3)
+            shot(w.chart, "06b-chart-one-client")
+            w.chart.client.setCurrentIndex(0)
 
             # 4. settings
             w.open_settings("openai")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from desktop.core.errors import ErrorKind, RouteDeskError
 from desktop.engine.spend import month_start
 from desktop.storage import ClientRecord, ClientStore
+from desktop.storage.clients import token_hash
 
 if TYPE_CHECKING:
     from desktop.engine.app import Engine
@@ -63,6 +64,9 @@ def budget_error(client: ClientRecord, spent: Decimal) -> RouteDeskError:
 class ClientService:
     def __init__(self, engine: Engine) -> None:
         self._e = engine
+        # token hash -> client, valid while no other connection has written to the database
+        self._known: dict[str, ClientRecord] = {}
+        self._version: int | None = None
 
     @property
     def _store(self) -> ClientStore:
@@ -91,6 +95,7 @@ class ClientService:
 
     def remove(self, name: str) -> None:
         """Revoke at once: the next request with the token is refused, server running or not."""
+        self._known.clear()
         if not self._store.revoke(name):
             raise self._unknown(name)
 
@@ -98,6 +103,7 @@ class ClientService:
         if budget_usd is not None and (not budget_usd.is_finite() or budget_usd < 0):
             raise RouteDeskError(ErrorKind.MISCONFIGURED, "A budget is a positive amount in USD per month.",
                                  "For example `5`, or `none` for no limit.")
+        self._known.clear()
         if not self._store.set_budget(name, budget_usd):
             raise self._unknown(name)
         rec = self._store.get(name)
@@ -105,9 +111,28 @@ class ClientService:
         return self._info(rec)
 
     def authenticate(self, token: str | None) -> ClientRecord | None:
+        """The active client holding ``token``, else None; every request asks. A token seen
+        before is answered from memory while SQLite's ``data_version`` says no other
+        connection has committed since (``routedesk clients remove`` in another process
+        bumps it) and this service has revoked or changed nothing, so a revocation is
+        honoured at the very next request and the first byte waits on no query."""
         if not token or not token.startswith(TOKEN_PREFIX):
             return None
-        return self._store.authenticate(token)
+        version = self._e.store.conn.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._version:
+            self._known.clear()
+            self._version = version
+        digest = token_hash(token)
+        rec = self._known.get(digest)
+        if rec is None:
+            rec = self._store.authenticate(token)
+            if rec is not None:
+                self._known[digest] = rec
+        return rec
+
+    def touch(self, client: ClientRecord) -> None:
+        """Stamp the client's last use (the server calls it once the response is out)."""
+        self._store.touch(client.id)
 
     def month_spent(self, client: ClientRecord) -> Decimal:
         return self._store.spent(client.id, since=month_start(self._e.spend.now()))

@@ -6,8 +6,8 @@ fallbacks, cooldowns, health and billing as a message typed in the window. A str
 status line waits for the first token, so a request that fails before any text gets the
 status its failure deserves (429, 504, ...) instead of a 200 with an error inside. A
 client that leaves mid-answer cancels the run; the engine stops the upstream call and
-books what was used. Tokens are looked up on every request, so a revoked one fails at
-once. Nothing here logs a header, a token or a key.
+books what was used. Tokens are checked on every request (``ClientService.authenticate``),
+so a revoked one fails at once. Nothing here logs a header, a token or a key.
 """
 
 from __future__ import annotations
@@ -83,6 +83,14 @@ def _sse(obj: dict | str) -> bytes:
 
 def _cost_header(result: AnswerResult) -> str:
     return "unknown" if result.cost_usd is None else str(result.cost_usd)
+
+
+class _EventStream(web.StreamResponse):
+    """A stream whose status line and headers leave with its first bytes (one send, not
+    two: the tool sees the first token one wake-up sooner). aiohttp's own ``Response``
+    buffers its headers the same way."""
+
+    _send_headers_immediately = False
 
 
 class EndpointServer:
@@ -168,6 +176,8 @@ class EndpointServer:
         except web.HTTPException as exc:  # aiohttp's own: wrong method, unknown route, ...
             code = _HTTP_CODES.get(exc.status, "bad_request")
             response = _bad(BadRequest(exc.reason or "Bad request.", code=code, status=exc.status))
+        if client is not None:  # after a stream's last byte, not before its first
+            self.engine.clients.touch(client)
         if self._on_request is not None:
             info = response.get("routedesk") or {}
             self._on_request(RequestLog(None if client is None else client.name, request.method, request.path,
@@ -244,8 +254,13 @@ class EndpointServer:
         route: str | None = None
         model: str | None = None
         resp: web.StreamResponse | None = None
+        pending = bytearray()  # text that came while the last write went out: one write, not one per delta
         try:
             while True:
+                if pending and queue.empty():
+                    assert resp is not None
+                    await resp.write(bytes(pending))
+                    pending.clear()
                 ev = await queue.get()
                 if ev is done:
                     break
@@ -254,11 +269,16 @@ class EndpointServer:
                 elif isinstance(ev, AttemptStarted):
                     model = str(ev.model)
                 elif isinstance(ev, AnswerDelta) and req.stream:
-                    if resp is None:
+                    data = _sse(chunk(rid, model or "", created, delta={"content": ev.text}))
+                    if resp is None:  # the status line, the role and the first text in one write
                         resp = await self._open_stream(request, route, model)
-                        await resp.write(_sse(chunk(rid, model or "", created, delta={"role": "assistant",
-                                                                                        "content": ""})))
-                    await resp.write(_sse(chunk(rid, model or "", created, delta={"content": ev.text})))
+                        data = _sse(chunk(rid, model or "", created, delta={"role": "assistant", "content": ""})) + data
+                        await resp.write(data)
+                    else:
+                        pending += data
+            if pending:
+                assert resp is not None
+                await resp.write(bytes(pending))
             result = task.result()
             if not req.stream or (resp is None and finish_reason(result) is None):
                 return self._whole(result, rid)
@@ -277,7 +297,7 @@ class EndpointServer:
                     await task
 
     async def _open_stream(self, request: web.Request, route: str | None, model: str | None) -> web.StreamResponse:
-        resp = web.StreamResponse(headers={
+        resp = _EventStream(headers={
             "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
             "x-routedesk-route": route or "", "x-routedesk-model": model or ""})
         await resp.prepare(request)

@@ -257,10 +257,13 @@ class MessageRun:
                     if isinstance(event, TextDelta):
                         if not event.text:
                             continue
-                        if self.ttft_ms is None:
+                        first = self.ttft_ms is None
+                        if first:
                             self.ttft_ms = round((time.perf_counter() - started) * 1000, 1)
                         self.text_parts.append(event.text)
                         self.emit(AnswerDelta(self.msg_id, event.text))
+                        if first:  # let a surface send or show it before the rest of a buffered stream is parsed
+                            await asyncio.sleep(0)
                         now = time.perf_counter()
                         if now - last_save >= _PARTIAL_EVERY:
                             for h in pending:

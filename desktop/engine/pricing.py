@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
 from desktop.core.types import ModelRef, Usage
@@ -85,11 +86,7 @@ class PriceBook:
             return Price(Decimal(override.input_per_mtok), Decimal(override.output_per_mtok), "override")
         if local:
             return Price(Decimal(0), Decimal(0), "local")
-        calc = self._bundled(ref, provider_kind, Usage(1_000, 1_000))
-        if calc is None:
-            return Price(None, None, "unknown")
-        mp = calc.model_price
-        return Price(_base_rate(mp.input_mtok), _base_rate(mp.output_mtok), "bundled")
+        return _bundled_rate(ref, provider_kind)
 
     def cost(
         self, ref: ModelRef, usage: Usage, *, provider_kind: str | None, local: bool
@@ -118,6 +115,17 @@ class PriceBook:
             )
         except (LookupError, ValueError):
             return None
+
+
+@lru_cache(maxsize=512)
+def _bundled_rate(ref: ModelRef, provider_kind: str | None) -> Price:
+    """The bundled display rate, or unknown. genai-prices' data is fixed for the process and
+    a lookup costs about a millisecond; every answer asks twice (its model, the strong one)."""
+    calc = PriceBook._bundled(ref, provider_kind, Usage(1_000, 1_000))
+    if calc is None:
+        return Price(None, None, "unknown")
+    mp = calc.model_price
+    return Price(_base_rate(mp.input_mtok), _base_rate(mp.output_mtok), "bundled")
 
 
 def _base_rate(value: Any) -> Decimal | None:

@@ -14,10 +14,14 @@ from decimal import Decimal
 from desktop.core.types import ModelRef
 from desktop.storage import ClientSpend, ClientStore, LedgerEntry, Store
 
-__all__ = ["ModelSpend", "MonthSpend", "SpendPoint", "SpendService", "SpendSummary", "PERIODS", "month_start"]
+__all__ = ["ModelSpend", "MonthSpend", "SpendPoint", "SpendService", "SpendSummary", "PERIODS", "THIS_APP",
+           "month_start"]
 
 #: The chart's periods: since local midnight, the last 7 and the last 30 days.
 PERIODS = ("today", "7d", "30d")
+#: ``points(client=THIS_APP)``: what the window (or ``routedesk ask``) spent, not a local
+#: endpoint client (a client's name is never empty).
+THIS_APP = ""
 #: The least a strong answer is taken to cost when pacing a budget (never zero).
 MIN_STRONG_COST = Decimal("0.000001")
 
@@ -182,15 +186,22 @@ class SpendService:
 
     def points(self, period: str, client: str | None = None) -> list[SpendPoint]:
         """Each answer in ``period``, oldest first, with its always-strong cost; with
-        ``client``, only what that local-endpoint client spent."""
+        ``client``, only what that local-endpoint client spent (``THIS_APP``: only what
+        RouteDesk's own window and command line spent)."""
         strong = self._pair_strong()
         out = []
         of_client = ClientStore(self._store).client_of_ledger() if client is not None else {}
         for e in self._store.ledger(since=self.since(period)):
-            if client is not None and of_client.get(e.id) != client:
+            if client is not None and of_client.get(e.id, THIS_APP) != client:
                 continue
             cost = e.cost_usd if e.cost_usd is not None else Decimal(0)
             at = e.created_at if e.created_at.tzinfo is not None else e.created_at.replace(tzinfo=UTC)
             forced = e.choice == "fixed" and strong is not None and e.ref == strong
             out.append(SpendPoint(at.timestamp(), e.choice, cost, _always_strong(e), forced))
         return out
+
+    def clients(self) -> list[str]:
+        """The endpoint clients a spend filter offers: every active one, and every removed
+        one that spent something (its spend stays under its name), by name."""
+        store = ClientStore(self._store)
+        return sorted({c.name for c in store.list()} | {c.name for c in store.spend_by_client()})

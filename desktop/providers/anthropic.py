@@ -18,7 +18,7 @@ from desktop.core.types import (
     Usage,
     UsageReport,
 )
-from desktop.providers.base import Provider, StreamState
+from desktop.providers.base import Provider, StreamState, read_to_end
 from desktop.providers.classify import bad_response, classify_error_payload, classify_http_error
 from desktop.providers.sse import iter_sse
 from desktop.providers.stream_end import broke_off, served
@@ -199,12 +199,14 @@ class AnthropicProvider(Provider):
                 for event in parser.complete(obj):
                     yield event
                 return
-            async for sse in iter_sse(response, state.alive):
+            sses = iter_sse(response, state.alive)
+            async for sse in sses:
                 events = parser.feed(sse.event, sse.data)
                 state.tick()
                 for event in events:
                     yield event
                 if parser.done:
+                    await read_to_end(sses)
                     return
             raise self._interrupted(model, state)
 

@@ -35,7 +35,7 @@ from desktop.providers.classify import (
 )
 from desktop.providers.presets import PRESETS, normalize_base_url
 
-__all__ = ["Provider", "Timeouts", "StreamState", "MAX_ERROR_BODY", "as_mapping"]
+__all__ = ["Provider", "Timeouts", "StreamState", "MAX_ERROR_BODY", "as_mapping", "read_to_end"]
 
 #: How much of an error body is read before classifying it.
 MAX_ERROR_BODY = 64 * 1024
@@ -63,6 +63,19 @@ class Timeouts:
             write=self.write,
             pool=self.pool,
         )
+
+
+async def read_to_end(rest: AsyncIterator[Any], limit: float = 0.25) -> None:
+    """Read what a server sends after its end marker (the chunked body's last chunk) so
+    httpx puts the connection back in its keep-alive pool: the next request then skips a
+    TCP connect (and, behind a proxy, a new upstream). A server that holds the body open
+    past ``limit`` seconds, or breaks it, only costs that connection; the answer is whole."""
+    try:
+        async with asyncio.timeout(limit):
+            async for _ in rest:
+                pass
+    except (TimeoutError, httpx.HTTPError, RouteDeskError):
+        pass
 
 
 def as_mapping(value: Any) -> dict[str, Any]:

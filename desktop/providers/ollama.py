@@ -20,7 +20,7 @@ from desktop.core.types import (
     Usage,
     UsageReport,
 )
-from desktop.providers.base import Provider, StreamState, as_mapping
+from desktop.providers.base import Provider, StreamState, as_mapping, read_to_end
 from desktop.providers.classify import bad_response, classify_error_payload, classify_transport_error
 from desktop.providers.stream_end import broke_off
 
@@ -142,7 +142,8 @@ class OllamaProvider(Provider):
         ) as response:
             await self._raise_for_status(response, model)
             state.started = True
-            async for line, complete in _ndjson_lines(response):
+            lines = _ndjson_lines(response)
+            async for line, complete in lines:
                 if not complete and not _is_json(line):
                     # The body ended in the middle of a line: the stream broke off.
                     raise self._interrupted(model, state)
@@ -152,6 +153,7 @@ class OllamaProvider(Provider):
                 for event in events:
                     yield event
                 if parser.done:
+                    await read_to_end(lines)
                     return
             raise self._interrupted(model, state)
 

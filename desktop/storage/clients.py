@@ -91,12 +91,15 @@ class ClientStore:
         return cur.rowcount > 0
 
     def authenticate(self, token: str) -> ClientRecord | None:
-        """The active client holding ``token`` (its last use stamped now), else None."""
-        row = self._s.conn.execute(
-            "UPDATE endpoint_clients SET last_used_at = ? WHERE token_hash = ? AND revoked_at IS NULL RETURNING *",
-            (self._s._stamp(), token_hash(token)),
-        ).fetchone()
-        return None if row is None else self._client(row)
+        """The active client holding ``token``, else None (nothing written: a request's
+        first byte doesn't wait on a commit; ``touch`` stamps the use afterwards)."""
+        return self._one("SELECT * FROM endpoint_clients WHERE token_hash = ? AND revoked_at IS NULL",
+                         (token_hash(token),))
+
+    def touch(self, client_id: int) -> None:
+        """Stamp the client's last use now."""
+        self._s.conn.execute("UPDATE endpoint_clients SET last_used_at = ? WHERE id = ?",
+                             (self._s._stamp(), client_id))
 
     # -- spend ---------------------------------------------------------------------
 

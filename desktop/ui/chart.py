@@ -1,5 +1,6 @@
 """The live chart: share of messages routed to strong, and cumulative spend beside
-what "always strong" would have cost, over today / 7 days / 30 days.
+what "always strong" would have cost, over today / 7 days / 30 days, for everything, for
+the window's own answers or for one local endpoint client.
 
 pyqtgraph is imported the first time the panel is shown, so a window that never
 opens the chart does not pay for it.
@@ -33,6 +34,12 @@ class SpendChart(QWidget):
         t.setObjectName("sectionTitle")
         head.addWidget(t)
         head.addStretch(1)
+        self.client = QComboBox()  # whose spend: filled from the controller, kept current on each redraw
+        self.client.setToolTip("Whose answers: all, this app's, or one local endpoint client's")
+        self.client.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.client.currentIndexChanged.connect(
+            lambda i: i >= 0 and controller.set_spend_client(self.client.itemData(i)))
+        head.addWidget(self.client)
         self.range = QComboBox()
         for key, label in SpendSeries.RANGES.items():
             self.range.addItem(label, key)
@@ -129,7 +136,24 @@ class SpendChart(QWidget):
         self.redraw()
 
     # --- drawing ---------------------------------------------------------------------
+    def _fill_clients(self) -> None:
+        """Offer the clients known now (one added while the window runs appears at the next redraw)."""
+        filters = self.controller.spend_filters()
+        have = [(self.client.itemText(i), self.client.itemData(i)) for i in range(self.client.count())]
+        if have == filters:
+            return
+        self.client.blockSignals(True)
+        self.client.clear()
+        for label, value in filters:
+            self.client.addItem(label, value)
+        values = [v for _label, v in filters]
+        self.client.setCurrentIndex(values.index(self.series.client) if self.series.client in values else 0)
+        self.client.blockSignals(False)
+        if self.series.client not in values:  # the chosen client is gone (removed, nothing spent)
+            self.controller.set_spend_client(None)
+
     def redraw(self) -> None:
+        self._fill_clients()
         spent, always, share = self.series.totals()
         n = len(self.series.points)
         if n:
@@ -140,6 +164,8 @@ class SpendChart(QWidget):
                 f"<b>${float(spent):.4f}</b> · always strong would cost <b>${float(always):.4f}</b> · "
                 f"saved <b>${float(saved):.4f}</b>{pct}"
             )
+        elif self.client.currentIndex() > 0:
+            self.totals.setText(f"No answers for {self.client.currentText()} in this period yet.")
         else:
             self.totals.setText("No answers in this period yet. The chart updates the moment an answer completes.")
         if self.share_plot is None or not self.isVisible():

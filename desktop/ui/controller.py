@@ -443,8 +443,19 @@ class AppController(QObject, AdminActions):
         self.spend.range = key
         self.refresh_spend()
 
+    def set_spend_client(self, client: str | None) -> None:
+        """None: everything; ``THIS_APP``: the window's own answers; else one endpoint client."""
+        self.spend.client = client
+        self.refresh_spend()
+
+    def spend_filters(self) -> list[tuple[str, str | None]]:
+        """(label, value for ``set_spend_client``): all, the window, each endpoint client."""
+        from desktop.engine.spend import THIS_APP
+
+        return [("All", None), ("This app", THIS_APP), *((name, name) for name in self.engine.spend.clients())]
+
     def refresh_spend(self) -> None:
-        points = self.engine.spend.points(self.spend.range)
+        points = self.engine.spend.points(self.spend.range, client=self.spend.client)
         self.spend.set_points([SpendPoint(p.at, p.choice, p.cost_usd, p.always_strong_usd, p.forced_strong)
                                for p in points])
 

@@ -40,6 +40,17 @@ def _usd(amount: Decimal | None) -> str:
     return f"${amount:.6f}".rstrip("0") if amount < Decimal("0.01") else f"${amount:.2f}"
 
 
+def _refresh_spend(controller: Any) -> Any:
+    """After each answer the endpoint served, the window's spend chart follows, as it does
+    for the window's own answers (the controller outlives this panel)."""
+
+    def on_request(entry: Any) -> None:
+        if entry.model is not None:
+            controller.refresh_spend()
+
+    return on_request
+
+
 class EndpointPanel(QFrame):
     """Lives in the Settings dialog; the server it starts belongs to the engine, so it keeps
     running when the dialog closes."""
@@ -127,7 +138,8 @@ class EndpointPanel(QFrame):
         from desktop.engine.endpoint_service import DEFAULT_HOST, DEFAULT_PORT
 
         try:
-            await self.engine.endpoint.start(DEFAULT_HOST, self._port(DEFAULT_PORT))
+            await self.engine.endpoint.start(DEFAULT_HOST, self._port(DEFAULT_PORT),
+                                             on_request=_refresh_spend(self.controller))
         except RouteDeskError as err:
             self.status.setText(f"{err.message} {err.fix}")
         self._sync()

@@ -196,6 +196,7 @@ class SpendSeries(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.range: str = "today"
+        self.client: str | None = None  # None: all; engine.spend.THIS_APP: the window; else a client's name
         self.points: list[SpendPoint] = []
 
     def set_points(self, points: list[SpendPoint]) -> None:

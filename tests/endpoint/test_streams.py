@@ -10,6 +10,7 @@ import httpx
 import openai
 import pytest
 
+from desktop.cli import main
 from desktop.storage import ClientStore, Store
 from tests.reliability.conftest import eventually
 from tests.simulator import Fault
@@ -55,7 +56,7 @@ async def test_sixteen_parallel_streams_each_get_their_own_answer(endpoint, sim)
     assert await eventually(lambda: len(others()) <= baseline), others()
 
 
-async def test_a_client_that_leaves_mid_stream_stops_the_upstream_call_and_is_billed(endpoint, sim):
+async def test_a_client_that_leaves_mid_stream_stops_the_upstream_call_and_is_billed(endpoint, sim, capsys):
     ref = str(endpoint.ref("openai", "gpt-4o"))
     sim.inject(Fault("stall", protocol="openai", after_chunks=3))
     async with endpoint.http() as http:
@@ -80,6 +81,10 @@ async def test_a_client_that_leaves_mid_stream_stops_the_upstream_call_and_is_bi
     [spend] = ClientStore(store).spend_by_client()
     assert (spend.name, spend.estimated) == ("tests", 1)
     assert sim.usage_log == []  # the provider never reported usage: the bill is RouteDesk's estimate
+    assert endpoint.engine.spend.summary().to_dict()["by_client"][0]["estimated"] == 1
+    capsys.readouterr()
+    assert await asyncio.to_thread(main, ["spend"]) == 0  # `routedesk spend` says so in words
+    assert "1 billed on an estimate (the tool left mid-answer)" in capsys.readouterr().out
     assert await eventually(lambda: not endpoint.engine.endpoint.server.active)
 
 
@@ -97,6 +102,21 @@ async def test_a_revoked_token_is_refused_at_once_while_others_keep_working(endp
     # its spend stays attributed after removal
     assert {s.name: s.requests for s in ClientStore(endpoint.engine.store).spend_by_client()} == {
         "doomed": 1, "tests": 1}
+
+
+async def test_a_token_removed_or_capped_in_this_app_takes_effect_at_the_next_request(endpoint, sim):
+    token = endpoint.add_client("editor")
+    c = endpoint.client(token)
+    await c.chat.completions.create(model="weak", messages=HELLO)
+    seen = {x.name: x for x in endpoint.engine.clients.list()}
+    assert seen["editor"].last_used_at is not None  # stamped, though after the answer
+    endpoint.engine.clients.set_budget("editor", Decimal(0))
+    with pytest.raises(openai.RateLimitError) as caught:
+        await c.chat.completions.create(model="weak", messages=HELLO)
+    assert "$0.00" in caught.value.message
+    endpoint.engine.clients.remove("editor")
+    with pytest.raises(openai.AuthenticationError):
+        await c.chat.completions.create(model="weak", messages=HELLO)
 
 
 async def test_a_client_over_its_monthly_budget_is_refused_with_the_budget_named(endpoint, sim):

@@ -41,6 +41,7 @@ def test_self_test_passes_from_source(keystore, tmp_path: Path) -> None:
     assert len(lines) == len(selftest.CHECKS)
     assert all(ln.startswith("ok  ") for ln in lines), r.stdout
     assert "one routed message" in r.stdout and "main window" in r.stdout
+    assert "local endpoint on http://127.0.0.1:" in r.stdout  # on the window's (qasync) loop
     assert "Self-test passed" in r.stdout
     # the user's data folder was never created: the self-test works in a temp home
     assert not (tmp_path / "user-home").exists()
@@ -52,6 +53,17 @@ def test_checks_without_qt_pass_in_process(capsys) -> None:
     assert code == 0, out
     assert len(_lines(out)) == 5 and all(ln.startswith("ok  ") for ln in _lines(out))
     assert "SQLite" in out and "FTS5" in out and "routed message" in out
+
+
+def test_the_endpoint_check_serves_a_tool_with_a_token_and_stops(capsys) -> None:
+    """Started on a free port of 127.0.0.1, /v1/models and one streamed completion through
+    the engine to the self-test's own server, billed to the client, then stopped."""
+    code = selftest.run_self_test(["endpoint"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    [line] = _lines(out)
+    assert line.startswith("ok  local endpoint on http://127.0.0.1:")
+    assert "-> selftest/selftest-" in line and "billed to its client token, stopped" in line
 
 
 def test_a_failing_check_prints_a_plain_reason_and_exits_1(monkeypatch, capsys) -> None:

@@ -50,6 +50,8 @@ class SimulatorHTTPServer(ThreadingHTTPServer):
         self._conns: set[socket.socket] = set()
         self._conn_lock = threading.Lock()
         self._handler_threads: set[threading.Thread] = set()
+        #: TCP connections accepted so far (a client that reuses its connection adds none).
+        self.accepted = 0
         super().__init__(addr, handler)
 
     def process_request(self, request, client_address):
@@ -57,6 +59,7 @@ class SimulatorHTTPServer(ThreadingHTTPServer):
             request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self._conn_lock:
             self._conns.add(request)
+            self.accepted += 1
         t = threading.Thread(
             target=self._run, args=(request, client_address), daemon=True, name="simulator-conn"
         )

@@ -159,6 +159,11 @@ class Simulator:
     def __exit__(self, *exc) -> None:
         self.stop()
 
+    @property
+    def connections(self) -> int:
+        """TCP connections accepted since start (keep-alive reuse adds none)."""
+        return 0 if self._server is None else self._server.accepted
+
     # ---------------------------------------------------------------- URLs
 
     @property

@@ -55,6 +55,9 @@ def test_the_switch_serves_tokens_work_and_revoking_refuses_them(ui, qtbot, sim)
     qtbot.waitUntil(lambda: bool(got), timeout=10000)
     assert got[0].status_code == 200 and got[0].json()["model"] == "ollama/llama3.2:latest"
     assert controller.engine.conversations.list() == []  # not in the chat history
+    # ... but in the window's spend, at once, and the chart can show this tool alone
+    assert len(controller.spend.points) == 1
+    assert ("vscode", "vscode") in controller.spend_filters()
 
     panel.table.selectRow(0)
     qtbot.mouseClick(panel.revoke_btn, Qt.MouseButton.LeftButton)

@@ -95,14 +95,17 @@ def timed(obj, name, key):
 PROMPT = ("Prove step by step that there are infinitely many primes, then write a Python function "
           "that implements a segmented sieve of Eratosthenes, analyse its complexity and explain the proof")
 
-async def stream(c, tokens):
+async def stream(c, tag):
     gaps, last = [], [time.perf_counter()]
+    phase = []  # the answer's status at each beat: where a stall happened
     def beat():
         now = time.perf_counter(); gaps.append(now - last[0]); last[0] = now
+        phase.append(item.status if item is not None else "sending")
+    item = None
     hb = QTimer(); hb.setInterval(5); hb.timeout.connect(beat)
     t0 = time.perf_counter()
     last[0] = t0; hb.start()
-    c.send(PROMPT + f" ({time.time()})", None)
+    c.send(PROMPT + f" ({time.time()}){tag}", None)
     item = c.session.items[-1]
     await until(lambda: item.status == "streaming" or not c.busy)
     t_first = time.perf_counter()
@@ -110,11 +113,15 @@ async def stream(c, tokens):
     t_end = time.perf_counter()
     hb.stop()
     n = len(item.text.split())
+    by = {}
+    for g, p in zip(gaps, phase):
+        by[p] = max(by.get(p, 0.0), g)
     return {"tokens": n, "tokens_per_s": round(n / max(t_end - t_first, 1e-9)), "status": item.status,
             "choice": None if item.route is None else item.route.choice,
             "model": str(item.model), "cost": None if item.cost_usd is None else str(item.cost_usd),
             "price_source": item.price_source,
             "worst_lag_ms": round(max(g - 0.005 for g in gaps) * 1000, 1),
+            "worst_lag_by_status_ms": {k: round((v - 0.005) * 1000, 1) for k, v in by.items()},
             "p99_lag_ms": round(sorted(gaps)[int(len(gaps) * 0.99) - 1] * 1000 - 5, 1)}
 
 async def main():
@@ -125,7 +132,6 @@ async def main():
     out["idle_loaded"] = loaded()
     if mode == "idle":
         return
-    tokens = int(os.environ["BENCH_TOKENS"])
     # the chart: from the click to its first paint with the plots in it
     from desktop.ui.app import after_first_paint
     painted = []
@@ -140,20 +146,24 @@ async def main():
     eng = c.engine
     timed(eng, "decide", "first_route_ms")
     timed(eng.prices, "cost", "first_price_ms")
-    first = await stream(c, tokens)
+    first = await stream(c, "")
     out["first_answer"] = first
     await asyncio.sleep(1.0)
     import gc; gc.collect()
     out["after_answer"] = mem()
     out["after_answer_loaded"] = loaded()
+    # long answers, each in a new conversation, then the window on an empty one: what
+    # stays after they end (their text is in the database, not on screen)
     rows = []
-    for _ in range(3):
-        rows.append(await stream(c, tokens))
-        await asyncio.sleep(0.5)
+    for _ in range(4):
+        c.new_conversation()
+        rows.append(await stream(c, " [long]"))
+        await asyncio.sleep(0.3)
+        c.new_conversation()
+        await asyncio.sleep(0.3)  # deleteLater of the answer's widgets
         gc.collect()
         rows.append(mem())
     out["more_answers"] = rows
-    out["text_chars_held"] = sum(len(i.text) for i in c.session.items)
 
 async def run():
     try:
@@ -263,6 +273,25 @@ print("RESULT", json.dumps({"rss_mb": after["rss_mb"] - before["rss_mb"], "uss_m
 """
 
 
+def markdown_answer(tokens: int) -> str:
+    """An answer of ``tokens`` words (the simulator sends one word per chunk) as a model
+    writes one: paragraphs of about 60 words, a list, and a 10-line code block every
+    fourth paragraph."""
+    out: list[str] = []
+    n = i = 0
+    while n < tokens:
+        para = " ".join(f"word{i}_{j}" + ("," if j % 9 == 8 else "") for j in range(60)) + "."
+        out.append(f"**Step {i}.** " + para)
+        n += 62
+        i += 1
+        if i % 4 == 0:
+            code = "\n".join(f"    total_{i} = compute({j}, step={i})  # {j}" for j in range(10))
+            out.append(f"```python\ndef step_{i}():\n{code}\n```")
+            out.append(f"- first point {i}\n- second point {i}")
+            n += 60
+    return "\n\n".join(out)
+
+
 def _child(python: str, src: str, *args: str, home: str | None = None, extra_env: dict | None = None) -> dict:
     env = dict(os.environ)
     env.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -284,7 +313,7 @@ def _r(d: dict) -> dict:
     return {k: round(v, 1) if isinstance(v, float) else v for k, v in d.items()}
 
 
-def run(python: str, rate: int, tokens: int) -> dict:
+def run(python: str, rate: int, tokens: int, answer_tokens: int) -> dict:
     sys.path.insert(0, str(ROOT))
     from tests.simulator import Simulator
 
@@ -294,9 +323,12 @@ def run(python: str, rate: int, tokens: int) -> dict:
     sim = Simulator(chunk_delay=1.0 / rate if rate else 0.0)
     sim.start()
     try:
-        sim.reply = lambda messages: " ".join(f"tok{i}" for i in range(tokens))
+        def reply(messages: list[dict]) -> str:
+            return markdown_answer(tokens if "[long]" in str(messages[-1].get("content")) else answer_tokens)
+
+        sim.reply = reply
         with tempfile.TemporaryDirectory() as home:
-            env = {"OLLAMA_HOST": sim.base_url, "BENCH_TOKENS": str(tokens)}
+            env = {"OLLAMA_HOST": sim.base_url}
             _child(python, _SETUP, sim.openai_url, sim.ollama_url, home=home, extra_env=env)
             res["bare_window_2"] = _r(_child(python, _BARE))
             res["answer"] = _child(python, _APP, "answer", home=home, extra_env=env)
@@ -330,14 +362,17 @@ def report(res: dict) -> list[tuple[str, str, str]]:
     more = a["more_answers"]
     streams, mems = more[0::2], more[1::2]
     for s in streams:
-        rows.append((f"  next answer, {s['tokens']} tokens", f"{s['tokens_per_s']} tokens/s, worst lag "
+        rows.append((f"  long answer, {s['tokens']} tokens", f"{s['tokens_per_s']} tokens/s, worst lag "
                      f"{s['worst_lag_ms']} ms", ""))
+    for s in streams:
+        rows.append(("    worst lag by the answer's status", ", ".join(f"{k} {v} ms" for k, v in
+                                                                  s["worst_lag_by_status_ms"].items()), ""))
     toks = sum(s["tokens"] for s in streams[1:])
     grow = (mems[-1]["uss_mb"] - mems[0]["uss_mb"]) * 1024 * 1024
-    held = a["text_chars_held"] / max(1, sum(s["tokens"] for s in streams) + f["tokens"])
-    rows.append(("memory per token over answers 3-4 (USS)", f"{grow / max(toks, 1):.0f} bytes/token",
-                 f"the answers' text: {held:.1f} chars/token, kept"))
-    rows.append(("  USS after answers 2, 3, 4", ", ".join(f"{m['uss_mb']:.1f}" for m in mems) + " MB", ""))
+    rows.append((f"memory left per token after long answers 2-{len(mems)} ended (USS)",
+                 f"{grow / max(toks, 1):.0f} bytes/token", "0 would be no growth"))
+    rows.append(("  USS after each long answer, on an empty conversation",
+                 ", ".join(f"{m['uss_mb']:.1f}" for m in mems) + " MB", ""))
     s = res["scroll"]
     rd, bare = s["routedesk"], s["bare"]
     rows.append((f"scroll {s['lines']}-line answer, {s['code_blocks']} code blocks: paint per wheel step",
@@ -356,10 +391,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--python", default=sys.executable, help="interpreter of a user install (default: this one)")
     ap.add_argument("--rate", type=int, default=5000, help="simulator pacing, tokens/s (0: as fast as it can)")
-    ap.add_argument("--tokens", type=int, default=10000)
+    ap.add_argument("--tokens", type=int, default=10000, help="length of the long answers (streaming, memory)")
+    ap.add_argument("--answer-tokens", type=int, default=1000, help="length of the first answer")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
-    res = run(args.python, args.rate, args.tokens)
+    res = run(args.python, args.rate, args.tokens, args.answer_tokens)
     if args.json:
         print(json.dumps(res, indent=2))
         return 0

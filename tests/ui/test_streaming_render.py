@@ -4,6 +4,7 @@ rendered again; once the answer ends it is shown whole, as any stored answer is.
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QTextBrowser
 
 from desktop.ui.rich_text import STREAM_CHUNK, CodeBlock, RichText
@@ -44,3 +45,17 @@ def test_streaming_updates_rerender_only_the_tail(qtbot):
     assert kinds(rt) == kinds(stored) == ["prose", "code", "prose"]
     assert [b.toPlainText() for b in _browsers(rt)] == [b.toPlainText() for b in _browsers(stored)]
     assert rt.text() == final
+
+
+def test_a_long_answer_leaves_no_timer_per_token_behind(ui, qtbot, sim, qloop):
+    """Each streamed event re-arms the provider's 60 s silence deadline; the loop must drop
+    the deadline it replaced, not keep one Qt timer (and its handle) per token for a minute."""
+    controller, window = ui
+    words = 3000
+    sim.reply = lambda messages: " ".join(f"w{i}" for i in range(words))
+    pending = qloop._timer._SimpleTimer__callbacks  # qasync's timers waiting to fire
+    window.input.edit.setPlainText("count")
+    qtbot.keyClick(window.input.edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not controller.busy, timeout=60000)
+    assert len(controller.session.items[-1].text.split()) == words
+    assert len(pending) < 100, f"{len(pending)} timers still pending after a {words}-token answer"

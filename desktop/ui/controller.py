@@ -490,10 +490,12 @@ class AppController(QObject, AdminActions):
         except Exception:
             log.exception("loading the router failed")
         # what is loaded by now lives as long as the app: keep the cyclic GC from rescanning
-        # it during streams (a full collection over the price tables stalls the loop)
+        # it during streams (a full collection over the price tables stalls the loop). Only
+        # the young generations are collected first: what the imports left behind is there,
+        # and a full collection would itself stall the loop (~170 ms) and find nothing more.
         import gc
 
-        gc.collect()
+        gc.collect(1)
         gc.freeze()
 
     # --- shutdown ------------------------------------------------------------------------

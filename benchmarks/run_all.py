@@ -209,6 +209,14 @@ def rows_frozen(out: str) -> list[tuple]:
     return rows
 
 
+def rows_memory(out: str) -> list[tuple]:
+    """bench_memory's own report rows (figure, RouteDesk, baseline)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_memory import report
+
+    return [(fig, val, base or None, "") for fig, val, base in report(_json(out))]
+
+
 def rows_generic(out: str) -> list[tuple]:
     try:
         d = _json(out)
@@ -233,6 +241,7 @@ BENCHES = {
     "router": ("bench_router.py", ["--json", "--runs", "3000"], ["--json", "--runs", "400"], rows_router, False, 900),
     "ui": ("bench_ui.py", ["--json", "--runs", "3"], ["--json", "--runs", "1"], rows_ui, True, 900),
     "frozen": ("bench_frozen.py", ["--json"], ["--json", "--runs", "3"], rows_frozen, True, 900),
+    "memory": ("bench_memory.py", ["--json"], ["--json", "--tokens", "3000"], rows_memory, True, 1200),
     "search": ("bench_search.py", ["--json", "--runs", "200"], ["--json", "--runs", "60"], rows_search, False, 900),
 }
 

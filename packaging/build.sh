@@ -35,6 +35,20 @@ if [ "$OS" != linux ]; then
 fi
 # PyInstaller links top-level names to libraries the spec pruned; drop those dead links.
 find dist/RouteDesk -xtype l -delete
+# ICU's locale data (32 MB, 12 MB of the tarball): Qt links ICU for services RouteDesk never
+# calls (packaging/linux/icudata_stub.c says which); an empty data library stands in.
+# ROUTEDESK_KEEP_ICU_DATA=1 keeps the real one, and so does a machine with no C compiler.
+icudata="$(find dist/RouteDesk/_internal -name 'libicudata.so.[0-9]*' -type f | head -n 1)"
+if [ -n "$icudata" ] && [ -z "${ROUTEDESK_KEEP_ICU_DATA:-}" ]; then
+    major="${icudata##*.so.}"; major="${major%%.*}"
+    if command -v "${CC:-cc}" >/dev/null 2>&1; then
+        "${CC:-cc}" -O2 -shared -fPIC "-DICU_DATA_SYMBOL=icudt${major}_dat" "-Wl,-soname,libicudata.so.$major" \
+            -o "$icudata" packaging/linux/icudata_stub.c
+        echo "ICU data: empty stub in place of $(basename "$icudata")"
+    else
+        echo "ICU data: no C compiler (${CC:-cc}), the full data is kept" >&2
+    fi
+fi
 # Some Pythons (pyenv's, for one) ship libpython and their extension modules with debug
 # info; strip only those (wheels' own libraries are already stripped, and stripping the
 # auditwheel-patched ones breaks them).

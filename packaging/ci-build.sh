@@ -10,11 +10,11 @@
 # 3. the tarball is unpacked and installed with its install.sh into a throwaway HOME, and the
 #    installed app runs `--self-test` offscreen inside a private D-Bus session with a fresh
 #    GNOME keyring (scripts/with-keyring.sh);
-# 4. fails if the tarball is over the size budget (80 MB) or any check fails.
+# 4. fails if the tarball is over the size budget (70 MB) or any check fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
-MAX_MB="${ROUTEDESK_MAX_TARBALL_MB:-80}"
+MAX_MB="${ROUTEDESK_MAX_TARBALL_MB:-70}"
 
 t_start=$(date +%s)
 work="$(mktemp -d "${TMPDIR:-/tmp}/routedesk-ci-build.XXXXXX")"

@@ -54,13 +54,12 @@ def make_app(argv: Sequence[str] | None = None):
 def make_loop(app, *, already_running: bool = False):
     import asyncio
 
-    import qasync
-
+    from desktop.ui.qloop import QEventLoop
     from desktop.ui.qtcompat import guard_singleton_refcounts
 
     guard_singleton_refcounts()
 
-    loop = qasync.QEventLoop(app, already_running=already_running)
+    loop = QEventLoop(app, already_running=already_running)  # qasync's, cancelled timers dropped
     asyncio.set_event_loop(loop)
     install_asyncgen_hooks(loop)
     return loop

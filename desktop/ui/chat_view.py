@@ -145,7 +145,7 @@ class AnswerWidget(QFrame):
             self._flush.start()
 
     def render_text(self) -> None:
-        self.body.set_text(self.item.text)
+        self.body.set_text(self.item.text, streaming=self.item.status == "streaming")
         self.body.setVisible(bool(self.item.text) or self.item.status in ("pending", "streaming"))
         self.view.stick_to_bottom()
 

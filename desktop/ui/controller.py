@@ -86,6 +86,7 @@ class AppController(QObject, AdminActions):
         self._live_items: list[MessageItem] | None = None  # the streaming conversation's items
         self._live_conv: int | None = None
         self._bg: set[asyncio.Task] = set()
+        self._warm: asyncio.Task | None = None  # the warm-up, started once (warm_up())
         self._unsubscribe: list[Callable[[], None]] = []
         self._closed = False
         self.load_routing()
@@ -400,7 +401,7 @@ class AppController(QObject, AdminActions):
         self.session.changed.emit(answer)
 
     def _start(self, coro, answer: MessageItem) -> None:
-        self._task = asyncio.ensure_future(self._run(coro, answer))
+        self._task = asyncio.ensure_future(self._run(self._after_warm_up(coro), answer))
         self.busy_changed.emit(True)
 
     async def _run(self, coro, answer: MessageItem) -> None:
@@ -467,6 +468,26 @@ class AppController(QObject, AdminActions):
             return Decimal(0)
 
     # --- warm-up --------------------------------------------------------------------------
+    def warm_up(self) -> asyncio.Task | None:
+        """Start loading the price data and the router once, when the user first needs them
+        soon (the first keystroke, Settings, the first send), not at start: an idle window
+        that is never used to ask anything does not hold them (about 45 MB)."""
+        if self._warm is None or (self._warm.done() and self._warm.cancelled()):
+            self._warm = self.spawn(self.prewarm())
+        return self._warm
+
+    async def _after_warm_up(self, coro):
+        """``coro`` once the warm-up is over: its imports run in a worker thread while the
+        answer shows "Thinking…", instead of on the UI thread inside the first route."""
+        try:
+            warm = self.warm_up()
+            if warm is not None and not warm.done():
+                await asyncio.shield(warm)
+        except BaseException:
+            coro.close()  # never started
+            raise
+        return await coro
+
     async def prewarm(self) -> None:
         """Load what the first answer would otherwise load on the UI thread (the price
         data, the router's modules), so it never stalls a stream. Only imports run in the
@@ -486,10 +507,12 @@ class AppController(QObject, AdminActions):
         except Exception:
             log.exception("loading the router failed")
         # what is loaded by now lives as long as the app: keep the cyclic GC from rescanning
-        # it during streams (a full collection over the price tables stalls the loop)
+        # it during streams (a full collection over the price tables stalls the loop). Only
+        # the young generations are collected first: what the imports left behind is there,
+        # and a full collection would itself stall the loop (~170 ms) and find nothing more.
         import gc
 
-        gc.collect()
+        gc.collect(1)
         gc.freeze()
 
     # --- shutdown ------------------------------------------------------------------------

@@ -155,8 +155,13 @@ class MainWindow(QMainWindow):
         self.input.edit.setFocus()
         if controller.has_any_provider():  # the status-bar dots, once, after the first paint
             QTimer.singleShot(800, self._first_health_check)
-        QTimer.singleShot(300, self, lambda: controller.spawn(controller.prewarm()))
+        # price data and the router load when the user starts typing (or sends), not at start
+        self.input.edit.textChanged.connect(self._warm_up_once)
         self.ready.emit()
+
+    def _warm_up_once(self) -> None:
+        self.input.edit.textChanged.disconnect(self._warm_up_once)
+        self.controller.warm_up()
 
     def _first_health_check(self) -> None:
         if not self._closing and not self.controller.health.checking and not self.controller.health.providers:
@@ -291,6 +296,7 @@ class MainWindow(QMainWindow):
     def open_settings(self, provider: str = "") -> None:
         from desktop.ui.settings import SettingsDialog
 
+        self.controller.warm_up()  # the price data, for the prices it lists
         dlg = getattr(self, "_settings", None)
         if dlg is None:
             dlg = self._settings = SettingsDialog(self.controller, self)

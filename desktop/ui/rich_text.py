@@ -129,6 +129,25 @@ class CodeBlock(QFrame):
         QTimer.singleShot(1500, self.copy_btn, lambda: self.copy_btn.setText("Copy"))
 
 
+#: Least size of a frozen piece of a streaming answer's last prose segment (characters).
+STREAM_CHUNK = 2000
+
+
+def _pieces(seg: Segment) -> list[Segment]:
+    """``seg`` cut at paragraph breaks into pieces of at least STREAM_CHUNK characters and
+    the rest. A piece ends at the first blank line past its minimum size, so the pieces
+    already cut stay the same while text is appended."""
+    text, out, start = seg.text, [], 0
+    while len(text) - start > STREAM_CHUNK:
+        cut = text.find("\n\n", start + STREAM_CHUNK)
+        if cut < 0:
+            break
+        out.append(Segment("prose", text[start:cut]))
+        start = cut + 2
+    out.append(Segment("prose", text[start:]) if start else seg)
+    return out
+
+
 class RichText(QWidget):
     """Markdown as a column of prose browsers and code blocks, updated in place."""
 
@@ -141,12 +160,22 @@ class RichText(QWidget):
         self._widgets: list[QWidget] = []
         self._plain = plain
         self._text = ""
+        self._streaming = False
 
-    def set_text(self, text: str) -> None:
-        if text == self._text:
+    def set_text(self, text: str, *, streaming: bool = False) -> None:
+        """Show ``text``; ``streaming``: it is still growing at its end, so its last prose
+        segment is shown as a column of frozen pieces of whole paragraphs (``STREAM_CHUNK``
+        characters or more) and the open tail, and each update re-renders only the tail
+        instead of all of it (Markdown parsing and layout grow with the text: a long answer
+        at 5,000 tokens/s would otherwise stall the window). The text is shown whole, in
+        one piece per segment, once it stops streaming."""
+        if text == self._text and streaming == self._streaming:
             return
         self._text = text
+        self._streaming = streaming
         segs = [Segment("prose", text)] if self._plain else split_segments(text)
+        if streaming and segs and segs[-1].kind == "prose":
+            segs[-1:] = _pieces(segs[-1])
         for i, seg in enumerate(segs):
             if i < len(self._segs) and self._segs[i] == seg:
                 continue

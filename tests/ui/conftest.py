@@ -85,12 +85,11 @@ def qloop(qapp, qtbot) -> Iterator[asyncio.AbstractEventLoop]:
     (qtbot.waitUntil). Nothing calls processEvents() in the app itself."""
     import gc
 
-    import qasync
-
     from desktop.ui.app import install_asyncgen_hooks
+    from desktop.ui.qloop import QEventLoop
 
     old_hooks = sys.get_asyncgen_hooks()
-    loop = qasync.QEventLoop(qapp, already_running=True)
+    loop = QEventLoop(qapp, already_running=True)  # the app's loop (desktop.ui.app.make_loop)
     asyncio.set_event_loop(loop)
     install_asyncgen_hooks(loop)
     try:

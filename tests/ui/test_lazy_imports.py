@@ -1,0 +1,85 @@
+"""An idle window holds only what its first screen needs: the plotting library, the price
+data and the router (numpy) load when the user first needs them (the chart opened, the
+first keystroke or send), not at start (issue "Lean": about 75 MB together). Driven in a
+child process, as `routedesk` starts, so that nothing another test imported counts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: Loaded on first use only.
+LAZY = ("pyqtgraph", "genai_prices", "numpy", "desktop.router", "aiohttp")
+
+DRIVER = r"""
+import json, sys
+from desktop.ui.app import launch
+from PySide6.QtCore import QTimer
+
+LAZY = LAZY_NAMES
+app, loop, window = launch([])
+app.setQuitOnLastWindowClosed(False)
+seen = {}
+
+def loaded():
+    return sorted(m for m in LAZY if m in sys.modules)
+
+def finish():
+    print(json.dumps(seen), flush=True)
+    window.closed.connect(app.quit)
+    window.close()
+
+def after_typing():
+    if "genai_prices" in sys.modules and "desktop.router" in sys.modules and window.controller._warm.done():
+        seen["after_typing"] = loaded()
+        window.chart_action.trigger()  # opens the spend chart (hidden by default)
+        QTimer.singleShot(0, after_chart)
+    else:
+        QTimer.singleShot(20, after_typing)
+
+def after_chart():
+    seen["chart_visible"] = window.chart.isVisible()
+    seen["after_chart"] = loaded()
+    finish()
+
+def idle():
+    c = window.controller
+    if c.health.checking or not c.health.providers:  # the first health check, over
+        QTimer.singleShot(20, idle)
+        return
+    seen["idle"] = loaded()
+    seen["health"] = sorted(c.health.providers)
+    window.input.edit.insertPlainText("h")  # the first keystroke
+    QTimer.singleShot(0, after_typing)
+
+def attached():
+    if window.controller is None:
+        QTimer.singleShot(20, attached)
+    else:  # past every start-up timer (first health check 0.8 s, monitor 1 s)
+        QTimer.singleShot(1500, idle)
+
+QTimer.singleShot(0, attached)
+with loop:
+    loop.run_forever()
+""".replace("LAZY_NAMES", repr(LAZY))
+
+
+def test_an_idle_window_loads_chart_prices_and_router_only_when_first_needed(make_engine, home, sim):
+    make_engine(openai=False)  # Ollama on the simulator, in the pair: the health check runs
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", ROUTEDESK_HOME=str(home), OLLAMA_HOST=sim.base_url)
+    proc = subprocess.run([sys.executable, "-c", DRIVER], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert lines, proc.stdout + proc.stderr
+    seen = json.loads(lines[-1])
+    assert "ollama" in seen["health"]
+    assert seen["idle"] == [], f"loaded by an idle window: {seen['idle']}"
+    # typing starts the warm-up: the first answer does not wait for it
+    assert {"genai_prices", "numpy", "desktop.router"} <= set(seen["after_typing"])
+    assert "pyqtgraph" not in seen["after_typing"]
+    assert seen["chart_visible"] and "pyqtgraph" in seen["after_chart"]

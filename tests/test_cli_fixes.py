@@ -6,12 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shlex
-import subprocess
-import sys
-import uuid
-from pathlib import Path
 
 import keyring
 import pytest
@@ -19,10 +14,7 @@ import pytest
 from desktop.core.errors import RouteDeskError
 from desktop.core.fixes import Fix, FixAction
 from desktop.terminal import render
-from tests.simulator.fixtures import sim  # noqa: F401
-
-ROOT = Path(__file__).resolve().parents[1]
-KEY = "sk-test-key"
+from tests.test_cli import KEY, ROOT, env, name, rd, sim  # noqa: F401 (the CLI tests' fixtures)
 
 #: Parameters of the kind the engine fills in; every action is rendered with them.
 PARAMS = {"provider": "lab", "kind": "openai-compatible", "base_url": "http://127.0.0.1:4000/v1", "model": "m",
@@ -70,28 +62,6 @@ def test_an_empty_environment_key_prints_the_command_that_adds_one(home, monkeyp
     words = render(caught.value.fix)
     assert ("providers", "add", "openai", "--kind", "openai", "--key-stdin") in words.commands
     assert "OPENAI_API_KEY" in words.text and "Settings" not in words.text
-
-
-@pytest.fixture
-def env(tmp_path, sim, keystore):  # noqa: F811
-    e = dict(os.environ)
-    e["ROUTEDESK_HOME"] = str(tmp_path / "home")
-    e["OLLAMA_HOST"] = sim.base_url
-    e.pop("ROUTEDESK_DEBUG", None)
-    return e
-
-
-@pytest.fixture
-def name():
-    n = "lab" + uuid.uuid4().hex[:8]
-    yield n
-    with contextlib.suppress(Exception):
-        keyring.delete_password("RouteDesk", n)
-
-
-def rd(env, *args, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "desktop", *args], input=stdin, env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
 
 
 def printed_command(stderr: str) -> list[str]:

@@ -7,46 +7,17 @@ with more output than a pipe holds."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shlex
 import shutil
 import subprocess
 import sys
-import uuid
-from pathlib import Path
 
-import keyring
 import pytest
 
 from desktop.cli import CLOSED_PIPE_EXIT
-from tests.simulator.fixtures import sim  # noqa: F401
-
-ROOT = Path(__file__).resolve().parents[1]
-KEY = "sk-test-key"
-
-
-@pytest.fixture
-def env(tmp_path, sim, keystore):  # noqa: F811
-    e = dict(os.environ)
-    e["ROUTEDESK_HOME"] = str(tmp_path / "home")
-    e["OLLAMA_HOST"] = sim.base_url
-    e.pop("ROUTEDESK_DEBUG", None)
-    return e
-
-
-@pytest.fixture
-def name():
-    n = "pipe" + uuid.uuid4().hex[:8]
-    yield n
-    with contextlib.suppress(Exception):
-        keyring.delete_password("RouteDesk", n)
-
-
-def rd(env, *args, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "desktop", *args], input=stdin, env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+from tests.test_cli import KEY, ROOT, env, name, rd, sim  # noqa: F401 (the CLI tests' fixtures)
 
 
 def into_closed_pipe(env, *args: str) -> tuple[int, str]:

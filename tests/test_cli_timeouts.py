@@ -4,45 +4,13 @@ error names the limit and prints the command that raises it."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import shlex
-import subprocess
-import sys
-import uuid
-from pathlib import Path
 
 import keyring
-import pytest
 
 from tests.simulator import Fault
-from tests.simulator.fixtures import sim  # noqa: F401
-
-ROOT = Path(__file__).resolve().parents[1]
-KEY = "sk-test-key"
-
-
-@pytest.fixture
-def env(tmp_path, sim, keystore):  # noqa: F811 - keystore: the real Secret Service, or a skip
-    e = dict(os.environ)
-    e["ROUTEDESK_HOME"] = str(tmp_path / "home")
-    e["OLLAMA_HOST"] = sim.base_url
-    e.pop("ROUTEDESK_DEBUG", None)
-    return e
-
-
-@pytest.fixture
-def name():
-    n = "slow" + uuid.uuid4().hex[:8]
-    yield n
-    with contextlib.suppress(Exception):
-        keyring.delete_password("RouteDesk", n)
-
-
-def rd(env, *args, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "desktop", *args], input=stdin, env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+from tests.test_cli import KEY, ROOT, env, name, rd, sim  # noqa: F401 (the CLI tests' fixtures)
 
 
 def chats(sim) -> int:  # noqa: F811

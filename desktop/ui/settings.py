@@ -278,7 +278,10 @@ class ProviderForm(QWidget):
         read = Timeouts().read
         first = max(p.first_token_s or read, read)
         self.timeout_help.setText(f"default: {first:g} s to the first word and between words" if first == read else
-                                  f"default: {first:g} s to the first word (to load the model), {read:g} s between")
+                                  f"default: {first:g} s to the first word, then {read:g} s between words")
+        # a local server loads the model on the first request: say why its first wait is longer
+        self.timeout_help.setToolTip("A local server loads the model on the first request, which can take minutes."
+                                     if first != read else "")
         bits = []
         if p.keys_url:
             bits.append(f"Get a key at <a href='{p.keys_url}'>{html.escape(p.keys_url)}</a>.")

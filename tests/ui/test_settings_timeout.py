@@ -26,7 +26,7 @@ def test_the_timeout_field_is_saved_used_and_named_when_it_runs_out(make_engine,
     dlg = window._settings
     dlg.add("ollama")
     assert dlg.form.timeout.text() == "default"
-    assert dlg.form.timeout_help.text() == "default: 300 s to the first word (to load the model), 60 s between"
+    assert dlg.form.timeout_help.text() == "default: 300 s to the first word, then 60 s between words"
     dlg.add("openai")
     form = dlg.form
     assert form.timeout.value() == 0 and form.timeout_help.text() == "default: 60 s to the first word and between words"

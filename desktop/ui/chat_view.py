@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from desktop.core.errors import ErrorInfo
 from desktop.core.fixes import Fix
+from desktop.engine.explain import said
 from desktop.ui.error_card import ErrorCard, error_title, fix_buttons
 from desktop.ui.models import ChatSession, MessageItem
 from desktop.ui.rich_text import CodeBlock, RichText
@@ -218,6 +219,8 @@ class AnswerWidget(QFrame):
         for f in final:
             rows.append(f"Tried <b>{html.escape(str(f.model))}</b>: {html.escape(f.error.kind)}"
                         f" — {html.escape(f.error.message)}")
+            if said(f.error):  # the server's own words, as on the error card
+                rows.append(f"&nbsp;&nbsp;&nbsp;&nbsp;<i>{html.escape(said(f.error))}</i>")
         if retried:
             rows.append(f"Retried {len(retried)} time{'s' if len(retried) != 1 else ''} after temporary errors")
         if it.fallback_used and it.model is not None:

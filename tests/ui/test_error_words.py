@@ -46,6 +46,8 @@ def test_the_fallback_notice_shows_what_the_proxy_said(ui, qtbot, sim):
     assert card.detail is not None and "said: litellm.AuthenticationError" in card.detail.text()
     assert "sk-proj-[redacted]" in card.detail.text()
     assert "configured in the proxy" in card.fix.text()
+    # the "why?" details list each attempt with what its server said
+    assert "said: litellm.AuthenticationError" in w.details.text()
 
 
 def test_the_servers_words_are_plain_text_and_absent_when_it_said_nothing(qtbot):

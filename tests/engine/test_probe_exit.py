@@ -9,10 +9,10 @@ from dataclasses import replace
 
 import pytest
 
-from desktop.cli import main
 from desktop.providers import PRESETS
 from desktop.storage import Store
 from tests.engine._health_support import free_port
+from tests.engine.test_probe_cli import run
 
 
 @pytest.fixture
@@ -26,12 +26,6 @@ def bare_home(tmp_path, monkeypatch):
     monkeypatch.setitem(PRESETS, "lmstudio",
                         replace(PRESETS["lmstudio"], base_url=f"http://127.0.0.1:{free_port()}/v1"))
     return home
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _store(home) -> Store:

@@ -46,29 +46,21 @@ def lexer_for(lang: str) -> Any | None:
 
 
 @cache
-def _formats(dark: bool) -> dict[Any, QTextCharFormat]:
-    return {}
-
-
 def _format(dark: bool, ttype: Any) -> QTextCharFormat | None:
-    """The character format of a token type in the light or dark style (cached); None for
-    a token the style leaves plain. Background colours are ignored: the block has its own."""
-    cache_ = _formats(dark)
-    if ttype in cache_:
-        return cache_[ttype]
+    """The character format of a token type in the light or dark style; None for a token
+    the style leaves plain. Background colours are ignored: the block has its own."""
     from pygments.styles import get_style_by_name
 
     spec = get_style_by_name(DARK_STYLE if dark else LIGHT_STYLE).style_for_token(ttype)
-    fmt: QTextCharFormat | None = None
-    if spec.get("color") or spec.get("bold") or spec.get("italic"):
-        fmt = QTextCharFormat()
-        if spec.get("color"):
-            fmt.setForeground(QColor("#" + spec["color"]))
-        if spec.get("bold"):
-            fmt.setFontWeight(QFont.Weight.Bold)
-        if spec.get("italic"):
-            fmt.setFontItalic(True)
-    cache_[ttype] = fmt
+    if not (spec.get("color") or spec.get("bold") or spec.get("italic")):
+        return None
+    fmt = QTextCharFormat()
+    if spec.get("color"):
+        fmt.setForeground(QColor("#" + spec["color"]))
+    if spec.get("bold"):
+        fmt.setFontWeight(QFont.Weight.Bold)
+    if spec.get("italic"):
+        fmt.setFontItalic(True)
     return fmt
 
 

@@ -219,8 +219,8 @@ class AnswerWidget(QFrame):
         for f in final:
             rows.append(f"Tried <b>{html.escape(str(f.model))}</b>: {html.escape(f.error.kind)}"
                         f" — {html.escape(f.error.message)}")
-            if said(f.error):  # the server's own words, as on the error card
-                rows.append(f"&nbsp;&nbsp;&nbsp;&nbsp;<i>{html.escape(said(f.error))}</i>")
+            if words := said(f.error):  # the server's own words, as on the error card
+                rows.append(f"&nbsp;&nbsp;&nbsp;&nbsp;<i>{html.escape(words)}</i>")
         if retried:
             rows.append(f"Retried {len(retried)} time{'s' if len(retried) != 1 else ''} after temporary errors")
         if it.fallback_used and it.model is not None:

@@ -125,6 +125,37 @@ async def stream(c, tag):
             "worst_lag_by_status_ms": {k: round((v - 0.005) * 1000, 1) for k, v in by.items()},
             "p99_lag_ms": round(sorted(gaps)[int(len(gaps) * 0.99) - 1] * 1000 - 5, 1)}
 
+async def open_chart():
+    # from the click to the panel's first paint, and to the first paint of its plots
+    # (pyqtgraph loads in a worker thread the first time), with the loop's worst lag
+    from desktop.ui.app import after_first_paint
+    gaps, last = [], [time.perf_counter()]
+    def beat():
+        now = time.perf_counter(); gaps.append(now - last[0]); last[0] = now
+    hb = QTimer(); hb.setInterval(5); hb.timeout.connect(beat)
+    panel, plots = [], []
+    t = time.perf_counter()
+    last[0] = t; hb.start()
+    w.chart_action.trigger()
+    if not w.chart_action.isChecked():
+        w.chart_action.trigger()
+    after_first_paint(w.chart, lambda: panel.append(time.perf_counter()), fallback_ms=5000)
+    watched = []
+    def watch_plots():
+        if w.chart.share_plot is None:
+            QTimer.singleShot(1, watch_plots)
+        elif not watched:
+            watched.append(1)
+            after_first_paint(w.chart.share_plot.viewport(), lambda: plots.append(time.perf_counter()),
+                              fallback_ms=5000)
+    watch_plots()  # at once if the plots were built at the click (pyqtgraph loaded already)
+    await until(lambda: panel and plots)
+    hb.stop()
+    out["first_chart_panel_ms"] = round((panel[0] - t) * 1000, 1)
+    out["first_chart_open_ms"] = round((plots[0] - t) * 1000, 1)
+    out["chart_open_worst_lag_ms"] = round(max(g - 0.005 for g in gaps) * 1000, 1) if gaps else None
+    out["chart_loaded"] = loaded()
+
 async def main():
     await until(lambda: w.controller is not None)
     c = w.controller
@@ -133,17 +164,16 @@ async def main():
     out["idle_loaded"] = loaded()
     if mode == "idle":
         return
-    # the chart: from the click to its first paint with the plots in it
-    from desktop.ui.app import after_first_paint
-    painted = []
-    t = time.perf_counter()
-    w.chart_action.trigger()
-    if not w.chart_action.isChecked():
-        w.chart_action.trigger()
-    after_first_paint(w.chart, lambda: painted.append(time.perf_counter()), fallback_ms=5000)
-    await until(lambda: painted)
-    out["first_chart_open_ms"] = round((painted[0] - t) * 1000, 1)
-    out["chart_loaded"] = loaded()
+    if mode == "hover":
+        # the pointer enters the chart's button, and clicks 300 ms later
+        from PySide6.QtCore import QEvent
+        from PySide6.QtWidgets import QApplication, QToolBar
+        tb = w.findChildren(QToolBar)[0]
+        QApplication.sendEvent(tb.widgetForAction(w.chart_action), QEvent(QEvent.Type.Enter))
+        await asyncio.sleep(0.3)
+    await open_chart()
+    if mode == "hover":
+        return
     eng = c.engine
     timed(eng, "decide", "first_route_ms")
     timed(eng.prices, "cost", "first_price_ms")
@@ -354,6 +384,7 @@ def run(python: str, rate: int, tokens: int, answer_tokens: int) -> dict:
             _child(python, _SETUP, sim.openai_url, sim.ollama_url, home=home, extra_env=env)
             res["bare_window_2"] = _r(_child(python, _BARE))
             res["answer"] = _child(python, _APP, "answer", home=home, extra_env=env)
+            res["hover"] = _child(python, _APP, "hover", home=home, extra_env=env)
     finally:
         sim.stop()
     res["bare_heartbeat"] = _child(python, _HEARTBEAT, "8")  # as long as the long answers took, roughly
@@ -375,7 +406,14 @@ def report(res: dict) -> list[tuple[str, str, str]]:
     rows.append(("after one streamed answer, chart open", fmt(a["after_answer"]),
                  "bare PySide6 window: " + fmt(res["bare_window_2"])))
     rows.append(("  heavy modules loaded then", ", ".join(a["after_answer_loaded"]), ""))
-    rows.append(("first chart open (click to first paint)", f"{a.get('first_chart_open_ms')} ms", "goal < 150 ms"))
+    rows.append(("first chart open: click to the plots' first paint", f"{a.get('first_chart_open_ms')} ms",
+                 "goal < 150 ms"))
+    rows.append(("  click to the panel's first paint (totals, 'Drawing the chart...')",
+                 f"{a.get('first_chart_panel_ms')} ms, worst loop lag {a.get('chart_open_worst_lag_ms')} ms", ""))
+    h = res.get("hover", {})
+    rows.append(("  pointer on the button 300 ms before the click: click to plots",
+                 f"{h.get('first_chart_open_ms')} ms, worst loop lag {h.get('chart_open_worst_lag_ms')} ms",
+                 "goal < 150 ms"))
     rows.append(("first route (engine.decide, first call)", f"{a.get('first_route_ms')} ms", "goal < 150 ms"))
     rows.append(("first price (PriceBook.cost, first call)", f"{a.get('first_price_ms')} ms", "goal < 150 ms"))
     f = a["first_answer"]

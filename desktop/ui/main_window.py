@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.ui import prefetch
 from desktop.ui.theme import icon, set_icon, stylesheet
 
 __all__ = ["MainWindow"]
@@ -214,6 +215,7 @@ class MainWindow(QMainWindow):
         self.search_action = act("Search", lambda: self.sidebar.search.setFocus(), QKeySequence.StandardKey.Find)
         for a in (self.new_action, self.settings_action, self.chart_action, self.health_action):
             tb.addAction(a)
+        prefetch.prefetch_on_hover(tb.widgetForAction(self.chart_action), prefetch.PLOTTING)
         self.stop_action.setEnabled(False)
 
     def _build_status(self) -> None:

@@ -42,6 +42,7 @@ def test_chart_updates_when_an_answer_completes(ui, qtbot):
 def test_chart_share_counts_strong_routes(ui, qtbot):
     controller, window = ui
     window.toggle_chart(True)
+    qtbot.waitUntil(lambda: window.chart.share_plot is not None)
     a = _ask(controller, qtbot, "short")
     b = _ask(controller, qtbot, "Explain in depth, with proofs, " * 40)
     _, ys = window.chart.share_curve.getData()

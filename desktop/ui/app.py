@@ -28,9 +28,10 @@ def make_app(argv: Sequence[str] | None = None):
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication
 
-    from desktop.ui.qtcompat import guard_singleton_refcounts
+    from desktop.ui.qtcompat import guard_singleton_refcounts, read_sources_lightly
 
     guard_singleton_refcounts()
+    read_sources_lightly()
     app = QApplication.instance()
     if app is None:
         # Fractional scaling (150 %, 200 %) exactly as the system asks, not rounded. That is

@@ -1,13 +1,16 @@
-"""Heavy imports in a worker thread, so that a screen needing one never freezes the window.
+"""Slow first-time work (a heavy import, compiling a lexer) in a worker thread, so that a
+screen needing it never freezes the window.
 
 The spend chart needs pyqtgraph, whose import takes a quarter of a second on an idle
 machine (more on a busy one) and would otherwise run on the UI thread at the click that
 opens the chart. ``prefetch`` starts it early (the pointer entering the chart's button),
 and ``load_then`` lets the screen appear at once and fill in when the module is there.
+``run_then`` does the same for any other once-per-process preparation (a code block's
+lexer compiles its rules the first time its language is shown: 30-40 ms for Python).
 
-Only the import runs in the thread: it defines classes and no QObject is made, which is
-what Qt allows off the UI thread. Whatever the thread finds (an ImportError in a broken
-install) is left for the UI thread's own ``import`` to raise where it is handled today.
+Only pure-Python work runs in the thread: imports define classes and no QObject is made,
+which is what Qt allows off the UI thread. What the thread raises is logged and left for
+the UI thread's own call (the import again, say) to raise where it is handled today.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import QWidget
 
-__all__ = ["PLOTTING", "is_loaded", "load_then", "prefetch", "prefetch_on_hover"]
+__all__ = ["PLOTTING", "is_done", "is_loaded", "load_then", "prefetch", "prefetch_on_hover", "run_then"]
 
 #: the spend chart's plotting library
 PLOTTING = "pyqtgraph"
@@ -36,58 +39,79 @@ class _Relay(QObject):
 
 
 _relay: _Relay | None = None
-_started: dict[str, threading.Thread] = {}
+_started: set[str] = set()
 _done: set[str] = set()
 _waiting: dict[str, list[Callable[[], None]]] = {}
 
 
-def is_loaded(name: str) -> bool:
-    """True once ``name`` is fully imported (``sys.modules`` holds a module from the moment
-    its import *starts*, so that alone cannot tell)."""
-    if name not in _done:
-        mod = sys.modules.get(name)
-        if mod is not None and not getattr(getattr(mod, "__spec__", None), "_initializing", True):
-            _done.add(name)  # imported by someone else, and finished
-    return name in _done
+def is_done(key: str) -> bool:
+    return key in _done
 
 
-def prefetch(name: str) -> None:
-    """Start importing ``name`` in a worker thread, once. Call from the UI thread."""
+def _start(key: str, work: Callable[[], object]) -> None:
+    """Run ``work`` in a worker thread, once per ``key``. Call from the UI thread."""
     global _relay
-    if name in _started or is_loaded(name):
+    if key in _started or key in _done:
         return
     if _relay is None:
         _relay = _Relay()
         _relay.finished.connect(_finished, Qt.ConnectionType.QueuedConnection)
     relay = _relay
 
-    def work() -> None:
+    def body() -> None:
         try:
-            importlib.import_module(name)
-        except Exception:  # the UI thread's own import raises it where it is handled
-            log.debug("prefetching %s failed", name, exc_info=True)
-        relay.finished.emit(name)
+            work()
+        except Exception:  # the UI thread's own call raises it where it is handled
+            log.debug("background %s failed", key, exc_info=True)
+        relay.finished.emit(key)
 
-    t = threading.Thread(target=work, name=f"prefetch-{name}", daemon=True)
-    _started[name] = t
-    t.start()
+    _started.add(key)
+    threading.Thread(target=body, name=f"prefetch-{key}", daemon=True).start()
+
+
+def run_then(key: str, work: Callable[[], object], callback: Callable[[], None]) -> None:
+    """Run ``callback`` on the UI thread once ``work`` (keyed by ``key``, done once per
+    process) has run: now if it has, else from the event loop when the worker is done."""
+    if key in _done:
+        callback()
+        return
+    _waiting.setdefault(key, []).append(callback)
+    _start(key, work)
+
+
+def _finished(key: str) -> None:
+    _done.add(key)
+    _started.discard(key)
+    for cb in _waiting.pop(key, []):
+        cb()
+
+
+# --- modules ---------------------------------------------------------------------------
+def _import_key(name: str) -> str:
+    return "import:" + name
+
+
+def is_loaded(name: str) -> bool:
+    """True once module ``name`` is fully imported (``sys.modules`` holds a module from
+    the moment its import *starts*, so that alone cannot tell)."""
+    key = _import_key(name)
+    if key not in _done:
+        mod = sys.modules.get(name)
+        if mod is not None and not getattr(getattr(mod, "__spec__", None), "_initializing", True):
+            _done.add(key)  # imported by someone else, and finished
+    return key in _done
+
+
+def prefetch(name: str) -> None:
+    """Start importing module ``name`` in a worker thread, once. Call from the UI thread."""
+    if not is_loaded(name):
+        _start(_import_key(name), lambda: importlib.import_module(name))
 
 
 def load_then(name: str, callback: Callable[[], None]) -> None:
-    """Run ``callback`` on the UI thread once ``name`` is imported: now if it already is,
-    else from the event loop when the worker is done (starting it if need be)."""
-    if is_loaded(name):
-        callback()
-        return
-    _waiting.setdefault(name, []).append(callback)
-    prefetch(name)
-
-
-def _finished(name: str) -> None:
-    _done.add(name)
-    _started.pop(name, None)
-    for cb in _waiting.pop(name, []):
-        cb()
+    """Run ``callback`` on the UI thread once module ``name`` is imported."""
+    is_loaded(name)
+    run_then(_import_key(name), lambda: importlib.import_module(name), callback)
 
 
 class _OnEnter(QObject):

@@ -33,6 +33,7 @@ def test_python_keywords_strings_and_comments_are_coloured(qtbot):
     view.set_text(f"Here:\n\n```python\n{PY}```\n")
     (block,) = view.code_blocks()
     doc = block.edit.document()
+    qtbot.waitUntil(lambda: _formats(doc, 0) != {})  # the first Python block: its lexer compiles off the UI thread
     first = _formats(doc, 0)
     assert "def" in first and "area" in first
     assert first["def"][0] != first["area"][0]  # keyword and function name look different
@@ -61,7 +62,7 @@ def test_streamed_block_ends_with_the_colours_of_the_whole_text(qtbot):
     doc = edit.document()
     hl = CodeHighlighter(doc, "python", dark=False)
     doc.setPlainText("import os")
-    qtbot.waitUntil(lambda: _formats(doc, 0) != {})  # Qt's first highlight pass runs from the event loop
+    qtbot.waitUntil(lambda: _formats(doc, 0) != {})  # the lexer, then Qt's highlight pass, from the event loop
     lexed: list[int] = []
     real = hl.lexer.get_tokens_unprocessed
 
@@ -80,3 +81,20 @@ def test_streamed_block_ends_with_the_colours_of_the_whole_text(qtbot):
     whole = lex_lines(lexer_for("python"), body)
     assert [hl.spans(i) for i in range(len(whole))] == whole
     assert max(lexed[len(lexed) // 2:]) < 200  # each late append re-lexed one small function, not 13 kB
+
+
+def test_a_languages_first_block_does_not_wait_for_its_lexer(qtbot):
+    """Pygments compiles a lexer's rules the first time (tens of ms): the block shows at
+    once, plain, and is coloured when the worker thread has compiled them."""
+    edit = QPlainTextEdit()
+    qtbot.addWidget(edit)
+    doc = edit.document()
+    hl = CodeHighlighter(doc, "ocaml", dark=False)  # no other test shows OCaml
+    assert hl.lexer is None  # not compiled on the UI thread
+    doc.setPlainText("let rec fact n = if n = 0 then 1 else n * fact (n - 1)")
+    qtbot.waitUntil(lambda: hl.lexer is not None and _formats(doc, 0) != {})
+    assert "let" in _formats(doc, 0)  # a keyword, coloured
+    other = QPlainTextEdit()
+    qtbot.addWidget(other)
+    second = CodeHighlighter(other.document(), "ocaml", dark=False)
+    assert second.lexer is not None  # later blocks of the language colour at once

@@ -211,6 +211,14 @@ class Engine:
                 self._router = None
         return self._router
 
+    def preload_router(self) -> None:
+        """Read the router's files before ``router`` is first asked for: disk and numpy
+        only, no SQLite, so a worker thread may call it while the window stays live."""
+        if not self._router_loaded:
+            from desktop.router import preload_router_files
+
+            preload_router_files()
+
     def routing_settings(self) -> RoutingSettings:
         return RoutingSettings.from_dict(self.store.get_setting(ROUTING_SETTING, {}) or {})
 

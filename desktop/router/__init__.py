@@ -11,11 +11,12 @@ from .calibration import blended_threshold, share_above
 from .evaluation import RoutingMetrics, apgr, cpt, pgr_curve, routing_metrics
 from .features import conversation_features, text_features
 from .feedback import FEEDBACK_KINDS, FeedbackModel
-from .model import Router, RouterWeights, Score, default_resource_dir, load_router
+from .model import Router, RouterWeights, Score, default_resource_dir, load_router, preload_router_files
 from .policy import BudgetPolicy, ShareTargetPolicy
 
 __all__ = [
     "load_router",
+    "preload_router_files",
     "Router",
     "RouterWeights",
     "Score",

@@ -344,11 +344,32 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
+#: files read ahead by ``preload_router_files``, each taken by the next ``load_router``
+_preloaded: dict[Path, tuple[RouterWeights, dict[str, Any]]] = {}
+
+
+def _read_router_files(folder: Path) -> tuple[RouterWeights, dict[str, Any]]:
+    weights = RouterWeights.load(folder / "weights.npz")
+    manifest_path = folder / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
+    return weights, manifest
+
+
+def preload_router_files(path: str | Path | None = None) -> None:
+    """Read the weights and manifest ahead of ``load_router``, in a worker thread, so the
+    window's thread does not spend 20-40 ms unpacking the weights. Also imports what the
+    first decision touches (``np.unique`` loads ``numpy.ma``, another 40 ms). Raises what
+    reading raises; ``load_router`` then reads the files itself."""
+    import numpy.ma  # noqa: F401
+
+    folder = Path(path) if path is not None else default_resource_dir()
+    _preloaded[folder] = _read_router_files(folder)
+
+
 def load_router(path: str | Path | None = None, feedback: FeedbackModel | None = None) -> Router:
     """Load the shipped router from ``path`` (a folder with weights.npz and manifest.json;
     default ``resources/router/``)."""
     folder = Path(path) if path is not None else default_resource_dir()
-    weights = RouterWeights.load(folder / "weights.npz")
-    manifest_path = folder / "manifest.json"
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
+    ahead = _preloaded.pop(folder, None)
+    weights, manifest = ahead if ahead is not None else _read_router_files(folder)
     return Router(weights, manifest, feedback)

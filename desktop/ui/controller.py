@@ -490,14 +490,19 @@ class AppController(QObject, AdminActions):
 
     async def prewarm(self) -> None:
         """Load what the first answer would otherwise load on the UI thread (the price
-        data, the router's modules), so it never stalls a stream. Only imports run in the
-        worker thread: the Store's SQLite connection belongs to this thread, so the
-        router itself (it reads the feedback setting) is built here afterwards (~20 ms)."""
+        data, the router's modules and weights), so it never stalls a stream. Only imports
+        and file reads run in the worker thread: the Store's SQLite connection belongs to
+        this thread, so the router itself (it reads the feedback setting) is built here
+        afterwards (a few ms)."""
+
+        engine = self.engine
 
         def work() -> None:
             for name in ("genai_prices", "genai_prices.data", "desktop.router"):
                 with contextlib.suppress(Exception):
                     __import__(name)
+            with contextlib.suppress(Exception):  # a broken install: `router` says so below
+                engine.preload_router()
 
         await asyncio.to_thread(work)
         if self._closed:

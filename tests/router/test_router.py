@@ -156,3 +156,23 @@ def test_cli_route_json_and_batch():
     rows = [json.loads(x) for x in out.getvalue().splitlines()]
     assert len(rows) == 101 and rows[-1].keys() == {"error"}
     assert rows[0]["score"] > rows[1]["score"] and rows[3]["id"] == 3
+
+
+def test_files_read_ahead_make_the_same_router_and_are_taken_once(tmp_path):
+    """The window reads the weights in a worker thread (``preload_router_files``) and builds
+    the router on its own thread: the router is the one the files make, read once."""
+    import shutil
+
+    from desktop.router import default_resource_dir, preload_router_files
+
+    folder = tmp_path / "router"
+    shutil.copytree(default_resource_dir(), folder)
+    preload_router_files(folder)
+    (folder / "weights.npz").unlink()  # from here on only what was read ahead exists
+    ahead = load_router(folder)
+    plain = load_router()
+    texts = [MATHS, CODE, SMALL_TALK]
+    assert ahead.score_texts(texts).tolist() == plain.score_texts(texts).tolist()
+    assert ahead.manifest == plain.manifest
+    with pytest.raises(OSError):
+        load_router(folder)  # taken by the first load: a second one reads the (gone) files

@@ -4,10 +4,12 @@ Qt widget) measured in the same run.
 * idle: RSS / USS / PSS once the window is shown and its content filled, after 1.5 s (past
   every start-up timer), and which heavy libraries are loaded by then;
 * after one streamed answer with the spend chart open, and the first use of what is loaded
-  on demand: opening the chart (pyqtgraph), the first route (numpy, the router's
-  weights), the first price (genai-prices' data);
+  on demand: opening the chart (pyqtgraph, in a worker thread: click to the panel, click
+  to its plots; and again with the pointer on the button 300 ms before the click), the
+  first route (numpy, the router's weights), the first price (genai-prices' data);
 * streaming at ``--rate`` tokens/s (simulator pacing): the event loop's worst lag (a 5 ms
-  timer) and memory per token over further answers of the same length;
+  timer) and memory per token over further answers of the same length (USS after
+  ``malloc_trim``, so that what glibc happens to keep of freed memory is not counted);
 * scrolling a 2,000-line answer with code blocks: paint time per scroll step, beside a
   QPlainTextEdit with the same text;
 * what each heavy import costs on its own (RSS delta and time, after Qt is loaded).
@@ -125,6 +127,13 @@ async def stream(c, tag):
             "worst_lag_by_status_ms": {k: round((v - 0.005) * 1000, 1) for k, v in by.items()},
             "p99_lag_ms": round(sorted(gaps)[int(len(gaps) * 0.99) - 1] * 1000 - 5, 1)}
 
+def trim():
+    import ctypes
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)  # glibc only
+    except (OSError, AttributeError):
+        pass
+
 async def open_chart():
     # from the click to the panel's first paint, and to the first paint of its plots
     # (pyqtgraph loads in a worker thread the first time), with the loop's worst lag
@@ -193,6 +202,7 @@ async def main():
         c.new_conversation()
         await asyncio.sleep(0.3)  # deleteLater of the answer's widgets
         gc.collect()
+        trim()  # what glibc keeps of freed memory varies by several MB from one answer to the next
         rows.append(mem())
     out["more_answers"] = rows
 

@@ -350,6 +350,10 @@ def check_window(ctx: _Context) -> str:
             continue
         opener(*args)
         _run_async(ctx, _settle(ctx, window))
+        if label == "chart":  # its plots follow once pyqtgraph has loaded in a worker thread
+            _run_async(ctx, _until(lambda: getattr(window.chart, "share_plot", True) is not None, 20))
+            if getattr(window.chart, "share_plot", True) is None:
+                raise CheckFailed("the spend chart's plots did not load: " + window.chart.drawing.text())
         widget = getattr(window, attr, None) if attr else window
         if widget is not None and widget.grab().isNull():
             raise CheckFailed(f"the {label} screen rendered nothing")
@@ -361,6 +365,12 @@ def check_window(ctx: _Context) -> str:
     from PySide6.QtWidgets import QApplication
 
     return f"main window {title!r} shown ({QApplication.platformName()}){extra}{when}"
+
+
+async def _until(cond, within_s: float) -> None:
+    deadline = time.monotonic() + within_s
+    while not cond() and time.monotonic() < deadline:  # noqa: ASYNC110 (Qt has no awaitable)
+        await asyncio.sleep(0.02)
 
 
 async def _settle(ctx: _Context, window) -> float:

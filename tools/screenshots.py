@@ -201,6 +201,8 @@ async def main(out: Path, dark: bool) -> list[Path]:
             db.commit()
             db.close()
             w.toggle_chart(True)
+            while w.chart.share_plot is None:  # noqa: ASYNC110 (pyqtgraph loads in a worker thread)
+                await asyncio.sleep(0.05)
             await asyncio.sleep(0.3)
             shot(w, "05-chart")
             shot(w.chart, "06-chart-panel")

@@ -148,10 +148,15 @@ class SpendChart(QWidget):
         self.redraw()
 
     def _plots_loaded(self) -> None:
-        if not shiboken6.isValid(self) or self.share_plot is not None:
-            return  # closed meanwhile, or built by an earlier show
+        if not shiboken6.isValid(self) or self.share_plot is not None or not self.isVisible():
+            return  # deleted or hidden meanwhile (the window closing), or built by an earlier show
+        try:
+            self._ensure_plots()
+        except ImportError as e:  # a broken install: say so where the plots would be
+            self.drawing.setText(f"The chart cannot be drawn: its plotting library did not load ({e}).")
+            self.drawing.setWordWrap(True)
+            return
         self.drawing.hide()
-        self._ensure_plots()
         self.redraw()
 
     # --- drawing ---------------------------------------------------------------------

@@ -154,3 +154,46 @@ def test_pointing_at_the_chart_button_loads_the_plots_before_the_click(make_engi
     assert seen["prefetched"], "pointing at the chart button did not start loading pyqtgraph"
     assert seen["chart_visible_before_click"] is False  # loaded by the hover, not by a shown chart
     assert seen["plots_at_click"] and not seen["drawing_at_click"]
+
+
+BROKEN = r"""
+import json, sys
+sys.modules["pyqtgraph"] = None  # a bundle without its plotting library: importing it raises ImportError
+from desktop.ui.app import launch
+from PySide6.QtCore import QTimer
+
+app, loop, window = launch([])
+app.setQuitOnLastWindowClosed(False)
+
+def said(tries=[0]):
+    tries[0] += 1
+    text = window.chart.drawing.text()
+    if "cannot be drawn" not in text and tries[0] < 500:
+        QTimer.singleShot(20, said)
+        return
+    print(json.dumps({"text": text, "shown": window.chart.drawing.isVisible(), "window": window.isVisible()}), flush=True)
+    window.closed.connect(app.quit)
+    window.close()
+
+def attached():
+    if window.controller is None:
+        QTimer.singleShot(20, attached)
+        return
+    window.chart_action.trigger()
+    said()
+
+QTimer.singleShot(0, attached)
+with loop:
+    loop.run_forever()
+"""
+
+
+def test_a_chart_whose_library_is_missing_says_so_and_the_window_goes_on(make_engine, home, sim):
+    make_engine(openai=False)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", ROUTEDESK_HOME=str(home), OLLAMA_HOST=sim.base_url)
+    proc = subprocess.run([sys.executable, "-c", BROKEN], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert lines, proc.stdout + proc.stderr
+    seen = json.loads(lines[-1])
+    assert "cannot be drawn" in seen["text"] and seen["shown"] and seen["window"]

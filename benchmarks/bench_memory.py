@@ -12,7 +12,8 @@ Qt widget) measured in the same run.
   ``malloc_trim``, so that what glibc happens to keep of freed memory is not counted);
 * scrolling a 2,000-line answer with code blocks: paint time per scroll step, beside a
   QPlainTextEdit with the same text;
-* what each heavy import costs on its own (RSS delta and time, after Qt is loaded).
+* what each heavy import costs on its own (RSS delta and time, after Qt is loaded, with
+  the window's ``qtcompat.read_sources_lightly``).
 
     python benchmarks/bench_memory.py [--python /path/to/venv/bin/python] [--json]
 
@@ -315,6 +316,8 @@ print("RESULT", json.dumps(res), flush=True)
 _IMPORT = _MEM + r"""
 import json, sys, time
 from PySide6.QtWidgets import QApplication
+from desktop.ui.qtcompat import read_sources_lightly
+read_sources_lightly()  # as the window does (PySide6's per-import source check)
 app = QApplication([])
 import asyncio, ssl, sqlite3  # the stdlib the engine loads anyway
 name = sys.argv[1]

@@ -81,6 +81,16 @@ def r6(x):
     return x
 
 
+def settle(x):
+    """``x`` to 10 significant digits. Which BLAS kernel OpenBLAS picks for the machine's CPU
+    (AVX2 or AVX-512) changes the last bits of sums, so unrounded weights regenerate bit for
+    bit only on the CPU that made them; a change of 1e-15 crosses a 10-digit rounding step
+    for about one value in 100,000. Applied before anything else is derived from them."""
+    if isinstance(x, np.ndarray):
+        return np.array([float(f"{v:.10g}") for v in x.ravel()], dtype=x.dtype).reshape(x.shape)
+    return float(f"{x:.10g}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data", type=Path, default=default_data_dir())
@@ -106,6 +116,8 @@ def main(argv=None) -> int:
 
     centre = dense.mean(axis=0)
     final = fit_recipe(ds, dense, X, np.arange(len(ds)), recipe, centre).calibrated(a, b)
+    for name in ("mean", "scale", "w_mc", "w_ff", "bias_mc", "bias_ff"):
+        setattr(final, name, settle(getattr(final, name)))
     weights = RouterWeights(
         mean=final.mean, scale=final.scale, w_mc=final.w_mc, w_ff=final.w_ff,
         bias_mc=final.bias_mc, bias_ff=final.bias_ff,
@@ -119,9 +131,9 @@ def main(argv=None) -> int:
     chat_path = args.data / chat_training.CHAT_FILE
     part = chat_training.fit_chat_part(chat_path, ds, dense, cv, final)
     cd, a_chat, strength, lam = part.data, part.scale, part.strength, part.penalty
-    weights.chat_mean, weights.chat_scale = part.ridge.mean, part.ridge.scale
-    weights.w_chat = a_chat * part.ridge.w
-    weights.chat_gate = strength
+    weights.chat_mean, weights.chat_scale = settle(part.ridge.mean), settle(part.ridge.scale)
+    weights.w_chat = settle(a_chat * part.ridge.w)
+    weights.chat_gate = settle(strength)
     log(f"chat: ridge penalty {lam:g}, scale {a_chat:g}, gate strength {strength:g} "
         f"({len(part.allowed)} settings allowed by GSM8K)")
     chat_metrics = part.metrics
@@ -135,7 +147,7 @@ def main(argv=None) -> int:
     convs, hard = load_reference_prompts(args.reference)
     scorer = Router(weights)
     ref_scores = np.array([scorer.score_features(scorer.features(c), explain=False).value for c in convs])
-    weights.ref_quantiles = reference_quantiles(ref_scores)
+    weights.ref_quantiles = settle(reference_quantiles(ref_scores))
     bench_scores = 1.0 / (1.0 + np.exp(-final.logit(dense, X)))
     thr_bench = float(np.quantile(bench_scores, 0.7))
     log(f"reference: {len(convs)} chat prompts ({hard.mean():.0%} written as hard); "

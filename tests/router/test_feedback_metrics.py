@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -149,9 +151,15 @@ DATA = default_data_dir()
 
 
 @pytest.mark.skipif(not (DATA / "mmlu.jsonl.gz").exists(), reason="routing-bench data not available")
-def test_training_regenerates_shipped_weights_bit_for_bit(tmp_path):
+@pytest.mark.parametrize("blas_kernel", [None, "Prescott"])
+def test_training_regenerates_shipped_weights_bit_for_bit(tmp_path, blas_kernel):
+    """On this CPU's own BLAS kernels, and on the oldest x86-64 ones (SSE3, forced through
+    OpenBLAS's OPENBLAS_CORETYPE): the weights must not depend on the machine that made them."""
+    env = dict(os.environ)
+    if blas_kernel is not None and platform.machine().lower() in ("x86_64", "amd64"):
+        env["OPENBLAS_CORETYPE"] = blas_kernel
     subprocess.run([sys.executable, str(ROOT / "tools" / "train_router.py"), "--quiet",
-                    "--data", str(DATA), "--out", str(tmp_path)], check=True, timeout=300)
+                    "--data", str(DATA), "--out", str(tmp_path)], check=True, timeout=300, env=env)
     for name in ("weights.npz", "manifest.json", "NOTICE"):
         new = hashlib.sha256((tmp_path / name).read_bytes()).hexdigest()
         shipped = hashlib.sha256((ROOT / "resources" / "router" / name).read_bytes()).hexdigest()

@@ -153,7 +153,22 @@ def after_first_paint(widget, fn, fallback_ms: int = 250) -> None:
 
 
 def _import_engine() -> None:
-    import desktop.engine.app  # noqa: F401
+    """Import the engine's modules (run in a worker thread by ``launch``).
+
+    httpx's ``__init__`` imports its own command-line client (``httpx._main``: click, rich
+    and pygments, about 70 ms) whenever those happen to be installed, and falls back to a
+    stub ``httpx.main`` when they are not. The window never runs that client, so while
+    httpx is first imported here the module is marked as unavailable (a ``None`` entry in
+    ``sys.modules`` makes the import raise ImportError, httpx's own fallback); the mark is
+    removed afterwards, so ``import httpx._main`` later still works."""
+    block = "httpx" not in sys.modules and "httpx._main" not in sys.modules
+    if block:
+        sys.modules["httpx._main"] = None  # type: ignore[assignment]
+    try:
+        import desktop.engine.app  # noqa: F401
+    finally:
+        if block and "httpx._main" in sys.modules and sys.modules["httpx._main"] is None:
+            del sys.modules["httpx._main"]
 
 
 def launch(argv: Sequence[str] | None = None, *, on_error=None):

@@ -25,6 +25,8 @@ def on_error(title, text):  # the window closes right after, which may end the l
 app, loop, window = launch([], on_error=on_error)
 seen = {"frame_before_engine": "desktop.engine.app" not in sys.modules,
         "painted": window.shown_at is not None, "title": window.windowTitle()}
+ON_FIRST_NEED = ("keyring", "httpx._main", "httpcore")
+window.ready.connect(lambda: seen.__setitem__("at_ready", sorted(m for m in ON_FIRST_NEED if m in sys.modules)))
 
 def check():
     if window.controller is not None or errors:
@@ -54,6 +56,15 @@ def test_frame_is_painted_before_the_engine_loads_then_content_attaches(tmp_path
     assert seen["title"] == "RouteDesk"
     assert seen["painted"] and seen["frame_before_engine"]
     assert seen["attached"] and seen["error"] is None
+
+
+def test_content_attaches_without_the_keyring_the_http_client_or_httpx_command_line(tmp_path):
+    """None of them is needed to show the conversations: the keyring is read when a key is,
+    the HTTP client is built for the first probe or send, and httpx's own command-line
+    client (click, rich, pygments when installed) is never used by the window."""
+    seen = run_driver(tmp_path / "home")
+    assert seen["attached"]
+    assert seen["at_ready"] == []
 
 
 def test_an_unusable_data_folder_is_reported_not_crashed(tmp_path):

@@ -15,6 +15,7 @@ present what they return (docs/ARCHITECTURE.md).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -53,17 +54,23 @@ from desktop.engine.spend import SpendService
 from desktop.providers import PRESETS, Provider, Timeouts, make_provider, normalize_base_url
 from desktop.storage import KeyStore, Store
 
-__all__ = ["Engine", "ProviderSettings", "PAIR_SETTING", "ROUTING_SETTING", "FEEDBACK_SETTING"]
+__all__ = ["Engine", "new_http_client", "ProviderSettings", "PAIR_SETTING", "ROUTING_SETTING", "FEEDBACK_SETTING"]
 
 PAIR_SETTING = "routing.pair"
 ROUTING_SETTING = "routing.policy"
+
+def new_http_client() -> httpx.AsyncClient:
+    """The app's HTTP client, as ``Engine.open`` makes it (safe to call in a worker thread:
+    nothing in it is bound to an event loop until its first request)."""
+    return httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=5.0), follow_redirects=False)
+
 
 class Engine:
     def __init__(
         self,
         store: Store,
         *,
-        client: httpx.AsyncClient,
+        client: httpx.AsyncClient | None = None,
         keystore: KeyStore | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.time,
@@ -72,14 +79,15 @@ class Engine:
         owns_client: bool = False,
     ) -> None:
         self.store = store
-        self.client = client
+        self._client = client  # None: built on first use (``client``, ``open_client``), then owned
+        self._client_building: asyncio.Future[httpx.AsyncClient] | None = None
         self.keystore = keystore if keystore is not None else KeyStore()
         self.prices = PriceBook(store)
         self.cooldowns = Cooldowns(store, clock)
         self._sleep = sleep
         self._timeouts = timeouts or Timeouts()
         self._providers: dict[str, Provider] = {}
-        self._owns_client = owns_client
+        self._owns_client = owns_client or client is None
         self._router = router
         self._router_loaded = router is not None
         #: A HealthMonitor when the app runs one (the window); None on the command line.
@@ -111,15 +119,48 @@ class Engine:
         path = (Path(home) / "routedesk.sqlite3") if home is not None else database_path()
         store = Store(path)
         store.recover_interrupted()
-        owns = client is None
-        if client is None:
-            client = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=5.0), follow_redirects=False)
-        return cls(store, client=client, keystore=keystore, owns_client=owns, **kwargs)
+        return cls(store, client=client, keystore=keystore, **kwargs)
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The app's one HTTP client, shared by every provider.
+
+        Unless one was passed in, it is built on first use rather than when the engine
+        opens: building it imports httpcore and anyio and loads the CA bundle (about
+        100 ms), and nothing the window shows at start, nor a command that only reads the
+        database, needs it. What sends or probes awaits ``open_client`` first, which builds
+        it in a worker thread instead of on the event loop."""
+        if self._client is None:
+            self._client = new_http_client()
+        return self._client
+
+    async def open_client(self) -> httpx.AsyncClient:
+        """``client``, built in a worker thread the first time (one build however many
+        callers wait for it); falls back to building it here if the thread fails."""
+        if self._client is not None:
+            return self._client
+        if self._client_building is None:
+            self._client_building = asyncio.ensure_future(asyncio.to_thread(new_http_client))
+        try:
+            built = await asyncio.shield(self._client_building)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self._client_building = None
+            return self.client
+        if self._client is None:
+            self._client = built
+        elif built is not self._client:  # ``client`` was used meanwhile and built its own
+            await built.aclose()
+        return self._client
 
     async def aclose(self) -> None:
         await self.endpoint.stop()
-        if self._owns_client:
-            await self.client.aclose()
+        if self._client_building is not None:  # adopted (or closed) so that none is left open
+            with contextlib.suppress(Exception):
+                await self.open_client()
+        if self._owns_client and self._client is not None:
+            await self._client.aclose()
         self.store.close()
 
     # --- providers ------------------------------------------------------------------
@@ -328,6 +369,7 @@ class Engine:
         emit(AnswerStarted(conversation_id, user_id, msg_id, plan.decision))
         run = MessageRun(self, conversation_id, user_id, msg_id, plan, context, emit, rec, max_tokens)
         try:
+            await self.open_client()
             result = await run.go()
         except asyncio.CancelledError:
             result = run.stopped_result()

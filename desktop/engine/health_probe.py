@@ -149,6 +149,7 @@ async def probe_provider(
 
     Never raises a RouteDeskError: every failure ends up in the report.
     """
+    await engine.open_client()  # the first probe builds the shared client off the event loop
     now = wall()
     last_success = previous.last_success if previous is not None else None
     failures = previous.failures if previous is not None else 0

@@ -6,19 +6,22 @@ is unusable (keyring's ``fail``/``null`` backends, a chainer with nothing secure
 chain, a plaintext or file backend such as keyrings.alt's) or the keyring errors or is
 locked, every call raises ``RouteDeskError(MISCONFIGURED)`` in plain words with a fix
 for this platform. It never falls back to a file, and a key never appears in a message.
+
+``keyring`` itself is imported on the first call that needs it, not with this module:
+importing it loads importlib_metadata and its backend machinery (about 30 ms), and opening the
+engine (the window's start, every command) constructs a KeyStore without reading a key.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Any
-
-import keyring
-import keyring.errors
-from keyring.backend import KeyringBackend
+from typing import TYPE_CHECKING, Any
 
 from desktop.core.errors import ErrorKind, RouteDeskError
 from desktop.core.paths import KEYRING_SERVICE
+
+if TYPE_CHECKING:
+    from keyring.backend import KeyringBackend
 
 __all__ = ["KeyStore", "NO_KEYRING_MESSAGE", "keyring_fix", "backend_problem"]
 
@@ -102,6 +105,8 @@ def _wrap(exc: BaseException, *, key: str | None = None) -> RouteDeskError:
     if key:
         text = text.replace(key, "[redacted]")
     text = text[:200]
+    import keyring.errors
+
     if isinstance(exc, keyring.errors.KeyringLocked) or "locked" in str(exc).lower():
         return _misconfigured(LOCKED_MESSAGE, locked=True, detail=text)
     if isinstance(exc, (keyring.errors.NoKeyringError, keyring.errors.InitError)):
@@ -121,6 +126,8 @@ class KeyStore:
 
     def _keyring(self) -> KeyringBackend:
         try:
+            import keyring
+
             backend = self._backend if self._backend is not None else keyring.get_keyring()
         except Exception as exc:
             raise _wrap(exc) from None
@@ -157,6 +164,8 @@ class KeyStore:
 
     def delete(self, name: str) -> bool:
         """Remove the key; False when there was none."""
+        import keyring.errors
+
         kr = self._keyring()
         try:
             if kr.get_password(self.service, name) is None:

@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.ui.highlight import CodeHighlighter
 from desktop.ui.markdown import Segment, is_dark, split_segments
 from desktop.ui.theme import set_icon
 
@@ -89,6 +88,10 @@ class CodeBlock(QFrame):
         self.edit.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.edit.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.edit.viewport().setAutoFillBackground(False)
+        # imported with the first code block: a conversation without code never loads the
+        # highlighter's Qt text-format classes (their enums cost ~10 ms of the window's start)
+        from desktop.ui.highlight import CodeHighlighter
+
         self.highlighter = CodeHighlighter(self.edit.document(), seg.lang, is_dark(self.palette()))
         lay.addWidget(self.edit)
         self._text = ""

@@ -490,7 +490,7 @@ class AppController(QObject, AdminActions):
 
     async def prewarm(self) -> None:
         """Load what the first answer would otherwise load on the UI thread (the price
-        data, the router's modules and weights), so it never stalls a stream. Only imports
+        data, the router's modules and weights, the HTTP client), so it never stalls a stream. Only imports
         and file reads run in the worker thread: the Store's SQLite connection belongs to
         this thread, so the router itself (it reads the feedback setting) is built here
         afterwards (a few ms)."""
@@ -504,7 +504,10 @@ class AppController(QObject, AdminActions):
             with contextlib.suppress(Exception):  # a broken install: `router` says so below
                 engine.preload_router()
 
+        client = asyncio.ensure_future(self.engine.open_client())  # the HTTP client, in its own worker
         await asyncio.to_thread(work)
+        with contextlib.suppress(Exception):  # a failure is the first send's to report
+            await client
         if self._closed:
             return
         try:

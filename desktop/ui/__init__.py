@@ -12,9 +12,12 @@
 - ``chat_view``   answers (Markdown, highlighted copyable code, routing line, why?, actions),
                   user bubbles, error and fallback cards; deltas re-render at most every 30 ms;
                   only the last 40 messages get widgets ("Show earlier" for more).
-- ``input_box``, ``routing_bar``, ``sidebar``, ``chart`` (pyqtgraph, imported on first show),
+- ``input_box``, ``routing_bar``, ``sidebar``, ``chart`` (pyqtgraph, imported off the UI thread on first show),
   ``settings`` (providers, keyring, Test connection, models, prices), ``health``, ``welcome``.
-- ``qtcompat``    guards against the PySide6 6.12.0 reference-count defects (see there).
+- ``qtcompat``    guards against the PySide6 6.12.0 reference-count defects, and answers
+                  PySide6's per-import feature check without keeping every source in memory.
+- ``prefetch``    slow first-time work (pyqtgraph's import, a lexer's rules) in a worker
+                  thread, delivered back on the UI thread.
 
 Nothing outside this package imports Qt, pyqtgraph or qasync.
 """

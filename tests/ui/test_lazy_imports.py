@@ -171,7 +171,8 @@ def said(tries=[0]):
     if "cannot be drawn" not in text and tries[0] < 500:
         QTimer.singleShot(20, said)
         return
-    print(json.dumps({"text": text, "shown": window.chart.drawing.isVisible(), "window": window.isVisible()}), flush=True)
+    seen = {"text": text, "shown": window.chart.drawing.isVisible(), "window": window.isVisible()}
+    print(json.dumps(seen), flush=True)
     window.closed.connect(app.quit)
     window.close()
 

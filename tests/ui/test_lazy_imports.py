@@ -79,14 +79,19 @@ with loop:
 """.replace("LAZY_NAMES", repr(LAZY))
 
 
-def test_an_idle_window_loads_chart_prices_and_router_only_when_first_needed(make_engine, home, sim):
-    make_engine(openai=False)  # Ollama on the simulator, in the pair: the health check runs
+def _drive(driver: str, home, sim) -> dict:
+    """Run ``driver`` as the window's own process over ``home``; what it printed last, as JSON."""
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", ROUTEDESK_HOME=str(home), OLLAMA_HOST=sim.base_url)
-    proc = subprocess.run([sys.executable, "-c", DRIVER], cwd=ROOT, env=env, capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-c", driver], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=120)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     assert lines, proc.stdout + proc.stderr
-    seen = json.loads(lines[-1])
+    return json.loads(lines[-1])
+
+
+def test_an_idle_window_loads_chart_prices_and_router_only_when_first_needed(make_engine, home, sim):
+    make_engine(openai=False)  # Ollama on the simulator, in the pair: the health check runs
+    seen = _drive(DRIVER, home, sim)
     assert "ollama" in seen["health"]
     assert seen["idle"] == [], f"loaded by an idle window: {seen['idle']}"
     # typing starts the warm-up: the first answer does not wait for it
@@ -144,12 +149,7 @@ with loop:
 
 def test_pointing_at_the_chart_button_loads_the_plots_before_the_click(make_engine, home, sim):
     make_engine(openai=False)
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", ROUTEDESK_HOME=str(home), OLLAMA_HOST=sim.base_url)
-    proc = subprocess.run([sys.executable, "-c", HOVER], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    assert lines, proc.stdout + proc.stderr
-    seen = json.loads(lines[-1])
+    seen = _drive(HOVER, home, sim)
     assert seen["before_hover"] is False
     assert seen["prefetched"], "pointing at the chart button did not start loading pyqtgraph"
     assert seen["chart_visible_before_click"] is False  # loaded by the hover, not by a shown chart
@@ -191,10 +191,5 @@ with loop:
 
 def test_a_chart_whose_library_is_missing_says_so_and_the_window_goes_on(make_engine, home, sim):
     make_engine(openai=False)
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", ROUTEDESK_HOME=str(home), OLLAMA_HOST=sim.base_url)
-    proc = subprocess.run([sys.executable, "-c", BROKEN], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    assert lines, proc.stdout + proc.stderr
-    seen = json.loads(lines[-1])
+    seen = _drive(BROKEN, home, sim)
     assert "cannot be drawn" in seen["text"] and seen["shown"] and seen["window"]

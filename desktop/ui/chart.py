@@ -144,7 +144,9 @@ class SpendChart(QWidget):
         if self.share_plot is None:
             if not prefetch.is_loaded(prefetch.PLOTTING):
                 self.drawing.show()
-            prefetch.load_then(prefetch.PLOTTING, self._plots_loaded)
+            prefetch.load_then(prefetch.PLOTTING, self._plots_loaded)  # which redraws
+            if self.share_plot is not None:
+                return
         self.redraw()
 
     def _plots_loaded(self) -> None:

@@ -66,7 +66,10 @@ def _start(key: str, work: Callable[[], object]) -> None:
         relay.finished.emit(key)
 
     _started.add(key)
-    threading.Thread(target=body, name=f"prefetch-{key}", daemon=True).start()
+    # Not a daemon: a window closed while pyqtgraph is still importing would otherwise
+    # have the interpreter shut down under the import, which crashes in Qt's modules.
+    # Python waits for the import (well under a second) before exiting.
+    threading.Thread(target=body, name=f"prefetch-{key}", daemon=False).start()
 
 
 def run_then(key: str, work: Callable[[], object], callback: Callable[[], None]) -> None:

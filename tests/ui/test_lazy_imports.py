@@ -193,3 +193,48 @@ def test_a_chart_whose_library_is_missing_says_so_and_the_window_goes_on(make_en
     make_engine(openai=False)
     seen = _drive(BROKEN, home, sim)
     assert "cannot be drawn" in seen["text"] and seen["shown"] and seen["window"]
+
+
+CLOSED_EARLY = r"""
+import atexit, json, sys, threading, time
+class _Slow:  # pyqtgraph's ~100 modules take a second longer to import in the worker
+    def find_spec(self, name, path=None, target=None):
+        if name.startswith("pyqtgraph.") and threading.current_thread() is not threading.main_thread():
+            time.sleep(0.01)
+        return None
+sys.meta_path.insert(0, _Slow())
+
+def report():  # after Python has waited for its threads, before it tears the modules down
+    mod = sys.modules.get("pyqtgraph")
+    done = mod is not None and not getattr(mod.__spec__, "_initializing", True)
+    print(json.dumps({"import_finished": done}), flush=True)
+atexit.register(report)
+
+from desktop.ui.app import launch
+from PySide6.QtCore import QTimer
+app, loop, window = launch([])
+app.setQuitOnLastWindowClosed(False)
+
+def attached():
+    if window.controller is None:
+        QTimer.singleShot(20, attached)
+        return
+    window.chart_action.trigger()  # pyqtgraph starts importing in the worker...
+    window.closed.connect(app.quit)
+    window.close()                 # ...and the user quits at once
+
+QTimer.singleShot(0, attached)
+with loop:
+    loop.run_forever()
+"""
+
+
+def test_quitting_while_the_chart_library_loads_exits_cleanly(make_engine, home, sim):
+    """Python shutting down under a daemon thread's import crashed in Qt's modules (seen as
+    a segfault on exit); the import now finishes first."""
+    make_engine(openai=False)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", ROUTEDESK_HOME=str(home), OLLAMA_HOST=sim.base_url)
+    proc = subprocess.run([sys.executable, "-c", CLOSED_EARLY], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"import_finished": True}

@@ -67,23 +67,36 @@ def idle():
     window.input.edit.insertPlainText("h")  # the first keystroke
     QTimer.singleShot(0, after_typing)
 
-def attached():
-    if window.controller is None:
-        QTimer.singleShot(20, attached)
-    else:  # past every start-up timer (first health check 0.8 s, monitor 1 s)
-        QTimer.singleShot(1500, idle)
+def on_attached():  # past every start-up timer (first health check 0.8 s, monitor 1 s)
+    QTimer.singleShot(1500, idle)
 
-QTimer.singleShot(0, attached)
-with loop:
-    loop.run_forever()
 """.replace("LAZY_NAMES", repr(LAZY))
 
 
-def _drive(driver: str, home, sim) -> dict:
-    """Run ``driver`` as the window's own process over ``home``; what it printed last, as JSON."""
+#: ends every driver: its ``on_attached()`` runs once the window's content is attached
+ATTACHED = r"""
+def _attached():
+    if window.controller is None:
+        QTimer.singleShot(20, _attached)
+    else:
+        on_attached()
+
+QTimer.singleShot(0, _attached)
+with loop:
+    loop.run_forever()
+"""
+
+
+def _run(driver: str, home, sim) -> subprocess.CompletedProcess:
+    """Run ``driver`` as the window's own process over ``home``."""
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", ROUTEDESK_HOME=str(home), OLLAMA_HOST=sim.base_url)
-    proc = subprocess.run([sys.executable, "-c", driver], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run([sys.executable, "-c", driver + ATTACHED], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def _drive(driver: str, home, sim) -> dict:
+    """What ``driver`` printed last, as JSON."""
+    proc = _run(driver, home, sim)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     assert lines, proc.stdout + proc.stderr
     return json.loads(lines[-1])
@@ -132,18 +145,12 @@ def prefetched(tries=[0]):
     seen["drawing_at_click"] = window.chart.drawing.isVisible()
     finish()
 
-def attached():
-    if window.controller is None:
-        QTimer.singleShot(20, attached)
-        return
+def on_attached():
     seen["before_hover"] = "pyqtgraph" in sys.modules
     tb = window.findChildren(QToolBar)[0]
     QApplication.sendEvent(tb.widgetForAction(window.chart_action), QEvent(QEvent.Type.Enter))
     prefetched()
 
-QTimer.singleShot(0, attached)
-with loop:
-    loop.run_forever()
 """
 
 
@@ -176,16 +183,10 @@ def said(tries=[0]):
     window.closed.connect(app.quit)
     window.close()
 
-def attached():
-    if window.controller is None:
-        QTimer.singleShot(20, attached)
-        return
+def on_attached():
     window.chart_action.trigger()
     said()
 
-QTimer.singleShot(0, attached)
-with loop:
-    loop.run_forever()
 """
 
 
@@ -215,17 +216,11 @@ from PySide6.QtCore import QTimer
 app, loop, window = launch([])
 app.setQuitOnLastWindowClosed(False)
 
-def attached():
-    if window.controller is None:
-        QTimer.singleShot(20, attached)
-        return
+def on_attached():
     window.chart_action.trigger()  # pyqtgraph starts importing in the worker...
     window.closed.connect(app.quit)
     window.close()                 # ...and the user quits at once
 
-QTimer.singleShot(0, attached)
-with loop:
-    loop.run_forever()
 """
 
 
@@ -233,8 +228,6 @@ def test_quitting_while_the_chart_library_loads_exits_cleanly(make_engine, home,
     """Python shutting down under a daemon thread's import crashed in Qt's modules (seen as
     a segfault on exit); the import now finishes first."""
     make_engine(openai=False)
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", ROUTEDESK_HOME=str(home), OLLAMA_HOST=sim.base_url)
-    proc = subprocess.run([sys.executable, "-c", CLOSED_EARLY], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
+    proc = _run(CLOSED_EARLY, home, sim)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"import_finished": True}

@@ -113,7 +113,7 @@ def prefetch(name: str) -> None:
 
 def load_then(name: str, callback: Callable[[], None]) -> None:
     """Run ``callback`` on the UI thread once module ``name`` is imported."""
-    is_loaded(name)
+    is_loaded(name)  # a module imported by someone else counts as done: no thread for it
     run_then(_import_key(name), lambda: importlib.import_module(name), callback)
 
 

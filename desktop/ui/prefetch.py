@@ -105,16 +105,24 @@ def is_loaded(name: str) -> bool:
     return key in _done
 
 
+def _import(name: str) -> object:
+    if name == PLOTTING:  # without making the Qt classes it never uses
+        from desktop.ui.plotlib import import_pyqtgraph
+
+        return import_pyqtgraph()
+    return importlib.import_module(name)
+
+
 def prefetch(name: str) -> None:
     """Start importing module ``name`` in a worker thread, once. Call from the UI thread."""
     if not is_loaded(name):
-        _start(_import_key(name), lambda: importlib.import_module(name))
+        _start(_import_key(name), lambda: _import(name))
 
 
 def load_then(name: str, callback: Callable[[], None]) -> None:
     """Run ``callback`` on the UI thread once module ``name`` is imported."""
     is_loaded(name)  # a module imported by someone else counts as done: no thread for it
-    run_then(_import_key(name), lambda: importlib.import_module(name), callback)
+    run_then(_import_key(name), lambda: _import(name), callback)
 
 
 class _OnEnter(QObject):

@@ -1,0 +1,73 @@
+"""pyqtgraph copies every attribute of PySide6's QtCore, QtGui and QtWidgets into its own
+mirror modules at import, which makes a Python type for every Qt class (about 8 MB the
+chart never uses). ``plotlib.import_pyqtgraph`` gives the mirrors a lookup on first use
+instead. Each case runs in a child process: pyqtgraph and PySide6's types must be fresh."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+DRIVER = r"""
+import json, sys
+from PySide6 import QtCore, QtGui, QtWidgets
+app = QtWidgets.QApplication([])
+mode = sys.argv[1]
+if mode == "plain":
+    import pyqtgraph as pg
+else:
+    from desktop.ui import plotlib
+    if mode == "broken":  # the lazy mirrors fail half-way: the ordinary import takes over
+        def fail(self, module):
+            raise RuntimeError("simulated")
+        plotlib._MirrorLoader.exec_module = fail
+    pg = plotlib.import_pyqtgraph()
+made = len(vars(QtWidgets)) + len(vars(QtGui)) + len(vars(QtCore))
+pg.setConfigOptions(exitCleanup=False)
+w = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(orientation="bottom")})
+w.setBackground("w")
+w.plot([1.7e9, 1.7e9 + 3600, 1.7e9 + 7200], [3, 1, 2], pen=pg.mkPen("#ff0000", width=4))
+w.resize(400, 300)
+w.show()
+app.processEvents()
+img = w.grab().toImage()
+red = sum(1 for x in range(0, img.width(), 2) for y in range(0, img.height(), 2)
+          if img.pixelColor(x, y).red() > 200 and img.pixelColor(x, y).green() < 80)
+print(json.dumps({
+    "made": made,
+    "red_pixels": red,
+    "same_objects": pg.Qt.QtWidgets.QCalendarWidget is QtWidgets.QCalendarWidget
+                    and pg.Qt.QtCore.Qt is QtCore.Qt and pg.QtGui.QPen is QtGui.QPen,
+    "listed": min(len(dir(QtCore)), len(dir(QtGui)), len(dir(QtWidgets))),
+}))
+"""
+
+
+def _run(mode: str) -> dict:
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-c", DRIVER, mode], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert lines, proc.stdout + proc.stderr
+    return json.loads(lines[-1])
+
+
+def test_the_chart_library_makes_only_the_qt_types_it_uses():
+    plain = _run("plain")
+    light = _run("light")
+    assert light["made"] < plain["made"] / 2, (light, plain)  # about 200 types instead of about 700
+    assert light["red_pixels"] > 100 and plain["red_pixels"] > 100  # the curve is drawn
+    assert light["same_objects"]  # pyqtgraph's Qt names are PySide6's own
+    assert light["listed"] > 100  # dir() of PySide6's modules is whole again afterwards
+
+
+def test_a_failed_lazy_import_falls_back_to_the_ordinary_one():
+    broken = _run("broken")
+    assert broken["red_pixels"] > 100
+    assert broken["same_objects"]
+    assert broken["listed"] > 100

@@ -6,13 +6,21 @@ itself reported for the call (OpenRouter's ``usage.cost``, LiteLLM's
 ``x-litellm-response-cost``; applied per answer by ``MessageRun._bill``, source
 "provider"), and otherwise "price unknown" — never a silent zero. Bundled prices are computed by genai-prices
 itself from the reported usage, so tiered prices (long-context surcharges) are right.
+
+genai-prices is imported by ``load_price_data`` only, on the first bundled price (or by
+the window's warm-up): see there for what it leaves out.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import sys
+import threading
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
 
 from desktop.core.types import ModelRef, Usage
@@ -20,7 +28,7 @@ from desktop.core.types import ModelRef, Usage
 if TYPE_CHECKING:
     from desktop.storage import Store
 
-__all__ = ["Price", "PriceBook", "PriceSource", "MTOK", "provider_id_for_kind"]
+__all__ = ["Price", "PriceBook", "PriceSource", "MTOK", "load_price_data", "provider_id_for_kind"]
 
 PriceSource = Literal["override", "local", "bundled", "provider", "unknown"]
 MTOK = Decimal(1_000_000)
@@ -40,6 +48,62 @@ _GENAI_PROVIDER = {
 
 def provider_id_for_kind(kind: str | None) -> str | None:
     return _GENAI_PROVIDER.get(kind or "")
+
+
+_load_lock = threading.Lock()
+
+
+def load_price_data() -> ModuleType:
+    """``import genai_prices`` without what only a price update uses.
+
+    RouteDesk never starts genai-prices' price updates (``UpdatePrices``, which fetch a
+    new table from the network), yet its import prepares them: a pydantic TypeAdapter
+    that parses a fetched table (``_model_price_mapping_schema``: about 8 MB kept for the
+    session and 40 ms of the first price) and its own HTTP client library (httpx2, about
+    2.5 MB). Here the adapter is made with pydantic's own ``defer_build`` and the client
+    library is imported at its first use: each is built the first time it is used, if
+    ever, and every price is computed exactly as before. Adapters genai-prices makes with
+    a config of their own are left as they are.
+    """
+    with _load_lock:
+        if "genai_prices" in sys.modules:  # imported, or blocked (None): as Python would answer
+            return importlib.import_module("genai_prices")
+        import pydantic
+
+        _load_on_first_use(_UPDATE_CLIENT)
+        adapter = pydantic.TypeAdapter
+
+        def deferred(kind: Any, *args: Any, config: Any = None, **kwargs: Any) -> Any:
+            if config is None and not args:
+                config = pydantic.ConfigDict(defer_build=True)
+            return adapter(kind, *args, config=config, **kwargs)
+
+        pydantic.TypeAdapter = deferred  # type: ignore[misc,assignment]
+        try:
+            return importlib.import_module("genai_prices")
+        finally:
+            pydantic.TypeAdapter = adapter  # type: ignore[misc]
+
+
+#: the HTTP client genai-prices' price updates use (``genai_prices.update_prices``)
+_UPDATE_CLIENT = "httpx2"
+
+
+def _load_on_first_use(name: str) -> None:
+    """Make ``import name`` give a stand-in that imports the module at its first attribute
+    use. (The standard library's ``LazyLoader`` loads at the ``import`` statement itself
+    on Python 3.11: the import system reads the module's ``__spec__``.)"""
+    if name in sys.modules or importlib.util.find_spec(name) is None:
+        return  # loaded already, or not installed: genai-prices' own import says so
+    stand_in = ModuleType(name, "imported at its first use")
+
+    def load(attr: str) -> Any:
+        if sys.modules.get(name) is stand_in:
+            del sys.modules[name]
+        return getattr(importlib.import_module(name), attr)
+
+    stand_in.__getattr__ = load  # type: ignore[method-assign]
+    sys.modules[name] = stand_in
 
 
 @dataclass(frozen=True)
@@ -104,12 +168,10 @@ class PriceBook:
 
     @staticmethod
     def _bundled(ref: ModelRef, provider_kind: str | None, usage: Usage) -> Any:
-        from genai_prices import Usage as GUsage
-        from genai_prices import calc_price
-
+        genai_prices = load_price_data()
         try:
-            return calc_price(
-                GUsage(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens),
+            return genai_prices.calc_price(
+                genai_prices.Usage(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens),
                 model_ref=ref.model,
                 provider_id=provider_id_for_kind(provider_kind),
             )

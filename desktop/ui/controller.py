@@ -498,7 +498,11 @@ class AppController(QObject, AdminActions):
         engine = self.engine
 
         def work() -> None:
-            for name in ("genai_prices", "genai_prices.data", "desktop.router"):
+            from desktop.engine.pricing import load_price_data
+
+            with contextlib.suppress(Exception):
+                load_price_data()
+            for name in ("genai_prices.data", "desktop.router"):
                 with contextlib.suppress(Exception):
                     __import__(name)
             with contextlib.suppress(Exception):  # a broken install: `router` says so below

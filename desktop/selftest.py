@@ -182,9 +182,10 @@ def check_highlight(ctx: _Context) -> str:
 
 
 def check_prices(ctx: _Context) -> str:
-    from genai_prices import Usage, calc_price
+    from desktop.engine.pricing import load_price_data  # as the app loads it
 
-    calc = calc_price(Usage(input_tokens=1_000_000, output_tokens=1_000_000), "gpt-4o", provider_id="openai")
+    gp = load_price_data()
+    calc = gp.calc_price(gp.Usage(input_tokens=1_000_000, output_tokens=1_000_000), "gpt-4o", provider_id="openai")
     total = calc.total_price
     if total is None or total <= 0:
         raise CheckFailed("genai-prices has no price for openai/gpt-4o")

@@ -15,6 +15,16 @@ anything about that fails, pyqtgraph is imported the ordinary way.
 
 While it runs (in the prefetch worker), ``dir()`` of those three PySide6 modules is empty
 for every thread; nothing in RouteDesk lists them.
+
+``make_qt_types`` must run on the UI thread before the import starts in a worker. PySide6
+makes a type the first time it is looked up, and that is not safe from two threads: one
+thread's type creation runs Python code (the type's enums), the other thread gets the GIL
+meanwhile and makes a type of its own, which changes the table the first is still walking
+(shiboken's ``incarnateType``), and the process dies with a segmentation fault. Seen here
+as about one crash in twelve first chart openings under ``tools/screenshots.py`` (with
+pyqtgraph's own copying loop as well as without it). ``make_qt_types`` makes, on the UI
+thread, every Qt type and module pyqtgraph's import looks up (``QT_TYPES``), so the worker
+makes none; ``tests/ui/test_plotlib.py`` keeps the list whole.
 """
 
 from __future__ import annotations
@@ -29,10 +39,31 @@ import threading
 from collections.abc import Sequence
 from types import ModuleType
 
-__all__ = ["MIRRORED", "import_pyqtgraph"]
+__all__ = ["MIRRORED", "QT_TYPES", "import_pyqtgraph", "make_qt_types"]
 
 #: the PySide6 modules pyqtgraph mirrors
 MIRRORED = ("QtCore", "QtGui", "QtWidgets")
+
+#: every PySide6 module, and every type in it, that ``import pyqtgraph`` looks up (0.13-0.14)
+QT_TYPES: dict[str, tuple[str, ...]] = {
+    "QtCore": ("QAbstractItemModel", "QBasicMutex", "QDateTime", "QEvent", "QMutex", "QPoint", "QRect",
+               "QRectF", "Qt"),
+    "QtGui": ("QAction", "QBitmap", "QBrush", "QEnterEvent", "QFont", "QInputEvent", "QMatrix4x4",
+              "QMouseEvent", "QPaintDevice", "QPainter", "QPainterPath", "QPalette", "QPen", "QPicture",
+              "QPixmap", "QPointerEvent", "QPolygon", "QPolygonF", "QRegion", "QSinglePointEvent",
+              "QTransform", "QVector3D", "QWheelEvent"),
+    "QtWidgets": ("QAbstractButton", "QAbstractGraphicsShapeItem", "QAbstractItemView", "QAbstractScrollArea",
+                  "QAbstractSlider", "QAbstractSpinBox", "QCheckBox", "QComboBox", "QDialog", "QDoubleSpinBox",
+                  "QFileDialog", "QFileSystemModel", "QFrame", "QGraphicsItem", "QGraphicsLayoutItem",
+                  "QGraphicsObject", "QGraphicsPathItem", "QGraphicsScene", "QGraphicsView", "QGraphicsWidget",
+                  "QGroupBox", "QLabel", "QLineEdit", "QListWidgetItem", "QMenu", "QProgressDialog",
+                  "QPushButton", "QRadioButton", "QSlider", "QSpinBox", "QSplitter", "QTableView",
+                  "QTableWidget", "QTableWidgetItem", "QTreeView", "QTreeWidget", "QTreeWidgetItem", "QWidget"),
+    "QtOpenGL": (),
+    "QtOpenGLWidgets": ("QOpenGLWidget",),
+    "QtSvg": (),
+    "QtTest": ("QTest",),
+}
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
@@ -76,6 +107,20 @@ class _MirrorFinder(importlib.abc.MetaPathFinder):
                     spec.loader = _MirrorLoader(spec.loader, source)
                 return spec  # type: ignore[no-any-return]
         return None
+
+
+def make_qt_types() -> None:
+    """On the UI thread, before pyqtgraph is imported in a worker: see the module docstring.
+    About 15-30 ms, once; a module this PySide6 build lacks is pyqtgraph's to report."""
+    if "pyqtgraph" in sys.modules:
+        return
+    for module_name, names in QT_TYPES.items():
+        try:
+            module = importlib.import_module(f"PySide6.{module_name}")
+        except ImportError:
+            continue
+        for name in names:
+            getattr(module, name, None)
 
 
 def _no_names() -> list[str]:

@@ -9,8 +9,10 @@ and ``load_then`` lets the screen appear at once and fill in when the module is 
 lexer compiles its rules the first time its language is shown: 30-40 ms for Python).
 
 Only pure-Python work runs in the thread: imports define classes and no QObject is made,
-which is what Qt allows off the UI thread. What the thread raises is logged and left for
-the UI thread's own call (the import again, say) to raise where it is handled today.
+which is what Qt allows off the UI thread. PySide6's own types are made on the UI thread
+first (``plotlib.make_qt_types``): two threads making them at once crash the process.
+What the thread raises is logged and left for the UI thread's own call (the import again,
+say) to raise where it is handled today.
 """
 
 from __future__ import annotations
@@ -48,11 +50,14 @@ def is_done(key: str) -> bool:
     return key in _done
 
 
-def _start(key: str, work: Callable[[], object]) -> None:
-    """Run ``work`` in a worker thread, once per ``key``. Call from the UI thread."""
+def _start(key: str, work: Callable[[], object], before: Callable[[], None] | None = None) -> None:
+    """Run ``work`` in a worker thread, once per ``key``, after ``before`` (on this thread:
+    what must not happen in the worker). Call from the UI thread."""
     global _relay
     if key in _started or key in _done:
         return
+    if before is not None:
+        before()
     if _relay is None:
         _relay = _Relay()
         _relay.finished.connect(_finished, Qt.ConnectionType.QueuedConnection)
@@ -72,14 +77,15 @@ def _start(key: str, work: Callable[[], object]) -> None:
     threading.Thread(target=body, name=f"prefetch-{key}", daemon=False).start()
 
 
-def run_then(key: str, work: Callable[[], object], callback: Callable[[], None]) -> None:
+def run_then(key: str, work: Callable[[], object], callback: Callable[[], None],
+             before: Callable[[], None] | None = None) -> None:
     """Run ``callback`` on the UI thread once ``work`` (keyed by ``key``, done once per
     process) has run: now if it has, else from the event loop when the worker is done."""
     if key in _done:
         callback()
         return
     _waiting.setdefault(key, []).append(callback)
-    _start(key, work)
+    _start(key, work, before)
 
 
 def _finished(key: str) -> None:
@@ -113,16 +119,25 @@ def _import(name: str) -> object:
     return importlib.import_module(name)
 
 
+def _before_import(name: str) -> Callable[[], None] | None:
+    """What the UI thread does before ``name`` is imported in a worker."""
+    if name == PLOTTING:  # makes the Qt types it needs here: two threads making them crash
+        from desktop.ui.plotlib import make_qt_types
+
+        return make_qt_types
+    return None
+
+
 def prefetch(name: str) -> None:
     """Start importing module ``name`` in a worker thread, once. Call from the UI thread."""
     if not is_loaded(name):
-        _start(_import_key(name), lambda: _import(name))
+        _start(_import_key(name), lambda: _import(name), _before_import(name))
 
 
 def load_then(name: str, callback: Callable[[], None]) -> None:
     """Run ``callback`` on the UI thread once module ``name`` is imported."""
     is_loaded(name)  # a module imported by someone else counts as done: no thread for it
-    run_then(_import_key(name), lambda: _import(name), callback)
+    run_then(_import_key(name), lambda: _import(name), callback, _before_import(name))
 
 
 class _OnEnter(QObject):

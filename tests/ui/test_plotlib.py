@@ -71,3 +71,47 @@ def test_a_failed_lazy_import_falls_back_to_the_ordinary_one():
     assert broken["red_pixels"] > 100
     assert broken["same_objects"]
     assert broken["listed"] > 100
+
+
+WORKER = r"""
+import json, sys, threading
+from PySide6 import QtWidgets
+app = QtWidgets.QApplication([])
+from desktop.ui import plotlib, prefetch
+
+def made():  # every PySide6 type and module that exists so far
+    return {name: sorted(vars(mod)) for name, mod in list(sys.modules.items())
+            if name.startswith("PySide6.") and mod is not None}
+
+seen = {}
+prepare = plotlib.make_qt_types
+def prepared():
+    seen["thread"] = threading.current_thread() is threading.main_thread()
+    prepare()
+    seen["after_prepare"] = made()
+plotlib.make_qt_types = prepared
+
+def loaded():
+    after = made()
+    before = seen["after_prepare"]
+    seen["made_in_worker"] = {name: sorted(set(names) - set(before.get(name, ())))
+                              for name, names in after.items() if set(names) - set(before.get(name, ()))}
+    app.quit()
+prefetch.load_then(prefetch.PLOTTING, loaded)
+app.exec()
+print(json.dumps({"prepared_on_ui_thread": seen["thread"], "made_in_worker": seen["made_in_worker"]}))
+"""
+
+
+def test_the_worker_importing_the_chart_library_makes_no_qt_type():
+    """Two threads making PySide6 types at once crash the process (about one first chart
+    opening in twelve did): the UI thread makes what pyqtgraph's import needs first.
+    Fails when pyqtgraph starts to need a Qt type that ``plotlib.QT_TYPES`` lacks."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-c", WORKER], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert lines, proc.stdout + proc.stderr
+    seen = json.loads(lines[-1])
+    assert seen["prepared_on_ui_thread"]
+    assert seen["made_in_worker"] == {}

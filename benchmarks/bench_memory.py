@@ -13,7 +13,8 @@ Qt widget) measured in the same run.
 * scrolling a 2,000-line answer with code blocks: paint time per scroll step, beside a
   QPlainTextEdit with the same text;
 * what each heavy import costs on its own (RSS delta and time, after Qt is loaded, with
-  the window's ``qtcompat.read_sources_lightly``).
+  the window's ``qtcompat.read_sources_lightly``), and genai-prices and pyqtgraph as the
+  window loads them (``pricing.load_price_data``, ``plotlib.import_pyqtgraph``).
 
     python benchmarks/bench_memory.py [--python /path/to/venv/bin/python] [--json]
 
@@ -320,10 +321,21 @@ from desktop.ui.qtcompat import read_sources_lightly
 read_sources_lightly()  # as the window does (PySide6's per-import source check)
 app = QApplication([])
 import asyncio, ssl, sqlite3  # the stdlib the engine loads anyway
-name = sys.argv[1]
+name, _, how = sys.argv[1].partition(":")
 before = mem()
 t = time.perf_counter()
-__import__(name)
+if how == "window" and name == "genai_prices":
+    from desktop.engine.pricing import load_price_data
+    load_price_data()
+elif how == "window" and name == "pyqtgraph":
+    import numpy  # loaded by the router before a chart is opened
+    before = mem()
+    t = time.perf_counter()
+    from desktop.ui.plotlib import import_pyqtgraph, make_qt_types
+    make_qt_types()
+    import_pyqtgraph()
+else:
+    __import__(name)
 extra = 0.0
 if name == "genai_prices":  # its data are read on the first price
     from genai_prices import Usage, calc_price
@@ -403,7 +415,8 @@ def run(python: str, rate: int, tokens: int, answer_tokens: int) -> dict:
     res["bare_heartbeat"] = _child(python, _HEARTBEAT, "8")  # as long as the long answers took, roughly
     res["scroll"] = _child(python, _SCROLL)
     res["imports"] = {name: _r(_child(python, _IMPORT, name)) for name in
-                      ("numpy", "httpx", "genai_prices", "pyqtgraph", "aiohttp", "keyring")}
+                      ("numpy", "httpx", "genai_prices", "genai_prices:window", "pyqtgraph", "pyqtgraph:window",
+                       "aiohttp", "keyring")}
     return res
 
 
@@ -458,8 +471,12 @@ def report(res: dict) -> list[tuple[str, str, str]]:
                  f"p50 {rd['p50_ms']} ms, p99 {rd['p99_ms']} ms, max {rd['max_ms']} ms ({rd['steps']} steps)",
                  f"QPlainTextEdit, same text: p50 {bare['p50_ms']} ms, p99 {bare['p99_ms']} ms; 60 fps = 16.7 ms"))
     rows.append(("  rendering that answer once", f"{s['render_ms']} ms", ""))
-    for name, d in res["imports"].items():
+    for key, d in res["imports"].items():
+        name, _, how = key.partition(":")
         also = f" (with {', '.join(d['also'])})" if d["also"] else ""
+        if how == "window":
+            name += " as the window loads it" + (" (numpy loaded before)" if name == "pyqtgraph" else "")
+            also = ""
         first = f", first price {d['first_use_ms']:.0f} ms" if d.get("first_use_ms") else ""
         cost = f"+{d['rss_mb']:.1f} MB RSS, +{d['uss_mb']:.1f} MB USS, {d['ms']:.0f} ms{first}"
         rows.append((f"import {name}{also}", cost, "after QApplication"))

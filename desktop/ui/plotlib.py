@@ -16,13 +16,13 @@ anything about that fails, pyqtgraph is imported the ordinary way.
 While it runs (in the prefetch worker), ``dir()`` of those three PySide6 modules is empty
 for every thread; nothing in RouteDesk lists them.
 
-``make_qt_types`` must run on the UI thread before the import starts in a worker. PySide6
+``qt_type_steps`` must run on the UI thread before the import starts in a worker. PySide6
 makes a type the first time it is looked up, and that is not safe from two threads: one
 thread's type creation runs Python code (the type's enums), the other thread gets the GIL
 meanwhile and makes a type of its own, which changes the table the first is still walking
 (shiboken's ``incarnateType``), and the process dies with a segmentation fault. Seen here
 as about one crash in twelve first chart openings under ``tools/screenshots.py`` (with
-pyqtgraph's own copying loop as well as without it). ``make_qt_types`` makes, on the UI
+pyqtgraph's own copying loop as well as without it). ``qt_type_steps`` makes, on the UI
 thread, every Qt type and module pyqtgraph's import looks up (``QT_TYPES``), so the worker
 makes none; ``tests/ui/test_plotlib.py`` keeps the list whole.
 """
@@ -36,10 +36,10 @@ import importlib.machinery
 import logging
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from types import ModuleType
 
-__all__ = ["MIRRORED", "QT_TYPES", "import_pyqtgraph", "make_qt_types"]
+__all__ = ["MIRRORED", "QT_TYPES", "import_pyqtgraph", "make_qt_types", "qt_type_steps"]
 
 #: the PySide6 modules pyqtgraph mirrors
 MIRRORED = ("QtCore", "QtGui", "QtWidgets")
@@ -109,18 +109,31 @@ class _MirrorFinder(importlib.abc.MetaPathFinder):
         return None
 
 
-def make_qt_types() -> None:
-    """On the UI thread, before pyqtgraph is imported in a worker: see the module docstring.
-    About 15-30 ms, once; a module this PySide6 build lacks is pyqtgraph's to report."""
+def qt_type_steps(per_step: int = 8) -> Iterator[None]:
+    """Make the Qt types of ``QT_TYPES`` (see the module docstring), ``per_step`` at a
+    time: the caller runs one step per event-loop turn, so the 15-30 ms this takes the
+    first time never stalls the window in one piece. A module this PySide6 build lacks
+    is left for pyqtgraph's import to report."""
     if "pyqtgraph" in sys.modules:
         return
+    made = 0
     for module_name, names in QT_TYPES.items():
         try:
             module = importlib.import_module(f"PySide6.{module_name}")
         except ImportError:
             continue
         for name in names:
-            getattr(module, name, None)
+            if name not in vars(module):
+                getattr(module, name, None)
+                made += 1
+                if made % per_step == 0:
+                    yield
+
+
+def make_qt_types() -> None:
+    """All of ``qt_type_steps`` at once (for callers that do not run an event loop)."""
+    for _ in qt_type_steps():
+        pass
 
 
 def _no_names() -> list[str]:

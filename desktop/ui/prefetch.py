@@ -10,7 +10,7 @@ lexer compiles its rules the first time its language is shown: 30-40 ms for Pyth
 
 Only pure-Python work runs in the thread: imports define classes and no QObject is made,
 which is what Qt allows off the UI thread. PySide6's own types are made on the UI thread
-first (``plotlib.make_qt_types``): two threads making them at once crash the process.
+first (``plotlib.qt_type_steps``): two threads making them at once crash the process.
 What the thread raises is logged and left for the UI thread's own call (the import again,
 say) to raise where it is handled today.
 """
@@ -21,9 +21,9 @@ import importlib
 import logging
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QWidget
 
 __all__ = ["PLOTTING", "is_done", "is_loaded", "load_then", "prefetch", "prefetch_on_hover", "run_then"]
@@ -50,14 +50,13 @@ def is_done(key: str) -> bool:
     return key in _done
 
 
-def _start(key: str, work: Callable[[], object], before: Callable[[], None] | None = None) -> None:
-    """Run ``work`` in a worker thread, once per ``key``, after ``before`` (on this thread:
-    what must not happen in the worker). Call from the UI thread."""
+def _start(key: str, work: Callable[[], object], before: Callable[[], Iterable[None]] | None = None) -> None:
+    """Run ``work`` in a worker thread, once per ``key``, after the steps of ``before`` (on
+    this thread, one per event-loop turn: what must not happen in the worker). Call from
+    the UI thread."""
     global _relay
     if key in _started or key in _done:
         return
-    if before is not None:
-        before()
     if _relay is None:
         _relay = _Relay()
         _relay.finished.connect(_finished, Qt.ConnectionType.QueuedConnection)
@@ -71,14 +70,22 @@ def _start(key: str, work: Callable[[], object], before: Callable[[], None] | No
         relay.finished.emit(key)
 
     _started.add(key)
-    # Not a daemon: a window closed while pyqtgraph is still importing would otherwise
-    # have the interpreter shut down under the import, which crashes in Qt's modules.
-    # Python waits for the import (well under a second) before exiting.
-    threading.Thread(target=body, name=f"prefetch-{key}", daemon=False).start()
+    steps = iter(before() if before is not None else ())
+
+    def step() -> None:
+        for _ in steps:  # one step now, the next on the next turn
+            QTimer.singleShot(0, relay, step)
+            return
+        # Not a daemon: a window closed while pyqtgraph is still importing would otherwise
+        # have the interpreter shut down under the import, which crashes in Qt's modules.
+        # Python waits for the import (well under a second) before exiting.
+        threading.Thread(target=body, name=f"prefetch-{key}", daemon=False).start()
+
+    step()
 
 
 def run_then(key: str, work: Callable[[], object], callback: Callable[[], None],
-             before: Callable[[], None] | None = None) -> None:
+             before: Callable[[], Iterable[None]] | None = None) -> None:
     """Run ``callback`` on the UI thread once ``work`` (keyed by ``key``, done once per
     process) has run: now if it has, else from the event loop when the worker is done."""
     if key in _done:
@@ -119,12 +126,12 @@ def _import(name: str) -> object:
     return importlib.import_module(name)
 
 
-def _before_import(name: str) -> Callable[[], None] | None:
-    """What the UI thread does before ``name`` is imported in a worker."""
+def _before_import(name: str) -> Callable[[], Iterable[None]] | None:
+    """What the UI thread does, step by step, before ``name`` is imported in a worker."""
     if name == PLOTTING:  # makes the Qt types it needs here: two threads making them crash
-        from desktop.ui.plotlib import make_qt_types
+        from desktop.ui.plotlib import qt_type_steps
 
-        return make_qt_types
+        return qt_type_steps
     return None
 
 

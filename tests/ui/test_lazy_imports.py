@@ -216,10 +216,16 @@ from PySide6.QtCore import QTimer
 app, loop, window = launch([])
 app.setQuitOnLastWindowClosed(False)
 
-def on_attached():
-    window.chart_action.trigger()  # pyqtgraph starts importing in the worker...
+def quit_once_importing():
+    if "pyqtgraph" not in sys.modules:  # the Qt types are still being made on this thread
+        QTimer.singleShot(1, quit_once_importing)
+        return
     window.closed.connect(app.quit)
     window.close()                 # ...and the user quits at once
+
+def on_attached():
+    window.chart_action.trigger()  # pyqtgraph starts importing in the worker...
+    quit_once_importing()
 
 """
 

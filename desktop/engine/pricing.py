@@ -93,11 +93,16 @@ def _load_on_first_use(name: str) -> None:
     """Make ``import name`` give a stand-in that imports the module at its first attribute
     use. (The standard library's ``LazyLoader`` loads at the ``import`` statement itself
     on Python 3.11: the import system reads the module's ``__spec__``.)"""
-    if name in sys.modules or importlib.util.find_spec(name) is None:
+    spec = None if name in sys.modules else importlib.util.find_spec(name)
+    if spec is None:
         return  # loaded already, or not installed: genai-prices' own import says so
     stand_in = ModuleType(name, "imported at its first use")
+    stand_in.__spec__ = spec
+    stand_in.__file__ = spec.origin
 
     def load(attr: str) -> Any:
+        if attr.startswith("__"):  # looking at the module (PySide6's import hook does) is not using it
+            raise AttributeError(attr)
         if sys.modules.get(name) is stand_in:
             del sys.modules[name]
         return getattr(importlib.import_module(name), attr)

@@ -16,6 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 DRIVER = r"""
 import json, sys
+if "--window" in sys.argv:  # as in the window: PySide6's import hook looks at every new module
+    from desktop.ui.qtcompat import read_sources_lightly
+    read_sources_lightly()
 import pydantic
 adapter = pydantic.TypeAdapter
 if sys.argv[1] == "plain":
@@ -44,9 +47,10 @@ print(json.dumps({
 """
 
 
-def _run(mode: str) -> dict:
+def run_driver(mode: str, *flags: str) -> dict:
+    """The driver's findings; ``--window`` imports the way the window does (needs PySide6)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.run([sys.executable, "-c", DRIVER, mode], cwd=ROOT, env=env,
+    proc = subprocess.run([sys.executable, "-c", DRIVER, mode, *flags], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     assert lines, proc.stdout + proc.stderr
@@ -54,9 +58,9 @@ def _run(mode: str) -> dict:
 
 
 def test_price_data_loads_without_the_update_validator_and_prices_the_same():
-    plain = _run("plain")
+    plain = run_driver("plain")
     assert not plain["deferred"] and plain["client_loaded"]  # what load_price_data is for
-    light = _run("light")
+    light = run_driver("light")
     assert light["deferred"] and not light["client_loaded"]
     assert light["client_on_use"]
     assert light["prices"] == plain["prices"]

@@ -63,7 +63,7 @@ def load_price_data() -> ModuleType:
     2.5 MB). Here the adapter is made with pydantic's own ``defer_build`` and the client
     library is imported at its first use: each is built the first time it is used, if
     ever, and every price is computed exactly as before. Adapters genai-prices makes with
-    a config of their own are left as they are.
+    a config of their own, or for a type that has one, are made as it asks.
     """
     with _load_lock:
         if "genai_prices" in sys.modules:  # imported, or blocked (None): as Python would answer
@@ -72,17 +72,26 @@ def load_price_data() -> ModuleType:
 
         _load_on_first_use(_UPDATE_CLIENT)
         adapter = pydantic.TypeAdapter
-
-        def deferred(kind: Any, *args: Any, config: Any = None, **kwargs: Any) -> Any:
-            if config is None and not args:
-                config = pydantic.ConfigDict(defer_build=True)
-            return adapter(kind, *args, config=config, **kwargs)
-
-        pydantic.TypeAdapter = deferred  # type: ignore[misc,assignment]
+        pydantic.TypeAdapter = _deferring(adapter)  # type: ignore[misc]
         try:
             return importlib.import_module("genai_prices")
         finally:
             pydantic.TypeAdapter = adapter  # type: ignore[misc]
+
+
+def _deferring(adapter: Any) -> Any:
+    """``pydantic.TypeAdapter`` with ``defer_build`` for adapters made without a config."""
+    import pydantic
+
+    def deferred(kind: Any, *args: Any, config: Any = None, **kwargs: Any) -> Any:
+        if config is None and not args:
+            try:  # a model with a config of its own refuses one: then as genai-prices asked
+                return adapter(kind, config=pydantic.ConfigDict(defer_build=True), **kwargs)
+            except pydantic.PydanticUserError:
+                pass
+        return adapter(kind, *args, config=config, **kwargs)
+
+    return deferred
 
 
 #: the HTTP client genai-prices' price updates use (``genai_prices.update_prices``)

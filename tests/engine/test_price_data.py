@@ -67,3 +67,22 @@ def test_price_data_loads_without_the_update_validator_and_prices_the_same():
     assert len(set(light["prices"].values())) == 4  # four different, real prices (tiers included)
     assert light["update_still_parses"] == "2.5"  # built when first used
     assert light["adapter_restored"]
+
+
+
+def test_a_type_that_refuses_a_config_gets_its_adapter_as_asked():
+    """pydantic refuses a config for a model that has its own; the deferral steps aside."""
+    import pydantic
+    from pydantic._internal._mock_val_ser import MockValSer
+
+    from desktop.engine.pricing import _deferring
+
+    class Row(pydantic.BaseModel):
+        model_config = pydantic.ConfigDict(str_strip_whitespace=True)
+        name: str
+
+    make = _deferring(pydantic.TypeAdapter)
+    mapping = make(dict[str, int])
+    assert isinstance(vars(mapping).get("validator"), MockValSer)  # deferred
+    assert mapping.validate_python({"a": "1"}) == {"a": 1}
+    assert make(Row).validate_python({"name": " x "}).name == "x"  # made as asked, not refused

@@ -74,9 +74,10 @@ def load_price_data() -> ModuleType:
         adapter = pydantic.TypeAdapter
         pydantic.TypeAdapter = _deferring(adapter)  # type: ignore[misc]
         try:
-            return importlib.import_module("genai_prices")
+            import genai_prices  # a plain import statement: what the frozen build's analysis finds
         finally:
             pydantic.TypeAdapter = adapter  # type: ignore[misc]
+        return genai_prices
 
 
 def _deferring(adapter: Any) -> Any:

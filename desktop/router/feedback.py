@@ -73,7 +73,11 @@ class _View:
         if self._key is None:
             idx, val = self.idx, np.asarray(self.val, dtype=np.float64)
             if idx.size > _MEMORY_TERMS:
-                top = np.argsort(-val, kind="stable")[:_MEMORY_TERMS]
+                # the strongest, ties by position: what a stable sort of all of them gives, but only
+                # those at or above the 64th largest value are sorted
+                cut = np.partition(val, idx.size - _MEMORY_TERMS)[idx.size - _MEMORY_TERMS]
+                cand = np.flatnonzero(val >= cut)
+                top = cand[np.argsort(-val[cand], kind="stable")[:_MEMORY_TERMS]]
                 idx, val = idx[top], val[top]
             norm = float(np.sqrt(val @ val))
             order = np.argsort(idx, kind="stable")

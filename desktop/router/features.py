@@ -34,6 +34,7 @@ import numpy as np
 
 from desktop.core.types import ChatMessage
 
+from .charcount import bin_of, char_counts
 from .chat_features import chat_features, conversation_chat_features
 
 __all__ = [
@@ -168,10 +169,17 @@ for _name, _ws in _WORDS.items():
     for _w in str(_ws).split():
         _WORD_FEATURE.setdefault(_w, []).append(_name)
 
-_MATH_SYMBOLS = set("=+*/^<>%√∑∫π∞≤≥≠±×÷∈∀∃")
-_CODE_CHARS = set("{}[];()_<>#")
+_MATH_SYMBOLS = "=+*/^<>%√∑∫π∞≤≥≠±×÷∈∀∃"
+_CODE_CHARS = "{}[];()_<>#"
+_MATH_BINS = [bin_of(c) for c in _MATH_SYMBOLS]
+_CODE_BINS = [bin_of(c) for c in _CODE_CHARS]
 
-_TOKEN = re.compile(r"[a-z][a-z'+]*|\d+(?:[.,]\d+)*|\S")
+# The text is read as tokens: lower-case words, numbers, and every other non-space character on
+# its own (``[a-z][a-z'+]*|\d+(?:[.,]\d+)*|\S``). Only the words and numbers (the tokens that
+# start with a letter or digit) are kept, so the expression skips the one-character tokens
+# that are not letters or digits, and they are counted from the characters instead: the
+# same matches, in a third less time.
+_WORD = re.compile(r"[a-z][a-z'+]*|\d+(?:[.,]\d+)*|[^\W_]")
 
 # substring counts (cheaper than regular expressions; text lower-cased unless noted)
 _COUNTS_LOW: dict[str, tuple[str, ...]] = {
@@ -322,12 +330,12 @@ _Part = tuple[int, np.ndarray, float]
 
 
 class _Parsed:
-    __slots__ = ("dense", "words", "low")
+    __slots__ = ("dense", "words", "spaced")
 
-    def __init__(self, dense: np.ndarray, words: list[str], low: str):
+    def __init__(self, dense: np.ndarray, words: list[str], spaced: str):
         self.dense = dense
         self.words = words
-        self.low = low
+        self.spaced = spaced  # lower-cased, each run of whitespace one space
 
 
 def _parse(text: str) -> _Parsed:
@@ -337,9 +345,14 @@ def _parse(text: str) -> _Parsed:
     n_chars = len(full)
     clipped = _clip_long(full)
     low = clipped.lower()
-    tokens = _TOKEN.findall(low)
-    words = [t for t in tokens if t[0].isalnum()]
+    words = _WORD.findall(low)
     alpha = [t for t in words if t[0].isalpha()]
+    chunks = low.split()
+    spaced = " ".join(chunks)
+    chars = char_counts(low)
+    word_chars = "".join(words)
+    # each non-space character outside the words is a token of its own
+    punct = len(spaced) - max(len(chunks) - 1, 0) - len(word_chars)
     n_words = len(alpha)
     d[_INDEX["log_chars"]] = math.log1p(n_chars)
     d[_INDEX["log_words"]] = math.log1p(n_words)
@@ -348,11 +361,11 @@ def _parse(text: str) -> _Parsed:
         lens = [len(w) for w in alpha]
         d[_INDEX["mean_word_len"]] = min(sum(lens) / n_words, 15.0) / 5.0
         d[_INDEX["long_word_share"]] = sum(1 for x in lens if x >= 9) / n_words
-    n_tok = max(len(tokens), 1)
+    n_tok = max(len(words) + punct, 1)
     numbers = len(words) - n_words
-    math_sym = sum(1 for t in tokens if t in _MATH_SYMBOLS)
-    code_ch = sum(1 for t in tokens if t in _CODE_CHARS)
-    punct = len(tokens) - len(words)
+    # "+" is the one maths symbol that can be part of a word ("c++")
+    math_sym = sum(map(chars.__getitem__, _MATH_BINS)) - word_chars.count("+")
+    code_ch = sum(map(chars.__getitem__, _CODE_BINS))
     d[_INDEX["number_count"]] = math.log1p(numbers)
     d[_INDEX["math_symbol_share"]] = 10.0 * math_sym / n_tok
     d[_INDEX["code_chars"]] = 10.0 * code_ch / n_tok
@@ -407,7 +420,7 @@ def _parse(text: str) -> _Parsed:
         d[_INDEX["options_max_similarity"]] = max_sim
         # near-identical numeric options: exact calculation, where both models tend to fail
         d[_INDEX["options_numeric_alike"]] = max_sim * d[_INDEX["options_numeric"]]
-    return _Parsed(d, words, low)
+    return _Parsed(d, words, spaced)
 
 
 def _hash_into(p: _Parsed, weight: float, parts: list[_Part]) -> None:
@@ -421,7 +434,7 @@ def _hash_into(p: _Parsed, weight: float, parts: list[_Part]) -> None:
         else:
             w_idx = uni
         parts.append((0, w_idx, weight))
-    norm = " " + " ".join(p.low.translate(_DIGIT_TO_ZERO).split()) + " "
+    norm = " " + p.spaced.translate(_DIGIT_TO_ZERO) + " "
     parts.append((1, _char_hashes(norm), weight))
 
 

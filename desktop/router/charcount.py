@@ -1,7 +1,8 @@
 """How often each of a few dozen characters occurs in a text, all of them in one numpy pass.
 
-The features read the counts of many single characters (maths symbols, code punctuation);
-one ``str.count`` or regular expression scan per character costs a pass over the text each.
+The features read the counts of many single characters (maths symbols, code punctuation)
+and skip the substring counts whose characters are absent; one ``str.count`` or regular
+expression scan per character costs a pass over the text each.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import numpy as np
 __all__ = ["COUNTED", "bin_of", "char_counts"]
 
 #: every character counted on its own (each has its bin)
-COUNTED = "=+*/^<>%√∑∫π∞≤≥≠±×÷∈∀∃{}[];()_#"
+COUNTED = "=+*/^<>%√∑∫π∞≤≥≠±×÷∈∀∃{}[];()_#$\\`!\n?.123"
 _LIMIT = max(map(ord, COUNTED)) + 1  # code points from here on count as "other" (bin 0)
 _BIN = np.zeros(_LIMIT + 1, dtype=np.intp)
 _BIN[[ord(c) for c in COUNTED]] = np.arange(1, 1 + len(COUNTED))

@@ -34,7 +34,7 @@ import numpy as np
 
 from desktop.core.types import ChatMessage
 
-from .charcount import bin_of, char_counts
+from .charcount import COUNTED, bin_of, char_counts
 from .chat_features import chat_features, conversation_chat_features
 
 __all__ = [
@@ -199,6 +199,16 @@ _COUNTS_LOW: dict[str, tuple[str, ...]] = {
 _COUNTS_CASED: dict[str, tuple[str, ...]] = {
     "except_question": ("EXCEPT", " NOT ", "LEAST", "FALSE"),
 }
+
+
+def _gated(subs: Iterable[str]) -> tuple[tuple[str, frozenset[int]], ...]:
+    """Each substring beside the bins (``charcount``) of its characters that are counted: when
+    one of them is absent from a text, so is the substring, and it is not searched for."""
+    return tuple((x, frozenset(bin_of(c) for c in x if c in COUNTED)) for x in subs)
+
+
+_COUNT_PLAN = tuple((name, _gated(subs)) for name, subs in _COUNTS_LOW.items())
+_SENTENCE_ENDS = _gated((". ", ".\n", "? ", "! "))
 _DIGIT_TO_ZERO = str.maketrans("123456789", "000000000")
 _LIST_MARKERS = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s", re.M)
 
@@ -383,11 +393,12 @@ def _parse(text: str) -> _Parsed:
             space = (cps[:-2] == 32) | (cps[:-2] == 10)
             starts = np.count_nonzero(is_up[1:-1] & is_lo[2:] & space)
             d[_INDEX["capitalised_share"]] = 5.0 * starts / max(n_words, 1)
+    absent = {b for b, c in enumerate(chars) if not c}
     d[_INDEX["sentences"]] = math.log1p(
-        low.count(". ") + low.count(".\n") + low.count("? ") + low.count("! ")
+        sum(low.count(x) for x, need in _SENTENCE_ENDS if absent.isdisjoint(need))
     )
-    for name, subs in _COUNTS_LOW.items():
-        d[_INDEX[name]] = math.log1p(sum(low.count(x) for x in subs))
+    for name, plan in _COUNT_PLAN:
+        d[_INDEX[name]] = math.log1p(sum(low.count(x) for x, need in plan if absent.isdisjoint(need)))
     for name, subs in _COUNTS_CASED.items():
         d[_INDEX[name]] = math.log1p(sum(clipped.count(x) for x in subs))
     d[_INDEX["list_markers"]] = math.log1p(len(_LIST_MARKERS.findall(clipped)))

@@ -24,11 +24,13 @@ prompt's constraints count at half weight.
 
 from __future__ import annotations
 
+import array
 import math
 import re
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
@@ -314,16 +316,20 @@ _WORD_CACHE: dict[str, int] = {}
 def _word_ids(words: list[str]) -> np.ndarray:
     """A stable 32-bit id per word (CRC32), cached; numbers are folded to "0" first."""
     cache = _WORD_CACHE
-    out = []
-    for w in words:
-        h = cache.get(w)
-        if h is None:
-            key = "0" if w[0].isdigit() else w
-            h = zlib.crc32(key.encode("utf-8", "surrogatepass"))
-            if len(cache) < 200_000:
-                cache[w] = h
-        out.append(h)
-    return np.array(out, dtype=np.uint64)
+    found = list(map(cache.get, words))  # one pass in C when every word is cached
+    try:
+        ids = array.array("Q", cast("list[int]", found))  # fails on a None: a word not seen before
+    except TypeError:
+        out = []
+        for w, h in zip(words, found, strict=True):
+            if h is None:
+                key = "0" if w[0].isdigit() else w
+                h = zlib.crc32(key.encode("utf-8", "surrogatepass"))
+                if len(cache) < 200_000:
+                    cache[w] = h
+            out.append(h)
+        ids = array.array("Q", out)
+    return np.frombuffer(ids, dtype=np.uint64)
 
 
 def _clip_long(text: str) -> str:

@@ -18,6 +18,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from itertools import compress
+from typing import cast
 
 import numpy as np
 
@@ -63,6 +65,11 @@ for _k, _ws in enumerate(_GROUP_WORDS.values()):
         _LOOKUP[_w] = (*_LOOKUP.get(_w, ()), _k)
 _LOOKUP["show that"] = (*_LOOKUP.get("show that", ()), list(_GROUP_WORDS).index("proof"))
 _STARTERS = frozenset(k.split()[0] for k in _LOOKUP if " " in k)
+# word -> (the families it belongs to on its own, whether a phrase starts with it): one look-up
+# per word, and none but a failed one for the many words that are neither
+_WORD_INFO: dict[str, tuple[tuple[int, ...], bool]] = {
+    w: (_LOOKUP.get(w, ()), w in _STARTERS) for w in (*_LOOKUP, *_STARTERS)
+}
 _TOKEN = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
 CHAT_GROUPS: tuple[str, ...] = tuple(_GROUP_WORDS)
 _CODE_PASTE = re.compile(
@@ -92,19 +99,19 @@ def chat_features(text: str) -> np.ndarray:
     counts = [0] * len(CHAT_GROUPS)
     toks = _TOKEN.findall(t.lower())
     get = _LOOKUP.get
-    starters = _STARTERS
     n_tok = len(toks)
-    for i, w in enumerate(toks):
-        hit = get(w)
-        if hit:
-            for k in hit:
-                counts[k] += 1
-        if w in starters:  # phrases of two and three words start with one of few words
+    info = list(map(_WORD_INFO.get, toks))
+    for i in compress(range(n_tok), info):  # the words that are in a family or start a phrase
+        hit, starts = cast("tuple[tuple[int, ...], bool]", info[i])  # compress skipped the Nones
+        for k in hit:
+            counts[k] += 1
+        if starts:  # phrases of two and three words start with one of few words
+            w = toks[i]
             for key in (w + " " + toks[i + 1] if i + 1 < n_tok else "",
                         " ".join(toks[i:i + 3]) if i + 2 < n_tok else ""):
-                hit = get(key) if key else None
-                if hit:
-                    for k in hit:
+                phrase = get(key) if key else None
+                if phrase:
+                    for k in phrase:
                         counts[k] += 1
     for k, c in enumerate(counts):
         out[2 * k] = math.log1p(c)

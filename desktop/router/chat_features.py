@@ -23,6 +23,8 @@ from typing import cast
 
 import numpy as np
 
+from .charcount import UPPER, bin_of, char_counts
+
 __all__ = ["CHAT_NAMES", "CHAT_GROUPS", "chat_features", "conversation_chat_features"]
 
 
@@ -78,8 +80,8 @@ _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _IMPERATIVE = re.compile(r"\s*(write|create|make|build|implement|generate|give|design|develop|code|compose|draft|"
                          r"plan|list|explain|describe|tell)\b", re.I)
 _QUESTION = re.compile(r"\s*(what|who|when|where|which|why|how|is|are|can|could|do|does|did|should|would)\b", re.I)
-_SYMBOLS = "=+*/^<>%√∑∫π"
-_UPPER = re.compile(r"[A-Z]")
+_SYMBOL_BINS = [bin_of(c) for c in "=+*/^<>%√∑∫π"]
+_QUESTION_MARK, _NEWLINE = bin_of("?"), bin_of("\n")
 
 CHAT_NAMES: tuple[str, ...] = (
     *(n for g in CHAT_GROUPS for n in (g, g + "_any")),
@@ -122,13 +124,14 @@ def chat_features(text: str) -> np.ndarray:
     out[j + 1] = (math.log1p(n) - 5.5) ** 2
     out[j + 2] = math.log1p(len(_CODE_PASTE.findall(t)))
     out[j + 3] = math.log1p(len(_NUMBER.findall(t)))
-    out[j + 4] = math.log1p(t.count("?"))
-    out[j + 5] = math.log1p(t.count("\n") + 1)
+    chars = char_counts(t)
+    out[j + 4] = math.log1p(chars[_QUESTION_MARK])
+    out[j + 5] = math.log1p(chars[_NEWLINE] + 1)
     out[j + 6] = float(_IMPERATIVE.match(t) is not None)
     out[j + 7] = float(_QUESTION.match(t) is not None)
     size = max(1, len(t))
-    out[j + 8] = len(_UPPER.findall(t)) / size
-    out[j + 9] = 100.0 * sum(t.count(ch) for ch in _SYMBOLS) / size
+    out[j + 8] = chars[UPPER] / size
+    out[j + 9] = 100.0 * sum(map(chars.__getitem__, _SYMBOL_BINS)) / size
     return out
 
 

@@ -12,7 +12,7 @@ import numpy as np
 __all__ = ["COUNTED", "UPPER", "bin_of", "char_counts"]
 
 #: every character counted on its own (each has its bin)
-COUNTED = "=+*/^<>%√∑∫π∞≤≥≠±×÷∈∀∃{}[];()_#$\\`!\n?.123"
+COUNTED = "=+*/^<>%√∑∫π∞≤≥≠±×÷∈∀∃{}[];()_#$\\`!\n?.0123456789"
 #: the bin that counts the 26 ASCII capitals together
 UPPER = 1 + len(COUNTED)
 _LIMIT = max(map(ord, COUNTED)) + 1  # code points from here on count as "other" (bin 0)

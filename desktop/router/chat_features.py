@@ -77,6 +77,9 @@ CHAT_GROUPS: tuple[str, ...] = tuple(_GROUP_WORDS)
 _CODE_PASTE = re.compile(
     r"```|^\s{2,}\S|[{};]\s*$|^\s*(def|class|import|from|public|private|#include|function|const|let|var)\b", re.M)
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
+# the same for ASCII text, where \d is [0-9]; a character class lets the search skip ahead faster
+_NUMBER_ASCII = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+_DIGITS = [bin_of(c) for c in "0123456789"]
 _IMPERATIVE = re.compile(r"\s*(write|create|make|build|implement|generate|give|design|develop|code|compose|draft|"
                          r"plan|list|explain|describe|tell)\b", re.I)
 _QUESTION = re.compile(r"\s*(what|who|when|where|which|why|how|is|are|can|could|do|does|did|should|would)\b", re.I)
@@ -146,7 +149,11 @@ def chat_features(text: str) -> np.ndarray:
     out[j + 1] = (math.log1p(n) - 5.5) ** 2
     chars = char_counts(t)
     out[j + 2] = math.log1p(_code_pastes(t, chars))
-    out[j + 3] = math.log1p(len(_NUMBER.findall(t)))
+    if not t.isascii():
+        numbers = len(_NUMBER.findall(t))
+    else:
+        numbers = len(_NUMBER_ASCII.findall(t)) if any(map(chars.__getitem__, _DIGITS)) else 0
+    out[j + 3] = math.log1p(numbers)
     out[j + 4] = math.log1p(chars[_QUESTION_MARK])
     out[j + 5] = math.log1p(chars[_NEWLINE] + 1)
     out[j + 6] = float(_IMPERATIVE.match(t) is not None)

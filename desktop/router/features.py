@@ -182,6 +182,9 @@ _CODE_BINS = [bin_of(c) for c in _CODE_CHARS]
 # that are not letters or digits, and they are counted from the characters instead: the
 # same matches, in a third less time.
 _WORD = re.compile(r"[a-z][a-z'+]*|\d+(?:[.,]\d+)*|[^\W_]")
+# the same for lower-cased ASCII text: \d is [0-9] there, and every letter or digit is taken by
+# the first two alternatives; character classes let the search skip ahead faster
+_WORD_ASCII = re.compile(r"[a-z][a-z'+]*|[0-9]+(?:[.,][0-9]+)*")
 
 # substring counts (cheaper than regular expressions; text lower-cased unless noted)
 _COUNTS_LOW: dict[str, tuple[str, ...]] = {
@@ -367,7 +370,7 @@ def _parse(text: str) -> _Parsed:
     n_chars = len(full)
     clipped = _clip_long(full)
     low = clipped.lower()
-    words = _WORD.findall(low)
+    words = (_WORD_ASCII if low.isascii() else _WORD).findall(low)
     alpha = [t for t in words if t[0].isalpha()]
     chunks = low.split()
     spaced = " ".join(chunks)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
+from itertools import islice
 
 import numpy as np
 
@@ -95,10 +96,10 @@ class ShareTracker:
         self.gain = gain
 
     def corrected(self, target: float) -> float:
-        recent = list(self.choices)[-200:]
-        if len(recent) < 20:
+        n = min(len(self.choices), 200)  # the last 200 choices
+        if n < 20:
             return target
-        realised = sum(recent) / len(recent)
+        realised = sum(islice(reversed(self.choices), n)) / n
         return float(np.clip(target + self.gain * (target - realised), 0.0, 1.0))
 
     def observe(self, score: float, strong: bool | None = None) -> None:

@@ -24,13 +24,11 @@ prompt's constraints count at half weight.
 
 from __future__ import annotations
 
-import array
 import math
 import re
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import cast
 
 import numpy as np
 
@@ -38,6 +36,7 @@ from desktop.core.types import ChatMessage
 
 from .charcount import COUNTED, bin_of, char_counts
 from .chat_features import chat_features, conversation_chat_features
+from .vocabulary import Vocabulary
 
 __all__ = [
     "DENSE_NAMES",
@@ -319,26 +318,28 @@ def _char_hashes(text: str, n: int = 4) -> np.ndarray:
     return _mix(h)
 
 
-_WORD_CACHE: dict[str, int] = {}
+# What is read from each word (see ``vocabulary``), as a row: its id, its length if it starts with
+# a letter (else 0), then bins to count it in: "starts with a letter", "and has 9 letters or
+# more", and the dense index of each word list it is on, padded with "none".
+_FAMILY_SLOTS = sorted(_INDEX[f] for f in _WORDS)
+_B_NONE, _B_ALPHA, _B_LONG = len(DENSE_NAMES), len(DENSE_NAMES) + 1, len(DENSE_NAMES) + 2
+_N_BINS = len(DENSE_NAMES) + 3
+_WIDTH = 4 + max(len(fs) for fs in _WORD_FEATURE.values())
 
 
-def _word_ids(words: list[str]) -> np.ndarray:
-    """A stable 32-bit id per word (CRC32), cached; numbers are folded to "0" first."""
-    cache = _WORD_CACHE
-    found = list(map(cache.get, words))  # one pass in C when every word is cached
-    try:
-        ids = array.array("Q", cast("list[int]", found))  # fails on a None: a word not seen before
-    except TypeError:
-        out = []
-        for w, h in zip(words, found, strict=True):
-            if h is None:
-                key = "0" if w[0].isdigit() else w
-                h = zlib.crc32(key.encode("utf-8", "surrogatepass"))
-                if len(cache) < 200_000:
-                    cache[w] = h
-            out.append(h)
-        ids = array.array("Q", out)
-    return np.frombuffer(ids, dtype=np.uint64)
+def _describe(word: str) -> tuple[int, ...]:
+    """A word's row; its id is a stable 32-bit CRC32 of the word, numbers folded to "0"."""
+    key = "0" if word[0].isdigit() else word
+    row = [zlib.crc32(key.encode("utf-8", "surrogatepass"))]
+    if word[0].isalpha():
+        row += [len(word), _B_ALPHA, _B_LONG if len(word) >= 9 else _B_NONE]
+        row += [_INDEX[f] for f in _WORD_FEATURE.get(word, ())]
+    else:
+        row += [0]
+    return (*row, *([_B_NONE] * (_WIDTH - len(row))))
+
+
+_VOCABULARY = Vocabulary(_describe, _WIDTH)
 
 
 def _clip_long(text: str) -> str:
@@ -355,11 +356,11 @@ _Part = tuple[int, np.ndarray, float]
 
 
 class _Parsed:
-    __slots__ = ("dense", "words", "spaced")
+    __slots__ = ("dense", "word_ids", "spaced")
 
-    def __init__(self, dense: np.ndarray, words: list[str], spaced: str):
+    def __init__(self, dense: np.ndarray, word_ids: np.ndarray, spaced: str):
         self.dense = dense
-        self.words = words
+        self.word_ids = word_ids  # uint64, one per word or number, in order
         self.spaced = spaced  # lower-cased, each run of whitespace one space
 
 
@@ -371,21 +372,21 @@ def _parse(text: str) -> _Parsed:
     clipped = _clip_long(full)
     low = clipped.lower()
     words = (_WORD_ASCII if low.isascii() else _WORD).findall(low)
-    alpha = [t for t in words if t[0].isalpha()]
+    rows = _VOCABULARY.rows(words)
+    in_bin = np.bincount(rows[:, 2:].ravel(), minlength=_N_BINS).tolist()
+    n_words = in_bin[_B_ALPHA]  # the words that start with a letter
     chunks = low.split()
     spaced = " ".join(chunks)
     chars = char_counts(low)
     word_chars = "".join(words)
     # each non-space character outside the words is a token of its own
     punct = len(spaced) - max(len(chunks) - 1, 0) - len(word_chars)
-    n_words = len(alpha)
     d[_INDEX["log_chars"]] = math.log1p(n_chars)
     d[_INDEX["log_words"]] = math.log1p(n_words)
     d[_INDEX["log_lines"]] = math.log1p(stem.count("\n"))
     if n_words:
-        lens = [len(w) for w in alpha]
-        d[_INDEX["mean_word_len"]] = min(sum(lens) / n_words, 15.0) / 5.0
-        d[_INDEX["long_word_share"]] = sum(1 for x in lens if x >= 9) / n_words
+        d[_INDEX["mean_word_len"]] = min(int(rows[:, 1].sum()) / n_words, 15.0) / 5.0
+        d[_INDEX["long_word_share"]] = in_bin[_B_LONG] / n_words
     n_tok = max(len(words) + punct, 1)
     numbers = len(words) - n_words
     # "+" is the one maths symbol that can be part of a word ("c++")
@@ -418,17 +419,11 @@ def _parse(text: str) -> _Parsed:
         d[_INDEX[name]] = math.log1p(sum(clipped.count(x) for x in subs))
     d[_INDEX["list_markers"]] = math.log1p(len(_LIST_MARKERS.findall(clipped)))
     d[_INDEX["clauses"]] = math.log1p(stem.count(",") + stem.count(";"))
-    counts: dict[str, int] = {}
-    get = _WORD_FEATURE.get
-    for w in alpha:
-        fs = get(w)
-        if fs:
-            for f in fs:
-                counts[f] = counts.get(f, 0) + 1
     if n_words:
         scale = 3.0 / math.log1p(n_words + 1)
-        for f, c in counts.items():
-            d[_INDEX[f]] = math.log1p(c) * scale
+        for i in _FAMILY_SLOTS:
+            if in_bin[i]:
+                d[i] = math.log1p(in_bin[i]) * scale
     if options:
         d[_INDEX["n_options"]] = 1.0
         numeric = 0
@@ -446,11 +441,11 @@ def _parse(text: str) -> _Parsed:
         d[_INDEX["options_max_similarity"]] = max_sim
         # near-identical numeric options: exact calculation, where both models tend to fail
         d[_INDEX["options_numeric_alike"]] = max_sim * d[_INDEX["options_numeric"]]
-    return _Parsed(d, words, spaced)
+    return _Parsed(d, rows[:, 0].astype(np.uint64), spaced)
 
 
 def _hash_into(p: _Parsed, weight: float, parts: list[_Part]) -> None:
-    ids = _word_ids(p.words)
+    ids = p.word_ids
     if ids.size:
         uni = _mix(ids)
         if ids.size > 1:

@@ -1,6 +1,7 @@
 """What a chat request asks for, read from its wording: the features the chat part of the
 router learns from (``CHAT_NAMES``), computed from one pass over the
-lower-cased words (a dictionary look-up per word and per two- and three-word phrase).
+lower-cased words (a dictionary look-up per word, and after a word that starts a two- or
+three-word phrase, one for each word that follows).
 
 Each word family is counted (``log1p`` of the matches) and flagged (any match): code to write
 and languages named, puzzles, proofs, maths, step-by-step reasoning, creative writing, lists of
@@ -66,11 +67,24 @@ for _k, _ws in enumerate(_GROUP_WORDS.values()):
     for _w in _ws.split("|"):
         _LOOKUP[_w] = (*_LOOKUP.get(_w, ()), _k)
 _LOOKUP["show that"] = (*_LOOKUP.get("show that", ()), list(_GROUP_WORDS).index("proof"))
-_STARTERS = frozenset(k.split()[0] for k in _LOOKUP if " " in k)
-# word -> (the families it belongs to on its own, whether a phrase starts with it): one look-up
+_Families = tuple[int, ...]
+# the phrases by their first word: second word -> families (two-word phrases), and second word
+# -> third word -> families (three-word ones), so a phrase is found from words already split
+# off rather than by joining each starting word to the next ones and looking the result up
+_Phrases = tuple[dict[str, _Families], dict[str, dict[str, _Families]]]
+_PHRASES: dict[str, _Phrases] = {}
+for _key, _fam in _LOOKUP.items():
+    _parts = _key.split(" ")
+    if len(_parts) > 1:
+        _two, _three = _PHRASES.setdefault(_parts[0], ({}, {}))
+        if len(_parts) == 2:
+            _two[_parts[1]] = _fam
+        else:
+            _three.setdefault(_parts[1], {})[_parts[2]] = _fam
+# word -> (the families it belongs to on its own, the phrases it starts or None): one look-up
 # per word, and none but a failed one for the many words that are neither
-_WORD_INFO: dict[str, tuple[tuple[int, ...], bool]] = {
-    w: (_LOOKUP.get(w, ()), w in _STARTERS) for w in (*_LOOKUP, *_STARTERS)
+_WORD_INFO: dict[str, tuple[_Families, _Phrases | None]] = {
+    w: (_LOOKUP.get(w, ()), _PHRASES.get(w)) for w in (*_LOOKUP, *_PHRASES) if " " not in w
 }
 _TOKEN = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
 CHAT_GROUPS: tuple[str, ...] = tuple(_GROUP_WORDS)
@@ -125,21 +139,20 @@ def chat_features(text: str) -> np.ndarray:
     out = np.zeros(len(CHAT_NAMES))
     counts = [0] * len(CHAT_GROUPS)
     toks = _TOKEN.findall(t.lower())
-    get = _LOOKUP.get
     n_tok = len(toks)
     info = list(map(_WORD_INFO.get, toks))
     for i in compress(range(n_tok), info):  # the words that are in a family or start a phrase
-        hit, starts = cast("tuple[tuple[int, ...], bool]", info[i])  # compress skipped the Nones
+        hit, phrases = cast("tuple[_Families, _Phrases | None]", info[i])  # compress skipped the Nones
         for k in hit:
             counts[k] += 1
-        if starts:  # phrases of two and three words start with one of few words
-            w = toks[i]
-            for key in (w + " " + toks[i + 1] if i + 1 < n_tok else "",
-                        " ".join(toks[i:i + 3]) if i + 2 < n_tok else ""):
-                phrase = get(key) if key else None
-                if phrase:
-                    for k in phrase:
-                        counts[k] += 1
+        if phrases is not None and i + 1 < n_tok:  # phrases of two and three words
+            two, three = phrases
+            following = toks[i + 1]
+            for k in two.get(following, ()):
+                counts[k] += 1
+            if i + 2 < n_tok:
+                for k in three.get(following, {}).get(toks[i + 2], ()):
+                    counts[k] += 1
     for k, c in enumerate(counts):
         out[2 * k] = math.log1p(c)
         out[2 * k + 1] = float(c > 0)

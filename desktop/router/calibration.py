@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
+from itertools import islice
 
 import numpy as np
 
@@ -48,9 +49,9 @@ def share_above(threshold: float, reference: np.ndarray, recent: Iterable[float]
 def blended_threshold(target_share: float, reference: np.ndarray, recent: Iterable[float] = (),
                       prior_weight: float = 100.0) -> float:
     """The score above which about ``target_share`` of prompts fall."""
-    target_share = float(np.clip(target_share, 0.0, 1.0))
+    target_share = float(min(max(target_share, 0.0), 1.0))
     ref_q = np.asarray(reference, dtype=np.float64)
-    rec = np.sort(np.asarray(list(recent), dtype=np.float64))
+    rec = np.sort(np.fromiter(recent, dtype=np.float64))
     if target_share <= 0.0:
         return 1.0
     if target_share >= 1.0:
@@ -59,7 +60,14 @@ def blended_threshold(target_share: float, reference: np.ndarray, recent: Iterab
     n = rec.size
     f_ref = _ref_cdf(ref_q, grid)
     # below-or-equal CDF for the recent sample; midpoints for steps give a smooth answer
-    if n:
+    if n and not np.isnan(rec[-1]):
+        # every recent score is a grid point, so how many fall on each gives the counts below
+        # and at or below every grid point (the two searches below) with one search per score
+        # instead of two per grid point; a NaN (sorted last) is not on the grid
+        at = np.bincount(np.searchsorted(grid, rec), minlength=grid.size)
+        right = np.cumsum(at)
+        f_rec = (right - at + right) / (2.0 * n)
+    elif n:
         f_rec = (np.searchsorted(rec, grid, side="left") + np.searchsorted(rec, grid, side="right")) / (2.0 * n)
     else:
         f_rec = np.zeros_like(grid)
@@ -88,10 +96,10 @@ class ShareTracker:
         self.gain = gain
 
     def corrected(self, target: float) -> float:
-        recent = list(self.choices)[-200:]
-        if len(recent) < 20:
+        n = min(len(self.choices), 200)  # the last 200 choices
+        if n < 20:
             return target
-        realised = sum(recent) / len(recent)
+        realised = sum(islice(reversed(self.choices), n)) / n
         return float(np.clip(target + self.gain * (target - realised), 0.0, 1.0))
 
     def observe(self, score: float, strong: bool | None = None) -> None:

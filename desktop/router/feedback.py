@@ -73,7 +73,11 @@ class _View:
         if self._key is None:
             idx, val = self.idx, np.asarray(self.val, dtype=np.float64)
             if idx.size > _MEMORY_TERMS:
-                top = np.argsort(-val, kind="stable")[:_MEMORY_TERMS]
+                # the strongest, ties by position: what a stable sort of all of them gives, but only
+                # those at or above the 64th largest value are sorted
+                cut = np.partition(val, idx.size - _MEMORY_TERMS)[idx.size - _MEMORY_TERMS]
+                cand = np.flatnonzero(val >= cut)
+                top = cand[np.argsort(-val[cand], kind="stable")[:_MEMORY_TERMS]]
                 idx, val = idx[top], val[top]
             norm = float(np.sqrt(val @ val))
             order = np.argsort(idx, kind="stable")
@@ -106,6 +110,7 @@ class FeedbackModel:
         self.max_shift = float(max_shift)
         self.max_entries = int(max_entries)
         self._w: dict[int, float] = {}
+        self._w_dense: np.ndarray | None = None  # _w as an array over the 4-gram block, built on first use
         self._c = 0.0  # w = w_sparse - c * mean
         self._ws_mu = 0.0  # w_sparse . mean
         self.events = 0
@@ -146,17 +151,37 @@ class FeedbackModel:
             return 0.0
         idx = view.idx
         val = view.val
-        get = self._w.get
         total = 0.0
-        for i, v in zip(idx.tolist(), val.tolist(), strict=True):
-            w = get(i)
-            if w is not None:
-                total += w * v
+        if idx.size and int(idx.min()) >= 0 and int(idx.max()) < HASH_DIM:
+            # the weights a prompt's 4-grams touch, gathered from an array rather than looked up one
+            # by one in the dict (0 where there is none); the sum runs left to right from 0.0, as
+            # the loop below does, so the shift is the same to the last bit
+            terms = self._dense_weights()[idx] * np.asarray(val, dtype=np.float64)
+            total += float(np.cumsum(terms)[-1])
+        else:
+            get = self._w.get
+            for i, v in zip(idx.tolist(), val.tolist(), strict=True):
+                w = get(i)
+                if w is not None:
+                    total += w * v
         if self._c and idx.size:
             total -= self._c * float(self._mu(idx) @ val)
         total -= self._ws_mu
         total += self._c * self._mu2
         return total
+
+    def _dense_weights(self) -> np.ndarray:
+        """``_w`` as an array over the character block (ids outside it, which only a damaged
+        stored state holds, are left out: no prompt's 4-gram has them)."""
+        if self._w_dense is None:
+            dense = np.zeros(HASH_DIM)
+            if self._w:
+                k = np.fromiter(self._w.keys(), dtype=np.int64, count=len(self._w))
+                v = np.fromiter(self._w.values(), dtype=np.float64, count=len(self._w))
+                ok = (k >= 0) & (k < HASH_DIM)
+                dense[k[ok]] = v[ok]
+            self._w_dense = dense
+        return self._w_dense
 
     def similarities(self, view: _View) -> np.ndarray:
         """Cosine similarity (strongest 4-grams) of a prompt to every remembered rating."""
@@ -212,16 +237,22 @@ class FeedbackModel:
             return  # the linear part learns nothing (and stores no zero weights)
         w = self._w
         lim = self.max_weight
-        for i, v in zip(view.idx.tolist(), view.val.tolist(), strict=True):
+        touched = view.idx.tolist()
+        for i, v in zip(touched, view.val.tolist(), strict=True):
             w[i] = max(-lim, min(lim, w.get(i, 0.0) + step * v))
         self._c += step  # the centre term is not clipped: the shift itself is
         if len(w) > self.max_entries:
             keep = sorted(w.items(), key=lambda kv: (-abs(kv[1]), kv[0]))[: self.max_entries]
             self._w = dict(keep)
+            self._w_dense = None
+        elif self._w_dense is not None:
+            inside = [i for i in touched if 0 <= i < HASH_DIM]
+            self._w_dense[inside] = [w[i] for i in inside]
         self._recompute()
 
     def reset(self) -> None:
         self._w.clear()
+        self._w_dense = None
         self._memory.clear()
         self._packed = None
         self._c = 0.0
@@ -271,6 +302,7 @@ class FeedbackModel:
         if version in (2, _VERSION):
             m._w = {int(k): float(v) for k, v in d.get("weights", {}).items()
                     if math.isfinite(float(v))}
+            m._w_dense = None
             m._c = float(d.get("c", 0.0))
             m.events = int(d.get("events", 0))
         m.attach(mean)

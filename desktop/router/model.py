@@ -278,17 +278,19 @@ class Router:
         contrib = coef * (f.dense - self.weights.mean)
         if f.dense[_NOPT] == 0.0:
             contrib = np.where(_MC_ONLY, 0.0, contrib)  # constant for free-form prompts
-        pairs = [(n, float(c)) for n, c in zip(DENSE_NAMES, contrib, strict=True) if c != 0.0]
+        # read as Python floats (the same numbers): a loop over numpy scalars costs several times more
+        pairs = [(n, c) for n, c in zip(DENSE_NAMES, contrib.tolist(), strict=True) if c != 0.0]
         w = self.weights
         if (f.dense[_NOPT] == 0.0 and self._coef_chat is not None and f.chat.size
                 and w.chat_mean is not None):
             gate = min(1.0, math.expm1(f.dense[_NNUM]) / 2.0)
             chat_c = (1.0 - w.chat_gate * gate) * self._coef_chat * (f.chat - w.chat_mean)
             merged: dict[str, float] = {}
-            for name, c in zip(_CHAT_REPORT, chat_c, strict=True):
-                merged[name] = merged.get(name, 0.0) + float(c)
+            for name, c in zip(_CHAT_REPORT, chat_c.tolist(), strict=True):
+                merged[name] = merged.get(name, 0.0) + c
             pairs.extend((n, c) for n, c in merged.items() if c != 0.0)
-            high = {n: bool(f.chat[i] > w.chat_mean[i]) for n, i in _CHAT_STATE.items()}
+            chat, chat_mean = f.chat.tolist(), w.chat_mean.tolist()
+            high = {n: chat[i] > chat_mean[i] for n, i in _CHAT_STATE.items()}
         else:
             high = {}
         if hashed:

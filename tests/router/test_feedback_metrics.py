@@ -111,6 +111,31 @@ def test_feedback_memory_is_bounded_and_old_state_still_loads():
     assert m.to_dict()["memory"] == []
 
 
+@pytest.mark.parametrize("max_entries", [200_000, 50])
+def test_feedback_shift_follows_every_rating_and_reset(max_entries):
+    """The linear part reads its weights from an array kept beside the stored dict; after each
+    rating (and each pruning of the dict, with a small ``max_entries``) and after a reset the
+    shift must be what a model restored from the stored state gives, never the weights the
+    array held before."""
+    from desktop.router.feedback import content_view
+
+    r = load_router(feedback=FeedbackModel(max_entries=max_entries))
+    fb, mean = r.feedback, r.weights.char_mean
+    texts = (LAW, LAW2, OTHER, "Solve 3x + 4 = 19 for x, then explain each step.")
+    views = [content_view(r.features(user(t))) for t in texts]
+    for k in range(8):
+        fb.shift(views[k % 4])  # reads (and builds) the array before the rating
+        fb.update(views[k % 4], 0.3, float(k % 3 == 0))
+        restored = FeedbackModel.from_dict(fb.to_dict(), mean)
+        assert [fb.shift(v) for v in views] == pytest.approx([restored.shift(v) for v in views], abs=1e-9)
+        assert fb._linear(views[(k + 1) % 4]) != 0.0
+    fb.reset()
+    assert [fb.shift(v) for v in views] == [0.0] * 4
+    fb.update(views[2], 0.3, 1.0)
+    restored = FeedbackModel.from_dict(fb.to_dict(), mean)
+    assert [fb.shift(v) for v in views] == pytest.approx([restored.shift(v) for v in views], abs=1e-9)
+
+
 def test_apgr_toy_example():
     s = [1, 1]
     w = [0, 1]  # strong 100%, weak 50%; only the first prompt gains from the strong model

@@ -6,13 +6,7 @@ case runs in a child process so that genai-prices and pydantic are imported fres
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.child_process import driver_findings
 
 DRIVER = r"""
 import json, sys
@@ -49,12 +43,7 @@ print(json.dumps({
 
 def run_driver(mode: str, *flags: str) -> dict:
     """The driver's findings; ``--window`` imports the way the window does (needs PySide6)."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.run([sys.executable, "-c", DRIVER, mode, *flags], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    assert lines, proc.stdout + proc.stderr
-    return json.loads(lines[-1])
+    return driver_findings(DRIVER, mode, *flags)
 
 
 def test_price_data_loads_without_the_update_validator_and_prices_the_same():

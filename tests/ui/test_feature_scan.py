@@ -5,13 +5,9 @@ is kept. Run in a child process so the modules and the hook are fresh."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.child_process import driver_findings
 
 DRIVER = r"""
 import json, linecache, sys
@@ -44,12 +40,7 @@ def _run(mode: str, tmp_path: Path) -> dict:
         "def camel():\n"
         "    return hasattr(QLabel, 'setText') and not hasattr(QLabel, 'set_text')\n"
     )
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT))
-    proc = subprocess.run([sys.executable, "-c", DRIVER, mode, str(tmp_path)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    assert lines, proc.stdout + proc.stderr
-    return json.loads(lines[-1])
+    return driver_findings(DRIVER, mode, str(tmp_path), QT_QPA_PLATFORM="offscreen")
 
 
 def test_new_modules_are_checked_without_keeping_their_source(tmp_path):

@@ -5,13 +5,7 @@ instead. Each case runs in a child process: pyqtgraph and PySide6's types must b
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.child_process import driver_findings
 
 DRIVER = r"""
 import json, sys
@@ -49,12 +43,7 @@ print(json.dumps({
 
 
 def _run(mode: str) -> dict:
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT))
-    proc = subprocess.run([sys.executable, "-c", DRIVER, mode], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    assert lines, proc.stdout + proc.stderr
-    return json.loads(lines[-1])
+    return driver_findings(DRIVER, mode, QT_QPA_PLATFORM="offscreen")
 
 
 def test_the_chart_library_makes_only_the_qt_types_it_uses():
@@ -111,12 +100,7 @@ def test_the_worker_importing_the_chart_library_makes_no_qt_type():
     opening in twelve did): the UI thread makes what pyqtgraph's import needs first, a few
     types per event-loop turn.
     Fails when pyqtgraph starts to need a Qt type that ``plotlib.QT_TYPES`` lacks."""
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT))
-    proc = subprocess.run([sys.executable, "-c", WORKER], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    assert lines, proc.stdout + proc.stderr
-    seen = json.loads(lines[-1])
+    seen = driver_findings(WORKER, QT_QPA_PLATFORM="offscreen")
     assert seen["prepared_on_ui_thread"]
     assert seen["steps"] > 3  # in pieces, one per event-loop turn
     assert seen["made_in_worker"] == {}

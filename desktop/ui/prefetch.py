@@ -118,33 +118,26 @@ def is_loaded(name: str) -> bool:
     return key in _done
 
 
-def _import(name: str) -> object:
-    if name == PLOTTING:  # without making the Qt classes it never uses
-        from desktop.ui.plotlib import import_pyqtgraph
+def _importing(name: str) -> tuple[Callable[[], object], Callable[[], Iterable[None]] | None]:
+    """The worker's import of ``name``, and what the UI thread does first, step by step."""
+    if name == PLOTTING:  # without the Qt classes it never uses, and those it uses made here
+        from desktop.ui.plotlib import import_pyqtgraph, qt_type_steps  # (two threads making them crash)
 
-        return import_pyqtgraph()
-    return importlib.import_module(name)
-
-
-def _before_import(name: str) -> Callable[[], Iterable[None]] | None:
-    """What the UI thread does, step by step, before ``name`` is imported in a worker."""
-    if name == PLOTTING:  # makes the Qt types it needs here: two threads making them crash
-        from desktop.ui.plotlib import qt_type_steps
-
-        return qt_type_steps
-    return None
+        return import_pyqtgraph, qt_type_steps
+    return (lambda: importlib.import_module(name)), None
 
 
 def prefetch(name: str) -> None:
     """Start importing module ``name`` in a worker thread, once. Call from the UI thread."""
     if not is_loaded(name):
-        _start(_import_key(name), lambda: _import(name), _before_import(name))
+        _start(_import_key(name), *_importing(name))
 
 
 def load_then(name: str, callback: Callable[[], None]) -> None:
     """Run ``callback`` on the UI thread once module ``name`` is imported."""
     is_loaded(name)  # a module imported by someone else counts as done: no thread for it
-    run_then(_import_key(name), lambda: _import(name), callback, _before_import(name))
+    work, before = _importing(name)
+    run_then(_import_key(name), work, callback, before)
 
 
 class _OnEnter(QObject):

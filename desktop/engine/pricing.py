@@ -14,7 +14,6 @@ the window's warm-up): see there for what it leaves out.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import sys
 import threading
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from functools import lru_cache
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
 
+from desktop.core.lazy_modules import stand_in
 from desktop.core.types import ModelRef, Usage
 
 if TYPE_CHECKING:
@@ -100,25 +100,10 @@ _UPDATE_CLIENT = "httpx2"
 
 
 def _load_on_first_use(name: str) -> None:
-    """Make ``import name`` give a stand-in that imports the module at its first attribute
-    use. (The standard library's ``LazyLoader`` loads at the ``import`` statement itself
-    on Python 3.11: the import system reads the module's ``__spec__``.)"""
-    spec = None if name in sys.modules else importlib.util.find_spec(name)
-    if spec is None:
-        return  # loaded already, or not installed: genai-prices' own import says so
-    stand_in = ModuleType(name, "imported at its first use")
-    stand_in.__spec__ = spec
-    stand_in.__file__ = spec.origin
-
-    def load(attr: str) -> Any:
-        if attr.startswith("__"):  # looking at the module (PySide6's import hook does) is not using it
-            raise AttributeError(attr)
-        if sys.modules.get(name) is stand_in:
-            del sys.modules[name]
-        return getattr(importlib.import_module(name), attr)
-
-    stand_in.__getattr__ = load  # type: ignore[method-assign]
-    sys.modules[name] = stand_in
+    """Make ``import name`` give a stand-in that imports the module at its first use."""
+    module = stand_in(name)
+    if module is not None:  # else loaded already, or not installed: genai-prices' own import says so
+        sys.modules[name] = module
 
 
 @dataclass(frozen=True)

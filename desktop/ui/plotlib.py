@@ -16,6 +16,12 @@ anything about that fails, pyqtgraph is imported the ordinary way.
 While it runs (in the prefetch worker), ``dir()`` of those three PySide6 modules is empty
 for every thread; nothing in RouteDesk lists them.
 
+pyqtgraph also imports PySide6's QtOpenGL (``PlotCurveItem``, ``PColorMeshItem``, its
+OpenGL helpers), whose binding alone is 2.3 MB RSS (6.8 MB in the first runs after a fresh
+install on the same machine), for drawing with OpenGL, which the chart
+never turns on (``useOpenGL`` is off). It gets a stand-in (``desktop.core.lazy_modules``)
+that imports the real module the first time pyqtgraph uses one of its names.
+
 ``qt_type_steps`` must run on the UI thread before the import starts in a worker. PySide6
 makes a type the first time it is looked up, and that is not safe from two threads: one
 thread's type creation runs Python code (the type's enums), the other thread gets the GIL
@@ -39,12 +45,18 @@ import threading
 from collections.abc import Iterator, Sequence
 from types import ModuleType
 
-__all__ = ["MIRRORED", "QT_TYPES", "import_pyqtgraph", "make_qt_types", "qt_type_steps"]
+from desktop.core.lazy_modules import stand_in
+
+__all__ = ["MIRRORED", "OPENGL", "QT_TYPES", "import_pyqtgraph", "make_qt_types", "qt_type_steps"]
 
 #: the PySide6 modules pyqtgraph mirrors
 MIRRORED = ("QtCore", "QtGui", "QtWidgets")
 
-#: every PySide6 module, and every type in it, that ``import pyqtgraph`` looks up (0.13-0.14)
+#: what pyqtgraph imports for drawing with OpenGL only
+OPENGL = "PySide6.QtOpenGL"
+
+#: every PySide6 module, and every type in it, that ``import pyqtgraph`` looks up (0.13-0.14),
+#: but QtOpenGL (see the module docstring)
 QT_TYPES: dict[str, tuple[str, ...]] = {
     "QtCore": ("QAbstractItemModel", "QBasicMutex", "QDateTime", "QEvent", "QMutex", "QPoint", "QRect",
                "QRectF", "Qt"),
@@ -59,7 +71,6 @@ QT_TYPES: dict[str, tuple[str, ...]] = {
                   "QGroupBox", "QLabel", "QLineEdit", "QListWidgetItem", "QMenu", "QProgressDialog",
                   "QPushButton", "QRadioButton", "QSlider", "QSpinBox", "QSplitter", "QTableView",
                   "QTableWidget", "QTableWidgetItem", "QTreeView", "QTreeWidget", "QTreeWidgetItem", "QWidget"),
-    "QtOpenGL": (),
     "QtOpenGLWidgets": ("QOpenGLWidget",),
     "QtSvg": (),
     "QtTest": ("QTest",),
@@ -150,15 +161,20 @@ def import_pyqtgraph() -> ModuleType:
         finder = _MirrorFinder({f"pyqtgraph.Qt.{name}": mod for name, mod in sources.items()})
         missing = object()
         listings = {name: vars(mod).get("__dir__", missing) for name, mod in sources.items()}
+        opengl = stand_in(OPENGL)
         sys.meta_path.insert(0, finder)
         try:
             for mod in sources.values():
                 mod.__dir__ = _no_names  # type: ignore[method-assign]
+            if opengl is not None:
+                sys.modules[OPENGL] = opengl
             return importlib.import_module("pyqtgraph")
         except Exception:
             log.debug("pyqtgraph with lazy Qt mirrors failed; importing it as usual", exc_info=True)
         finally:
             sys.meta_path.remove(finder)
+            if opengl is not None and sys.modules.get(OPENGL) is opengl:
+                del sys.modules[OPENGL]  # pyqtgraph keeps it; anyone else importing it gets the real one
             for name, mod in sources.items():
                 if listings[name] is missing:
                     del mod.__dir__

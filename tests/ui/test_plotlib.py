@@ -32,7 +32,14 @@ app.processEvents()
 img = w.grab().toImage()
 red = sum(1 for x in range(0, img.width(), 2) for y in range(0, img.height(), 2)
           if img.pixelColor(x, y).red() > 200 and img.pixelColor(x, y).green() < 80)
+opengl_loaded = "PySide6.QtOpenGL" in sys.modules
+import importlib
+curves = importlib.import_module("pyqtgraph.graphicsItems.PlotCurveItem")
+buffer = curves.QtOpenGL.QOpenGLBuffer  # what pyqtgraph's OpenGL drawing would use
+from PySide6.QtOpenGL import QOpenGLBuffer
 print(json.dumps({
+    "opengl_loaded": opengl_loaded,
+    "opengl_on_use": buffer is QOpenGLBuffer,
     "made": made,
     "red_pixels": red,
     "same_objects": pg.Qt.QtWidgets.QCalendarWidget is QtWidgets.QCalendarWidget
@@ -53,6 +60,15 @@ def test_the_chart_library_makes_only_the_qt_types_it_uses():
     assert light["red_pixels"] > 100 and plain["red_pixels"] > 100  # the curve is drawn
     assert light["same_objects"]  # pyqtgraph's Qt names are PySide6's own
     assert light["listed"] > 100  # dir() of PySide6's modules is whole again afterwards
+
+
+def test_qt_opengl_loads_only_if_the_chart_library_draws_with_it():
+    """2-7 MB the chart never uses: it does not draw with OpenGL."""
+    plain = _run("plain")
+    light = _run("light")
+    assert plain["opengl_loaded"]  # pyqtgraph's own import loads it
+    assert not light["opengl_loaded"]
+    assert light["opengl_on_use"]  # drawing with OpenGL would find the real classes
 
 
 def test_a_failed_lazy_import_falls_back_to_the_ordinary_one():

@@ -151,16 +151,17 @@ async def open_chart():
     if not w.chart_action.isChecked():
         w.chart_action.trigger()
     after_first_paint(w.chart, lambda: panel.append(time.perf_counter()), fallback_ms=5000)
-    watched = []
-    def watch_plots():
-        if w.chart.share_plot is None:
-            QTimer.singleShot(1, watch_plots)
-        elif not watched:
-            watched.append(1)
-            after_first_paint(w.chart.share_plot.viewport(), lambda: plots.append(time.perf_counter()),
-                              fallback_ms=5000)
-    watch_plots()  # at once if the plots were built at the click (pyqtgraph loaded already)
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtWidgets import QApplication
+    class PlotPaint(QObject):  # the first paint of a plot's viewport, wherever and whenever it is made
+        def eventFilter(self, obj, ev):
+            if ev.type() == QEvent.Type.Paint and not plots and type(obj.parent()).__name__ == "PlotWidget":
+                QTimer.singleShot(0, lambda: plots or plots.append(time.perf_counter()))  # after it is flushed
+            return False
+    watcher = PlotPaint()
+    QApplication.instance().installEventFilter(watcher)
     await until(lambda: panel and plots)
+    QApplication.instance().removeEventFilter(watcher)
     hb.stop()
     out["first_chart_panel_ms"] = round((panel[0] - t) * 1000, 1)
     out["first_chart_open_ms"] = round((plots[0] - t) * 1000, 1)

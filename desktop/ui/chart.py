@@ -11,11 +11,12 @@ the window freezing for the import.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
@@ -67,12 +68,18 @@ class SpendChart(QWidget):
         self._plots_box.addWidget(self.drawing, 1)
         self.share_plot: Any = None  # pyqtgraph PlotWidgets, made when the chart is first shown
         self.spend_plot: Any = None
+        self._building = False  # the plots are being made, one per event-loop turn
         self.setMinimumWidth(self.fontMetrics().horizontalAdvance("M") * 22)
         self.series.changed.connect(self.redraw)
         self.redraw()
 
     # --- lazy pyqtgraph ------------------------------------------------------------------
-    def _ensure_plots(self) -> None:
+    def _plot_steps(self) -> Iterator[None]:
+        """Make the two plots in steps: a pyqtgraph PlotWidget takes 20-40 ms to make the
+        first time (more on a busy machine), so ``_plots_loaded`` makes one per event-loop
+        turn, then shows and fills both, rather than stall the window for all of it at once.
+        They stay hidden until both exist, and ``share_plot`` is set last: it says the plots
+        are there."""
         if self.share_plot is not None:
             return
         import pyqtgraph as pg
@@ -96,6 +103,7 @@ class SpendChart(QWidget):
         def make(title: str, unit: str):
             axis = pg.DateAxisItem(orientation="bottom")
             w = pg.PlotWidget(axisItems={"bottom": axis})
+            w.hide()  # until both plots exist
             w.setBackground(bg)
             w.setTitle(title, color=fg.name(), size=f"{max(8, self.font().pointSize())}pt")
             for name in ("left", "bottom"):
@@ -117,27 +125,34 @@ class SpendChart(QWidget):
             self._plots_box.addWidget(w, 1)
             return w
 
-        self.share_plot = make("Share of messages sent to the strong model", "%")
-        self.share_plot.setYRange(0, 100)
-        self.share_curve = self.share_plot.plot([], [], pen=pg.mkPen(self._colors["share"], width=lw),
-                                                symbol="o", symbolSize=int(3 + 2 * lw / 2),
-                                                symbolBrush=self._colors["share"], symbolPen=None)
+        share_plot = make("Share of messages sent to the strong model", "%")
+        share_plot.setYRange(0, 100)
+        self.share_curve = share_plot.plot([], [], pen=pg.mkPen(self._colors["share"], width=lw),
+                                           symbol="o", symbolSize=int(3 + 2 * lw / 2),
+                                           symbolBrush=self._colors["share"], symbolPen=None)
         target = self.controller.routing.target_share * 100
         self.target_line = pg.InfiniteLine(pos=target, angle=0, movable=False,
                                            pen=pg.mkPen(mix(bg, fg, 0.45), style=Qt.PenStyle.DotLine),
                                            label="target", labelOpts={"color": fg.name(), "position": 0.92})
-        self.share_plot.addItem(self.target_line)
-        self.spend_plot = make("Cumulative spend", "USD")
-        self.spend_plot.getAxis("left").enableAutoSIPrefix(False)  # $0.004, not "4 (x0.001)"
-        legend = self.spend_plot.addLegend(offset=(10, 10), labelTextColor=fg)
+        share_plot.addItem(self.target_line)
+        yield
+        spend_plot = make("Cumulative spend", "USD")
+        spend_plot.getAxis("left").enableAutoSIPrefix(False)  # $0.004, not "4 (x0.001)"
+        legend = spend_plot.addLegend(offset=(10, 10), labelTextColor=fg)
         legend.setBrush(mix(bg, fg, 0.04))
-        self.spent_curve = self.spend_plot.plot([], [], pen=pg.mkPen(self._colors["spent"], width=lw), name="you spent",
-                                                stepMode=None)
+        self.spent_curve = spend_plot.plot([], [], pen=pg.mkPen(self._colors["spent"], width=lw), name="you spent",
+                                           stepMode=None)
         dashed = pg.mkPen(self._colors["always"], width=lw, style=Qt.PenStyle.DashLine)
-        self.always_curve = self.spend_plot.plot([], [], pen=dashed, name="always strong would cost")
+        self.always_curve = spend_plot.plot([], [], pen=dashed, name="always strong would cost")
         self.controller.routing.changed.connect(
             lambda: self.target_line.setValue(self.controller.routing.target_share * 100)
         )
+        yield  # showing them (their first layout) and filling them in take the next turn
+        self.drawing.hide()
+        share_plot.show()
+        spend_plot.show()
+        self.spend_plot = spend_plot
+        self.share_plot = share_plot
 
     def showEvent(self, e) -> None:  # noqa: N802
         super().showEvent(e)
@@ -150,16 +165,27 @@ class SpendChart(QWidget):
         self.redraw()
 
     def _plots_loaded(self) -> None:
-        if not shiboken6.isValid(self) or self.share_plot is not None or not self.isVisible():
-            return  # deleted or hidden meanwhile (the window closing), or built by an earlier show
+        if not shiboken6.isValid(self) or self.share_plot is not None or self._building or not self.isVisible():
+            return  # deleted or hidden meanwhile (the window closing), or being built or built by an earlier show
+        self._building = True
+        self._next_plot(self._plot_steps())
+
+    def _next_plot(self, steps: Iterator[None]) -> None:
+        """One step of ``_plot_steps``, the next on the next event-loop turn."""
+        if not shiboken6.isValid(self):
+            return  # deleted meanwhile (the window closing)
         try:
-            self._ensure_plots()
+            for _ in steps:
+                QTimer.singleShot(1, self, lambda: self._next_plot(steps))  # a timer: what waits runs first
+                return
         except ImportError as e:  # a broken install: say so where the plots would be
+            self._building = False
             self.drawing.setText(f"The chart cannot be drawn: its plotting library did not load ({e}).")
             self.drawing.setWordWrap(True)
             return
-        self.drawing.hide()
-        self.redraw()
+        self._building = False
+        if self.isVisible():  # else the next show redraws (the window may be closing: its store is)
+            self.redraw()
 
     # --- drawing ---------------------------------------------------------------------
     def _fill_clients(self) -> None:

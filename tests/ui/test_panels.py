@@ -39,6 +39,39 @@ def test_chart_updates_when_an_answer_completes(ui, qtbot):
     assert not chart.isVisible()
 
 
+def test_the_chart_makes_its_plots_one_per_event_loop_turn(ui, qtbot, monkeypatch):
+    """A plot takes 20-40 ms to make the first time: both in one go stalled the window for
+    60-120 ms at the chart's first opening. They appear together, once both exist."""
+    import pyqtgraph as pg
+    from PySide6.QtCore import QTimer
+
+    _controller, window = ui
+    turns = [0]
+    ticker = QTimer()
+    ticker.setInterval(0)  # fires once per event-loop turn
+    ticker.timeout.connect(lambda: turns.__setitem__(0, turns[0] + 1))
+    ticker.start()
+    made = []
+    make = pg.PlotWidget.__init__
+
+    def counted(self, *args, **kwargs):
+        shown = [w.isVisible() for w in window.chart.findChildren(pg.PlotWidget)]
+        made.append((turns[0], shown))
+        make(self, *args, **kwargs)
+
+    monkeypatch.setattr(pg.PlotWidget, "__init__", counted)
+    window.toggle_chart(True)
+    qtbot.waitUntil(lambda: window.chart.share_plot is not None)
+    ticker.stop()
+    assert len(made) == 2
+    (first_turn, _), (second_turn, shown_then) = made
+    assert first_turn < second_turn
+    assert shown_then == [False]  # the first plot waited for the second
+    plots = (window.chart.share_plot, window.chart.spend_plot)
+    assert all(p.isVisible() for p in plots)
+    assert not window.chart.drawing.isVisible()
+
+
 def test_chart_share_counts_strong_routes(ui, qtbot):
     controller, window = ui
     window.toggle_chart(True)

@@ -140,11 +140,18 @@ async def open_chart():
     # from the click to the panel's first paint, and to the first paint of its plots
     # (pyqtgraph loads in a worker thread the first time), with the loop's worst lag
     from desktop.ui.app import after_first_paint
+    from desktop.ui import prefetch
     gaps, last = [], [time.perf_counter()]
-    def beat():
-        now = time.perf_counter(); gaps.append(now - last[0]); last[0] = now
+    def beat():  # each gap with its end, to tell the stalls after pyqtgraph has loaded (building the plots)
+        now = time.perf_counter(); gaps.append((now - last[0], now)); last[0] = now
     hb = QTimer(); hb.setInterval(5); hb.timeout.connect(beat)
-    panel, plots = [], []
+    panel, plots, imported = [], [], []
+    finished = prefetch._finished
+    def noted(key):
+        if key == "import:" + prefetch.PLOTTING and not imported:
+            imported.append(time.perf_counter())
+        finished(key)
+    prefetch._finished = noted
     t = time.perf_counter()
     last[0] = t; hb.start()
     w.chart_action.trigger()
@@ -165,7 +172,9 @@ async def open_chart():
     hb.stop()
     out["first_chart_panel_ms"] = round((panel[0] - t) * 1000, 1)
     out["first_chart_open_ms"] = round((plots[0] - t) * 1000, 1)
-    out["chart_open_worst_lag_ms"] = round(max(g - 0.005 for g in gaps) * 1000, 1) if gaps else None
+    out["chart_open_worst_lag_ms"] = round(max(g - 0.005 for g, _ in gaps) * 1000, 1) if gaps else None
+    after = [g for g, end in gaps if imported and end > imported[0]]
+    out["chart_build_worst_lag_ms"] = round(max(after) * 1000 - 5, 1) if after else None
     out["chart_loaded"] = loaded()
 
 async def main():
@@ -439,6 +448,8 @@ def report(res: dict) -> list[tuple[str, str, str]]:
                  "goal < 150 ms"))
     rows.append(("  click to the panel's first paint (totals, 'Drawing the chart...')",
                  f"{a.get('first_chart_panel_ms')} ms, worst loop lag {a.get('chart_open_worst_lag_ms')} ms", ""))
+    rows.append(("  worst loop lag once pyqtgraph has loaded (the plots being made)",
+                 f"{a.get('chart_build_worst_lag_ms')} ms", ""))
     h = res.get("hover", {})
     rows.append(("  pointer on the button 300 ms before the click: click to plots",
                  f"{h.get('first_chart_open_ms')} ms, worst loop lag {h.get('chart_open_worst_lag_ms')} ms",

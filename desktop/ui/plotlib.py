@@ -17,10 +17,10 @@ While it runs (in the prefetch worker), ``dir()`` of those three PySide6 modules
 for every thread; nothing in RouteDesk lists them.
 
 pyqtgraph also imports PySide6's QtOpenGL (``PlotCurveItem``, ``PColorMeshItem``, its
-OpenGL helpers), whose binding alone is 2.3 MB RSS (6.8 MB in the first runs after a fresh
-install on the same machine), for drawing with OpenGL, which the chart
-never turns on (``useOpenGL`` is off). It gets a stand-in (``desktop.core.lazy_modules``)
-that imports the real module the first time pyqtgraph uses one of its names.
+OpenGL helpers) for drawing with OpenGL, which the chart never turns on (``useOpenGL`` is
+off); its binding alone is 2.3 MB RSS (6.8 MB in the first runs after a fresh install on the
+same machine). It gets a stand-in (``desktop.core.lazy_modules``) that imports the real
+module the first time pyqtgraph uses one of its names.
 
 ``qt_type_steps`` must run on the UI thread before the import starts in a worker. PySide6
 makes a type the first time it is looked up, and that is not safe from two threads: one

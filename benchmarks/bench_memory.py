@@ -142,16 +142,12 @@ async def open_chart():
     from desktop.ui.app import after_first_paint
     from desktop.ui import prefetch
     gaps, last = [], [time.perf_counter()]
+    panel, plots, imported = [], [], []
     def beat():  # each gap with its end, to tell the stalls after pyqtgraph has loaded (building the plots)
         now = time.perf_counter(); gaps.append((now - last[0], now)); last[0] = now
+        if not imported and prefetch.is_loaded(prefetch.PLOTTING):
+            imported.append(now)
     hb = QTimer(); hb.setInterval(5); hb.timeout.connect(beat)
-    panel, plots, imported = [], [], []
-    finished = prefetch._finished
-    def noted(key):
-        if key == "import:" + prefetch.PLOTTING and not imported:
-            imported.append(time.perf_counter())
-        finished(key)
-    prefetch._finished = noted
     t = time.perf_counter()
     last[0] = t; hb.start()
     w.chart_action.trigger()
